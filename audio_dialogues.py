@@ -1,0 +1,225 @@
+"""Audio Dialogues: multi-turn dialogues about sounds and music (arXiv 2404.07616).
+
+Three subsets, one config each: ``audioset_dialogues``, ``music_dialogues`` and
+``audioset_comparison``. The dialogue files are read from a local copy of the release
+(``data_dir`` / ``data_files``; without them, the small bundled sample) and joined, by YouTube id,
+with the clips the user downloaded into ``audio_dir``. The audio is YouTube material that nobody may
+redistribute; 10-20 % of clips are gone, so every load reports exactly what is missing.
+
+Entry points, on every supported ``datasets`` version (3.6 and 4.x/5.x)::
+
+    from audio_dialogues import load_dataset
+    ds = load_dataset("music_dialogues", data_dir="~/audio_dialogues", audio_dir="~/clips")
+
+or, on datasets 3.6 only, ``datasets.load_dataset("path/to/audio_dialogues.py", "music_dialogues",
+trust_remote_code=True, data_dir=..., audio_dir=...)``; or the builder class :class:`AudioDialogues`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import datasets
+
+from audio_dialogues_support import __version__
+from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
+from audio_dialogues_support.features import dataset_features, to_example
+from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, join_audio, write_report
+from audio_dialogues_support.release import RecordRules, read_release_file
+from audio_dialogues_support.sources import (
+    DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir, verify_record_count,
+)
+
+logger = logging.getLogger("audio_dialogues")
+
+_CITATION = """\
+@article{goel2024audiodialogues,
+  title   = {Audio Dialogues: Dialogues dataset for audio and music understanding},
+  author  = {Goel, Arushi and Kong, Zhifeng and Valle, Rafael and Catanzaro, Bryan},
+  journal = {arXiv preprint arXiv:2404.07616},
+  year    = {2024}
+}
+"""
+_DESCRIPTION = "Multi-turn dialogues about sounds (AudioSet) and music (MusicCaps), generated with GPT-4 and filtered."
+_HOMEPAGE = "https://arxiv.org/abs/2404.07616"
+_LICENSE = "Dialogue text: the release's terms. Audio: YouTube clips, not included; download your own."
+_VERSION = datasets.Version(__version__)  # a new package version builds afresh
+NUM_SHARDS = 8  # per split; the unit of num_proc parallelism and of streaming shards
+
+
+@dataclass(frozen=True)
+class Subset:
+    description: str
+    rules: RecordRules
+    published: dict[str, int]  # records per split, from the paper
+
+
+# One table drives the three configs.
+SUBSETS: dict[str, Subset] = {
+    "audioset_dialogues": Subset(
+        "Dialogues of 1-4 turns about one 10 s AudioSet-SL clip.",
+        RecordRules(multi_audio=False, max_turns=4),
+        {"train": 76_642, "test": 1_442},
+    ),
+    "music_dialogues": Subset(
+        "Dialogues of 1-4 turns about one 10 s MusicCaps clip.",
+        RecordRules(multi_audio=False, max_turns=4),
+        {"train": 3_358, "test": 1_641},
+    ),
+    "audioset_comparison": Subset(
+        "One question and answer comparing 2-4 AudioSet-SL clips.",
+        RecordRules(multi_audio=True, min_turns=1, max_turns=1, min_audios=2, max_audios=4),
+        {"train": 64_085, "test": 16_249},
+    ),
+}
+
+
+@dataclass
+class AudioDialoguesConfig(datasets.BuilderConfig):
+    """A subset, plus what this load reads (set by :class:`AudioDialogues` from its arguments)."""
+
+    options: LoadOptions | None = None
+
+
+class AudioDialogues(datasets.GeneratorBasedBuilder):
+    """Audio Dialogues: the release's dialogues joined with local audio by YouTube id.
+
+    Args:
+        config_name: ``"audioset_dialogues"``, ``"music_dialogues"`` or ``"audioset_comparison"``.
+        data_dir: folder holding ``<config>/<split>.json`` (or ``.jsonl``, optionally ``.gz``).
+        data_files: ``{"train": ..., "test": ...}`` paths or globs, instead of ``data_dir``'s layout.
+        audio_dir: folder (searched recursively) or list of folders holding the clips. Default: the
+            sample's clips when loading the sample, otherwise none (a text-only load).
+        sampling_rate: rate decoded audio is resampled to; ``None`` keeps each file's rate.
+        missing_audio: ``"keep"`` (audio ``None``), ``"skip"`` (drop the record) or ``"error"``.
+        decode: ``False`` returns ``{"path", "bytes": None}`` instead of reading the file.
+        verification_mode: as in ``datasets``; ``"no_checks"`` accepts a partial release.
+        **kwargs: passed to ``datasets.GeneratorBasedBuilder`` (``cache_dir``, ...).
+    """
+
+    VERSION = _VERSION
+    BUILDER_CONFIG_CLASS = AudioDialoguesConfig
+    BUILDER_CONFIGS = [AudioDialoguesConfig(name=name, version=_VERSION, description=s.description) for name, s in SUBSETS.items()]
+
+    def __init__(
+        self,
+        config_name: str | None = None,
+        *,
+        data_dir: str | os.PathLike | None = None,
+        data_files: DataFiles | None = None,
+        audio_dir: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+        sampling_rate: int | None = 16000,
+        missing_audio: str = "keep",
+        decode: bool = True,
+        verification_mode: str | None = None,
+        **kwargs,
+    ):
+        if config_name not in SUBSETS:
+            raise ValueError(f"Unknown config {config_name!r}: choose one of {', '.join(SUBSETS)}.")
+        if missing_audio not in MISSING_AUDIO_POLICIES:
+            raise ValueError(f"missing_audio={missing_audio!r}: choose one of {', '.join(MISSING_AUDIO_POLICIES)}.")
+        if sampling_rate is not None and (not isinstance(sampling_rate, int) or sampling_rate <= 0):
+            raise ValueError(f"sampling_rate={sampling_rate!r}: expected a positive int, or None to keep each file's rate.")
+        release = locate_release(config_name, SUBSETS[config_name].published, data_dir, data_files)
+        if audio_dir is None:
+            audio_dirs = [sample_audio_dir()] if release.is_sample else []
+        else:
+            audio_dirs = [audio_dir] if isinstance(audio_dir, (str, os.PathLike)) else list(audio_dir)
+        if not audio_dirs and missing_audio != "keep":
+            raise ValueError(f"missing_audio={missing_audio!r} needs audio_dir= (the folder of your downloaded clips).")
+        self.audio_index: AudioIndex | None = index_audio_dirs(audio_dirs) if audio_dirs else None
+        self.decode, self.verification_mode = decode, verification_mode
+        self._reported: set[str] = set()  # splits whose join summary this builder has logged
+        if release.is_sample:
+            logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")
+        fingerprint = "-".join([release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text", code_fingerprint()])
+        options = LoadOptions(release, self.audio_index.roots if self.audio_index else (), sampling_rate, missing_audio, fingerprint)
+        super().__init__(config_name=config_name, options=options, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        subset = SUBSETS[self.config.name]
+        return datasets.DatasetInfo(
+            description=f"{_DESCRIPTION} {subset.description}",
+            features=dataset_features(subset.rules.multi_audio, self.config.options.sampling_rate, self.decode),
+            homepage=_HOMEPAGE,
+            license=_LICENSE,
+            citation=_CITATION,
+        )
+
+    def _split_generators(self, dl_manager):
+        subset, options = SUBSETS[self.config.name], self.config.options
+        output_splits, generators = datasets.SplitDict(), []
+        for split, files in options.release.files.items():
+            records = [record for path in files for record in read_release_file(path, subset.rules)]
+            verify_record_count(f"{self.config.name}/{split}", files, len(records), options.release.expected_records[split], self.verification_mode)
+            joined, report = join_audio(records, self.audio_index, name=f"{self.config.name}/{split}", split=split, policy=options.missing_audio)
+            write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
+            logger.info(report.summary())
+            output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
+            bounds = [len(joined) * i // NUM_SHARDS for i in range(NUM_SHARDS + 1)]  # contiguous: release order kept
+            shards = [joined[start:end] for start, end in zip(bounds, bounds[1:])]
+            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards}))
+            self._reported.add(split)
+        self.info.splits = output_splits  # what datasets' own verification compares the build against
+        return generators
+
+    def _generate_examples(self, shards):
+        multi_audio = SUBSETS[self.config.name].rules.multi_audio
+        for shard in shards:
+            for item in shard:
+                yield item.id, to_example(item, multi_audio)
+
+    # The three public steps: keep our Audio feature (a cached dataset_info.json restores plain
+    # datasets.Audio, which needs torch on datasets 4+), and repeat the join summary on a cache hit.
+
+    def download_and_prepare(self, *args, verification_mode=None, **kwargs):
+        self.verification_mode = verification_mode or self.verification_mode
+        return super().download_and_prepare(*args, verification_mode=verification_mode, **kwargs)
+
+    def as_dataset(self, split=None, *args, **kwargs):
+        self.info.features = self._info().features
+        for name in set(self.config.options.release.files) - self._reported:
+            report_file = Path(self.cache_dir, "reports", f"{name}.summary.json")
+            if report_file.is_file():
+                logger.info(JoinReport.from_json(report_file.read_text(encoding="utf-8")).summary())
+                self._reported.add(name)
+        return super().as_dataset(split, *args, **kwargs)
+
+    def as_streaming_dataset(self, *args, **kwargs):
+        self.info.features = self._info().features
+        return super().as_streaming_dataset(*args, **kwargs)
+
+
+def load_dataset(
+    name: str,
+    split: str | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    data_files: DataFiles | None = None,
+    audio_dir: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    sampling_rate: int | None = 16000,
+    missing_audio: str = "keep",
+    decode: bool = True,
+    streaming: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    verification_mode: str | None = None,
+    num_proc: int | None = None,
+):
+    """Load one subset on any supported ``datasets`` version; arguments as in :class:`AudioDialogues`.
+
+    Returns a ``DatasetDict`` (``Dataset`` when ``split`` is given), or their iterable counterparts
+    when ``streaming=True``.
+    """
+    builder = AudioDialogues(
+        name, data_dir=data_dir, data_files=data_files, audio_dir=audio_dir, sampling_rate=sampling_rate,
+        missing_audio=missing_audio, decode=decode, verification_mode=verification_mode,
+        cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+    )
+    if streaming:
+        return builder.as_streaming_dataset(split=split)
+    builder.download_and_prepare(verification_mode=verification_mode, num_proc=num_proc)
+    return builder.as_dataset(split=split)

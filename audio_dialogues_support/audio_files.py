@@ -1,0 +1,159 @@
+"""Finding a record's audio file by its YouTube id, whatever the download tool called it.
+
+Download tools name the same clip differently; all of these hold the clip of YouTube id
+``2oSP0SN3d2g`` and are found for a record whose ``audio_id`` is ``Y2oSP0SN3d2g.wav``:
+
+    Y2oSP0SN3d2g.wav                 AudioSet convention (``Y`` + id)
+    2oSP0SN3d2g.flac                 MusicCaps downloaders
+    2oSP0SN3d2g_30000.wav            ``<id>_<start>``, start in ms (AudioSet strong-label segment id)
+    2oSP0SN3d2g_30.000_40.000.mp3    ``<id>_<start>_<end>``, in seconds or ms
+
+The folders are listed once per load (:func:`index_audio_dirs`), never one filesystem call per
+record. When several files hold the same id, a file named exactly like the record's ``audio_id``
+wins; otherwise the first by (extension preference, path) is taken and the tie is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+# In order of preference when one clip exists in several formats: lossless first, and formats
+# soundfile decodes before m4a (which needs FFmpeg).
+AUDIO_EXTENSIONS: tuple[str, ...] = ("wav", "flac", "ogg", "opus", "mp3", "m4a")
+_EXTENSION_RANK = {ext: rank for rank, ext in enumerate(AUDIO_EXTENSIONS)}
+
+_YOUTUBE_ID = r"[A-Za-z0-9_-]{11}"
+_TIME = r"\d+(?:\.\d+)?"
+# A 12-character stem starting with "Y" is the AudioSet form; an 11-character stem is a bare id
+# (which may itself start with "Y"). Alternation order makes the parse unique.
+_STEM = re.compile(
+    rf"^(?:Y(?P<prefixed>{_YOUTUBE_ID})|(?P<bare>{_YOUTUBE_ID}))(?:_(?P<start>{_TIME})(?:_(?P<end>{_TIME}))?)?$"
+)
+
+
+@dataclass(frozen=True)
+class AudioName:
+    """What a file name says about the clip it holds."""
+
+    youtube_id: str
+    start: str | None = None
+    end: str | None = None
+    extension: str | None = None
+
+
+def parse_audio_name(name: str) -> AudioName | None:
+    """Parse a bare file name (no folders) in one of the recognised forms, or return ``None``.
+
+    The extension is optional but, when present, must be one of :data:`AUDIO_EXTENSIONS`
+    (any case). ``"../x.wav"``, ``"a/b.wav"`` and ``"clip.txt"`` are not audio names.
+    """
+    if not isinstance(name, str) or "/" in name or "\\" in name:
+        return None
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, None
+    elif extension.lower() not in _EXTENSION_RANK:
+        return None
+    match = _STEM.match(stem)
+    if match is None:
+        return None
+    return AudioName(
+        youtube_id=match["prefixed"] or match["bare"],
+        start=match["start"],
+        end=match["end"],
+        extension=extension.lower() if extension else None,
+    )
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a record's audio id was found (``path`` is ``None`` when it was not)."""
+
+    path: str | None
+    tie: bool = False  # several files matched and a rule chose one
+
+
+@dataclass
+class AudioIndex:
+    """Every audio file under some folders, by YouTube id and by file name."""
+
+    roots: tuple[str, ...]
+    by_youtube_id: dict[str, list[str]] = field(default_factory=dict)  # best candidate first
+    by_name: dict[str, list[str]] = field(default_factory=dict)
+    num_files: int = 0
+    other_files: int = 0  # files without an audio extension
+    unrecognized: list[str] = field(default_factory=list)  # audio files whose name holds no YouTube id
+
+    def resolve(self, audio_id: str, youtube_id: str) -> Resolution:
+        """Find the file for one audio reference of a record."""
+        exact = self.by_name.get(audio_id)
+        if exact:
+            return Resolution(exact[0], tie=len(exact) > 1)
+        candidates = self.by_youtube_id.get(youtube_id)
+        if not candidates:
+            return Resolution(None)
+        return Resolution(candidates[0], tie=len(candidates) > 1)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever a file is added, removed or renamed under the roots."""
+        digest = hashlib.sha256()
+        for root in self.roots:
+            digest.update(f"root\0{root}\0".encode())
+        for name in sorted(self.by_name):
+            for path in self.by_name[name]:
+                digest.update(f"{path}\0".encode())
+        return digest.hexdigest()[:16]
+
+
+def _walk_files(root: str) -> Iterable[str]:
+    """Every regular file under ``root``, recursively (symbolic links to files included)."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    yield entry.path
+
+
+def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
+    """List the audio files under ``dirs`` (each searched recursively) once.
+
+    Raises:
+        FileNotFoundError: a folder does not exist (the message names it).
+    """
+    roots = tuple(str(Path(d).expanduser().resolve()) for d in dirs)
+    for root in roots:
+        if not os.path.isdir(root):
+            raise FileNotFoundError(
+                f"audio_dir {root!r} is not a folder. Pass audio_dir= the folder (or a list of folders) "
+                "holding the clips you downloaded; it is searched recursively."
+            )
+    index = AudioIndex(roots=roots)
+    for root in roots:
+        for path in _walk_files(root):
+            name = os.path.basename(path)
+            parsed = parse_audio_name(name)
+            if parsed is None:
+                if name.rpartition(".")[2].lower() in _EXTENSION_RANK:
+                    index.unrecognized.append(path)
+                else:
+                    index.other_files += 1
+                continue
+            index.num_files += 1
+            index.by_name.setdefault(name, []).append(path)
+            index.by_youtube_id.setdefault(parsed.youtube_id, []).append(path)
+    index.unrecognized.sort()
+    for paths in index.by_name.values():
+        paths.sort()
+    for paths in index.by_youtube_id.values():
+        paths.sort(key=lambda p: (_EXTENSION_RANK[p.rpartition(".")[2].lower()], p))
+    return index

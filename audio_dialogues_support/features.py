@@ -1,0 +1,139 @@
+"""The features of this dataset, and its ``Audio`` feature: soundfile + soxr decoding, no torch.
+
+``datasets`` 4+ decodes (and even encodes) ``Audio`` through torch + torchcodec + FFmpeg, and 3.6
+returns float64 arrays. :class:`SoundfileAudio` is a subclass of ``datasets.Audio`` that stores
+exactly what ``Audio`` stores (``{"bytes", "path"}``, serialised as type ``Audio``, so exports and
+the Hub know the column is audio) but encodes and decodes without torch, identically on every
+``datasets`` version. A decoded value is::
+
+    {"path": "/data/clips/Y2oSP0SN3d2g.wav", "array": float32 mono ndarray, "sampling_rate": 16000}
+
+Stereo and multichannel clips are averaged to mono. ``sampling_rate=None`` keeps the file's rate.
+With ``decode=False`` the stored ``{"bytes": None, "path": ...}`` is returned and no file is read.
+Formats are those of libsndfile (wav, flac, ogg/vorbis, opus, mp3); m4a/aac needs FFmpeg and is
+decoded through librosa's audioread fallback when FFmpeg is installed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import datasets
+import numpy as np
+import soundfile
+
+from .join import JoinedRecord
+
+
+class AudioDecodeError(RuntimeError):
+    """An audio file could not be decoded."""
+
+
+def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.ndarray, int]:
+    """Read a file (path or bytes) as a float32 mono array, resampled to ``sampling_rate``."""
+    try:
+        array, rate = soundfile.read(io.BytesIO(source) if isinstance(source, bytes) else source,
+                                     dtype="float32", always_2d=True)
+        array = array.mean(axis=1, dtype=np.float32) if array.shape[1] > 1 else array[:, 0]
+    except soundfile.LibsndfileError as err:
+        if isinstance(source, bytes) or not source.lower().endswith((".m4a", ".aac", ".mp4")):
+            raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {err}") from err
+        array, rate = _decode_with_ffmpeg(source)
+    if sampling_rate and sampling_rate != rate:
+        import soxr
+
+        array = soxr.resample(array, rate, sampling_rate, quality="HQ").astype(np.float32, copy=False)
+        rate = sampling_rate
+    return np.ascontiguousarray(array), int(rate)
+
+
+def _decode_with_ffmpeg(path: str) -> tuple[np.ndarray, int]:
+    try:
+        import librosa
+
+        array, rate = librosa.load(path, sr=None, mono=True, dtype=np.float32)
+    except Exception as err:  # audioread raises its own hierarchy, NoBackendError among them
+        raise AudioDecodeError(
+            f"Could not decode {path}: m4a/aac needs FFmpeg (apt-get install ffmpeg), or convert the clip "
+            f"to wav/flac (ffmpeg -i clip.m4a clip.flac). Cause: {err!r}"
+        ) from err
+    return array, int(rate)
+
+
+def _name(source: str | bytes) -> str:
+    return "<bytes>" if isinstance(source, bytes) else source
+
+
+@dataclass
+class SoundfileAudio(datasets.Audio):
+    """``datasets.Audio`` decoded with soundfile + soxr (float32, mono), on every datasets version."""
+
+    def encode_example(self, value: Any) -> dict:
+        if isinstance(value, str):
+            return {"bytes": None, "path": value}
+        if isinstance(value, (bytes, bytearray)):
+            return {"bytes": bytes(value), "path": None}
+        if isinstance(value, dict) and "array" in value:
+            # A decoded (maybe modified) array: store it losslessly as float WAV bytes.
+            buffer = io.BytesIO()
+            soundfile.write(buffer, np.asarray(value["array"], dtype=np.float32), value["sampling_rate"],
+                            format="WAV", subtype="FLOAT")
+            return {"bytes": buffer.getvalue(), "path": None}
+        if isinstance(value, dict) and (value.get("bytes") is not None or value.get("path") is not None):
+            return {"bytes": value.get("bytes"), "path": value.get("path")}
+        raise ValueError(f"An audio value needs a 'path', 'bytes' or 'array'; got {value!r}")
+
+    def decode_example(self, value: dict, token_per_repo_id=None) -> dict:
+        if not self.decode:
+            return value
+        source = value["bytes"] if value.get("bytes") is not None else value.get("path")
+        if source is None:
+            raise ValueError(f"An audio value needs a 'path' or 'bytes'; got {value!r}")
+        array, rate = decode_audio(source, self.sampling_rate)
+        return {"path": value.get("path"), "array": array, "sampling_rate": rate}
+
+    def cast_storage(self, storage):
+        import pyarrow as pa
+
+        if pa.types.is_struct(storage.type) and storage.type.get_all_field_indices("array"):
+            # Decoded values written back (e.g. by Dataset.map): encode here, not with datasets.Audio.
+            encoded = [self.encode_example(x) if x is not None else None for x in storage.to_pylist()]
+            storage = pa.array(encoded, type=self.pa_type)
+        return super().cast_storage(storage)
+
+
+def list_of(feature: Any) -> Any:
+    """A list feature whose Python value is a list (of dicts, for a dict feature) on every version.
+
+    ``datasets.List`` exists from 4.0; on 3.6 the same is spelt ``[feature]``.
+    """
+    return datasets.List(feature) if hasattr(datasets, "List") else [feature]
+
+
+def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool) -> datasets.Features:
+    """The columns of one subset (see the README's feature table)."""
+    string = datasets.Value("string")
+    audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
+    if multi_audio:
+        columns = {"id": string, "youtube_ids": list_of(string), "audio_ids": list_of(string), "audios": list_of(audio)}
+    else:
+        columns = {"id": string, "youtube_id": string, "audio_id": string, "audio": audio}
+    columns["dialogue"] = list_of({"user": string, "assistant": string})
+    columns["num_turns"] = datasets.Value("int32")
+    return datasets.Features(columns)
+
+
+def to_example(item: JoinedRecord, multi_audio: bool) -> dict[str, Any]:
+    """The row of one joined record, in the shape of :func:`dataset_features`."""
+    record = item.record
+    if multi_audio:
+        row = {"id": item.id, "youtube_ids": list(record.youtube_ids), "audio_ids": list(record.audio_ids),
+               "audios": list(item.audio_paths)}
+    else:
+        row = {"id": item.id, "youtube_id": record.youtube_ids[0], "audio_id": record.audio_ids[0],
+               "audio": item.audio_paths[0]}
+    row["dialogue"] = [dict(turn) for turn in record.dialogue]
+    row["num_turns"] = len(record.dialogue)
+    return row

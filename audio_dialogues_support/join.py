@@ -1,0 +1,141 @@
+"""Joining release records with the audio files found, and saying exactly what is missing.
+
+About 10-20 % of YouTube clips can no longer be downloaded, so a join is never silent: every split
+gets one summary (records, audio found, missing, skipped) and a tab-separated file listing each
+missing clip with the records that need it, ready to feed a downloader::
+
+    youtube_id    audio_id            records
+    2oSP0SN3d2g   Y2oSP0SN3d2g.wav    train-000012,train-000440
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from .audio_files import AudioIndex
+from .release import Record
+
+logger = logging.getLogger("audio_dialogues")
+
+MISSING_AUDIO_POLICIES: tuple[str, ...] = ("keep", "skip", "error")
+
+
+class MissingAudioError(FileNotFoundError):
+    """``missing_audio="error"`` and some records have no audio file."""
+
+
+@dataclass(frozen=True)
+class JoinedRecord:
+    """A record, its stable example id, and one audio path (or ``None``) per audio id."""
+
+    id: str
+    record: Record
+    audio_paths: tuple[str | None, ...]
+
+
+@dataclass
+class JoinReport:
+    """What one split's join found; ``summary()`` is the line the loader logs."""
+
+    name: str  # "<config>/<split>"
+    policy: str
+    records: int
+    text_only: bool = False
+    with_audio: int = 0  # records whose every audio was found
+    missing_records: int = 0  # records with at least one audio missing
+    missing_clips: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (youtube_id, audio_id, example ids)
+    skipped: int = 0
+    ties: int = 0  # audio references where several files matched and a rule chose one
+    missing_file: str | None = None
+
+    def summary(self) -> str:
+        if self.text_only:
+            return (
+                f"{self.name}: {self.records} records, text only (no audio_dir given, every audio value is None; "
+                "pass audio_dir= the folder of your downloaded clips)"
+            )
+        line = (
+            f"{self.name}: {self.records} records, audio found for {self.with_audio}, missing for "
+            f"{self.missing_records} ({len(self.missing_clips)} distinct clips), skipped {self.skipped} "
+            f"(missing_audio={self.policy!r})"
+        )
+        if self.ties:
+            line += f", {self.ties} audio ids matched several files (first by extension preference, then path)"
+        if self.missing_file:
+            line += f"; missing clips listed in {self.missing_file}"
+        return line
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "JoinReport":
+        data = json.loads(text)
+        data["missing_clips"] = [tuple(c) for c in data["missing_clips"]]
+        return cls(**data)
+
+
+def join_audio(
+    records: Sequence[Record], index: AudioIndex | None, *, name: str, split: str, policy: str
+) -> tuple[list[JoinedRecord], JoinReport]:
+    """Resolve every record's audio, apply the missing-audio policy, and count everything.
+
+    Example ids are ``<split>-<position in the split, 6 digits>``: stable across runs and
+    unchanged by skipping.
+
+    Raises:
+        MissingAudioError: ``policy == "error"`` and some audio is missing.
+    """
+    if policy not in MISSING_AUDIO_POLICIES:
+        raise ValueError(f"missing_audio={policy!r}: expected one of {MISSING_AUDIO_POLICIES}")
+    report = JoinReport(name=name, policy=policy, records=len(records), text_only=index is None)
+    joined: list[JoinedRecord] = []
+    missing: dict[str, tuple[str, list[str]]] = {}
+    for position, record in enumerate(records):
+        example_id = f"{split}-{position:06d}"
+        if index is None:
+            joined.append(JoinedRecord(example_id, record, (None,) * len(record.audio_ids)))
+            continue
+        paths = []
+        for audio_id, youtube_id in zip(record.audio_ids, record.youtube_ids):
+            found = index.resolve(audio_id, youtube_id)
+            report.ties += found.tie
+            paths.append(found.path)
+            if found.path is None:
+                missing.setdefault(youtube_id, (audio_id, []))[1].append(example_id)
+        if None in paths:
+            report.missing_records += 1
+            if policy == "skip":
+                report.skipped += 1
+                continue
+        else:
+            report.with_audio += 1
+        joined.append(JoinedRecord(example_id, record, tuple(paths)))
+    report.missing_clips = sorted((yid, audio_id, ids) for yid, (audio_id, ids) in missing.items())
+    if policy == "error" and report.missing_records:
+        shown = ", ".join(yid for yid, _, _ in report.missing_clips[:5])
+        raise MissingAudioError(
+            f"{name}: {report.missing_records} of {report.records} records have no audio file "
+            f"({len(report.missing_clips)} clips, first: {shown}). Download them into the audio_dir, or pass "
+            "missing_audio='keep' (audio None) or 'skip' (drop those records)."
+        )
+    return joined, report
+
+
+def write_report(report: JoinReport, directory: Path, final_directory: Path | None = None) -> None:
+    """Write ``<split>.missing.tsv`` and ``<split>.summary.json`` into ``directory``.
+
+    ``final_directory`` is where the files will be once ``datasets`` moves its build folder into
+    place; the summary names that path.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    split = report.name.rsplit("/", 1)[-1]
+    if not report.text_only:
+        lines = ["youtube_id\taudio_id\trecords"] + [f"{y}\t{a}\t{','.join(ids)}" for y, a, ids in report.missing_clips]
+        (directory / f"{split}.missing.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        report.missing_file = str((final_directory or directory) / f"{split}.missing.tsv")
+    (directory / f"{split}.summary.json").write_text(report.to_json(), encoding="utf-8")

@@ -1,0 +1,166 @@
+"""Where a load's dialogue files come from: the user's full release, or the bundled sample.
+
+The full release is a "manual download" read from a folder the user points to::
+
+    <data_dir>/<config>/<split>.json      a JSON array
+    <data_dir>/<config>/<split>.jsonl     one record a line      (either may end in .gz)
+
+``data_files={"train": ..., "test": ...}`` names the files instead (globs allowed, relative to
+``data_dir`` if given, else to the current directory). With neither, the bundled sample under
+``data/sample/`` is used, and its own manifest gives the split sizes to verify.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Sequence, Union
+
+from .release import RELEASE_SUFFIXES
+
+DataFiles = Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]]
+
+
+@dataclass(frozen=True)
+class ReleaseSource:
+    """The files of one config's release, per split, and how many records each split must hold."""
+
+    files: dict[str, tuple[str, ...]]
+    expected_records: dict[str, int]
+    is_sample: bool
+
+    def fingerprint(self) -> str:
+        """Changes when a file is added, removed, rewritten or touched (path, size, mtime)."""
+        digest = hashlib.sha256()
+        for split in sorted(self.files):
+            for path in self.files[split]:
+                stat = os.stat(path)
+                digest.update(f"{split}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        return digest.hexdigest()[:16]
+
+
+def locate_release(
+    config: str,
+    published: Mapping[str, int],
+    data_dir: str | os.PathLike | None = None,
+    data_files: DataFiles | None = None,
+) -> ReleaseSource:
+    """Find the release files of ``config``; raise ``FileNotFoundError`` saying where we looked."""
+    if data_files is not None:
+        base = Path(data_dir).expanduser() if data_dir is not None else Path.cwd()
+        files = {split: _expand(patterns, base) for split, patterns in _by_split(data_files).items()}
+        for split in files:
+            if split not in published:
+                raise ValueError(f"data_files names a split {split!r}; {config} has the splits {', '.join(published)}")
+        return ReleaseSource(files, {s: published[s] for s in files}, is_sample=False)
+    if data_dir is not None:
+        root = Path(data_dir).expanduser().resolve()
+        if not root.is_dir():
+            raise FileNotFoundError(
+                f"data_dir {root} is not a folder. Point data_dir at the folder holding "
+                f"{config}/train.json and {config}/test.json of the Audio Dialogues release."
+            )
+        files = {split: (_find_split_file(root, config, split),) for split in published}
+        return ReleaseSource(files, dict(published), is_sample=False)
+    root = sample_dir()
+    files = {split: (_find_split_file(root, config, split),) for split in published}
+    return ReleaseSource(files, dict(sample_manifest()["records"][config]), is_sample=True)
+
+
+def _by_split(data_files: DataFiles) -> dict[str, list[str]]:
+    if isinstance(data_files, (str, os.PathLike)):
+        return {"train": [os.fspath(data_files)]}
+    if isinstance(data_files, Mapping):
+        return {str(k): [os.fspath(v)] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
+                for k, v in data_files.items()}
+    return {"train": [os.fspath(x) for x in data_files]}
+
+
+def _expand(patterns: list[str], base: Path) -> tuple[str, ...]:
+    found: list[str] = []
+    for pattern in patterns:
+        full = Path(pattern).expanduser()
+        full = full if full.is_absolute() else base / full
+        matches = sorted(glob.glob(str(full))) if glob.has_magic(str(full)) else ([str(full)] if full.is_file() else [])
+        if not matches:
+            raise FileNotFoundError(f"data_files: no file matches {str(full)!r}")
+        found.extend(str(Path(m).resolve()) for m in matches)
+    return tuple(found)
+
+
+def _find_split_file(root: Path, config: str, split: str) -> str:
+    candidates = [root / config / f"{split}{suffix}" for suffix in RELEASE_SUFFIXES]
+    existing = [p for p in candidates if p.is_file()]
+    if len(existing) > 1:
+        raise ValueError(f"Several files for {config}/{split}: {', '.join(map(str, existing))}. Keep one, or name it with data_files.")
+    if not existing:
+        raise FileNotFoundError(
+            f"No {split} file for {config} under {root}: expected one of "
+            f"{', '.join(str(p) for p in candidates)}. See the README ('The release files'), or pass data_files=."
+        )
+    return str(existing[0])
+
+
+def sample_dir() -> Path:
+    """The bundled sample: ``data/sample`` of a source checkout, or the copy installed with the package."""
+    checkout = Path(__file__).resolve().parent.parent / "data" / "sample"
+    if (checkout / "manifest.json").is_file():
+        return checkout
+    installed = Path(__file__).resolve().parent / "sample"
+    if (installed / "manifest.json").is_file():
+        return installed
+    raise FileNotFoundError(f"The bundled sample is missing (looked in {checkout} and {installed}); reinstall audio-dialogues.")
+
+
+def sample_audio_dir() -> Path:
+    return sample_dir() / "audio"
+
+
+@lru_cache(maxsize=1)
+def sample_manifest() -> dict:
+    """The sample's manifest (record counts, which ids have no audio, the clips' properties)."""
+    return json.loads((sample_dir() / "manifest.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Everything a build depends on besides the code: part of the cache key, so none goes stale."""
+
+    release: ReleaseSource
+    audio_dirs: tuple[str, ...]
+    sampling_rate: int | None
+    missing_audio: str
+    fingerprint: str  # release files (path, size, mtime) + audio folder listing + code
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of this package's and the loading script's source, so a code change rebuilds."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for path in sorted([*here.glob("*.py"), here.parent / "audio_dialogues.py"]):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def verify_record_count(name: str, files: Sequence[str], found: int, expected: int, verification_mode: str | None) -> None:
+    """Fail like ``datasets``' split verification when a release split does not hold its published size.
+
+    Checked on the release records, before any record without audio is skipped. ``verification_mode``
+    ``"no_checks"`` (a partial or edited release) turns it off.
+    """
+    from datasets.exceptions import NonMatchingSplitsSizesError
+    from datasets.utils.info_utils import VerificationMode
+
+    if VerificationMode(verification_mode or VerificationMode.BASIC_CHECKS) == VerificationMode.NO_CHECKS or found == expected:
+        return
+    raise NonMatchingSplitsSizesError(
+        f"{name}: expected {expected} records, found {found} in {', '.join(files)}. Is a file truncated or from "
+        "another split? Re-copy it; to load a partial or edited release on purpose, pass verification_mode='no_checks'."
+    )
