@@ -1,0 +1,65 @@
+"""The ``audio-dialogues`` command: a thin layer over the library, one function per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+from typing import Sequence
+
+CONFIGS = ("audioset_dialogues", "music_dialogues", "audioset_comparison")
+
+
+def demo(configs: Sequence[str] = CONFIGS, **load_kwargs) -> None:
+    """Load each config through the public API and print what a user first wants to see."""
+    from audio_dialogues import load_dataset
+
+    for config in configs:
+        dataset_dict = load_dataset(config, **load_kwargs)
+        for split, ds in dataset_dict.items():
+            print(f"\n=== {config} / {split} ===")
+            print(describe_split(ds))
+
+
+def describe_split(ds) -> str:
+    """Dialogues, turn histogram, audio found/missing, one dialogue as a transcript, the first clip."""
+    audio_column = "audios" if "audios" in ds.column_names else "audio"
+    stored = ds.data.column(audio_column).to_pylist()  # undecoded: no file is read for the counts
+    has_audio = [all(v is not None for v in value) if isinstance(value, list) else value is not None for value in stored]
+    turns = collections.Counter(ds["num_turns"])
+    lines = [
+        f"dialogues: {len(ds)}",
+        "turns: " + ", ".join(f"{n} turn{'s' if n > 1 else ''}: {turns[n]}" for n in sorted(turns)),
+        f"audio: found for {sum(has_audio)}, missing for {len(ds) - sum(has_audio)}",
+    ]
+    if len(ds):
+        example = ds[0]
+        lines.append(f"example {example['id']} ({', '.join(example.get('audio_ids') or [example.get('audio_id')])}):")
+        for turn in example["dialogue"]:
+            lines += [f"  user:      {turn['user']}", f"  assistant: {turn['assistant']}"]
+    if any(has_audio):
+        first = ds[has_audio.index(True)]
+        audio = first["audios"][0] if audio_column == "audios" else first["audio"]
+        duration = len(audio["array"]) / audio["sampling_rate"]
+        lines.append(f"first clip: {audio['path']}: {duration:.2f} s at {audio['sampling_rate']} Hz (decoded, mono float32)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help="load every config (default: the bundled sample) and describe it")
+    demo_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable)")
+    demo_parser.add_argument("--data-dir", help="the full release instead of the bundled sample")
+    demo_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
+    demo_parser.add_argument("--sampling-rate", type=int, default=16000)
+    demo_parser.add_argument("--cache-dir")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        demo(args.config or CONFIGS, data_dir=args.data_dir, audio_dir=args.audio_dir,
+             sampling_rate=args.sampling_rate, cache_dir=args.cache_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures: releases and clips written in tmp_path from code, and an isolated cache."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_clip(path: Path, *, seconds: float = 0.5, sampling_rate: int = 16000, channels: int = 1,
+               frequency: float = 440.0, subtype: str | None = None) -> Path:
+    """A seeded sine clip; each channel differs so mono averaging is observable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+    data = np.stack([0.5 * np.sin(2 * np.pi * frequency * (c + 1) * t) for c in range(channels)], axis=1)
+    soundfile.write(path, data.astype(np.float32), sampling_rate, subtype=subtype)
+    return path
+
+
+def write_release(root: Path, config: str, split: str, records: list, fmt: str = "json") -> Path:
+    path = root / config / f"{split}.{fmt}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return path
+
+
+def dialogue(n: int, tag: str = "") -> list[dict]:
+    return [{"user": f"question {i}{tag}", "assistant": f"answer {i}{tag}"} for i in range(n)]
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> str:
+    return str(tmp_path / "hf_cache")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Tests never use the network: any connection attempt fails loudly."""
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("a test tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
