@@ -1,0 +1,50 @@
+"""Write the published split sizes and features into dataset_infos.json and the README's YAML.
+
+Both are derived from the SUBSETS table of audio_dialogues.py, so they cannot drift from it
+(tests/test_metadata.py checks the three agree). Run it with datasets 3.6 so the files use the
+feature spelling every supported version reads (3.6 does not know 4.x's ``List``):
+
+    .venv/datasets36/bin/python scripts/write_dataset_infos.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+from datasets.info import DatasetInfosDict
+
+import audio_dialogues
+from audio_dialogues_support.features import dataset_features
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def published_infos() -> DatasetInfosDict:
+    infos = DatasetInfosDict()
+    for name, subset in audio_dialogues.SUBSETS.items():
+        features = dataset_features(subset.rules.multi_audio, sampling_rate=16000, decode=True)
+        # Serialise as plain datasets.Audio: what the Hub and other readers know.
+        features = datasets.Features.from_dict(features.to_dict())
+        splits = datasets.SplitDict()
+        for split, size in subset.published.items():
+            splits.add(datasets.SplitInfo(name=split, num_examples=size, dataset_name="audio_dialogues"))
+        infos[name] = datasets.DatasetInfo(
+            description=f"{audio_dialogues._DESCRIPTION} {subset.description}", citation=audio_dialogues._CITATION,
+            homepage=audio_dialogues._HOMEPAGE, license=audio_dialogues._LICENSE, features=features, splits=splits,
+            builder_name="audio_dialogues", dataset_name="audio_dialogues", config_name=name,
+            version=audio_dialogues._VERSION,
+        )
+    return infos
+
+
+def main() -> None:
+    infos_path = REPO / "dataset_infos.json"
+    if not infos_path.exists():
+        infos_path.write_text("{}\n")  # datasets only rewrites the JSON file when it exists
+    # datasets' own writer: the JSON file and the README's YAML `dataset_info`, card prose kept.
+    published_infos().write_to_directory(str(REPO), overwrite=True, pretty_print=True)
+
+
+if __name__ == "__main__":
+    main()
