@@ -43,7 +43,7 @@ def main() -> None:
     if not infos_path.exists():
         infos_path.write_text("{}\n")  # datasets only rewrites the JSON file when it exists
     # datasets' own writer: the JSON file and the README's YAML `dataset_info`, card prose kept.
-    published_infos().write_to_directory(str(REPO), overwrite=True, pretty_print=True)
+    published_infos().write_to_directory(str(REPO), pretty_print=True)  # every config is rewritten
 
 
 if __name__ == "__main__":
