@@ -44,12 +44,17 @@ def cache_dir(tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Tests never use the network: any connection attempt fails loudly."""
+    """Tests never use the network: an internet socket that tries to connect fails loudly.
 
-    def refuse(*args, **kwargs):
-        raise RuntimeError("a test tried to open a network connection")
+    Local (AF_UNIX) sockets stay usable: multiprocessing talks through them for num_proc.
+    """
+    original_connect = socket.socket.connect
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise RuntimeError(f"a test tried to open a network connection to {address!r}")
+        return original_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

@@ -275,3 +275,32 @@ def test_cache_hit_repeats_the_summary(cache_dir, summaries):
     summaries.clear()
     load_dataset("music_dialogues", "test", cache_dir=cache_dir)
     assert any(s.startswith("music_dialogues/test: 12 records") for s in summaries)
+
+
+def test_skip_verifies_the_release_count_before_dropping(tmp_path, cache_dir):
+    # On the sample, verification is on: 12 release records are checked, then the 2 without audio dropped.
+    ds = load_dataset("music_dialogues", "train", missing_audio="skip", cache_dir=cache_dir)
+    assert len(ds) == 12 - len(MANIFEST["missing_youtube_ids"]["music_dialogues"]["train"])
+    # A truncated release fails on its record count even though skipping would shrink the split anyway.
+    records = [{"audio_id": f"{i:011d}.wav", "dialogue": dialogue(1)} for i in range(3)]
+    write_release(tmp_path, "music_dialogues", "train", records)
+    write_release(tmp_path, "music_dialogues", "test", records)
+    (tmp_path / "clips").mkdir()
+    with pytest.raises(datasets.exceptions.NonMatchingSplitsSizesError, match="expected 3358 records, found 3"):
+        load_dataset("music_dialogues", data_dir=tmp_path, audio_dir=tmp_path / "clips", missing_audio="skip", cache_dir=cache_dir)
+
+
+def test_package_version_and_code_are_part_of_the_cache_key(monkeypatch, cache_dir):
+    builder = AudioDialogues("music_dialogues", cache_dir=cache_dir)
+    assert f"/{audio_dialogues.__version__}" in builder.cache_dir.replace(os.sep, "/")
+    monkeypatch.setattr(audio_dialogues, "code_fingerprint", lambda: "changed-code")
+    assert AudioDialogues("music_dialogues", cache_dir=cache_dir).cache_dir != builder.cache_dir
+
+
+def test_num_proc_2_builds_the_same_dataset(tmp_path, cache_dir):
+    from audio_dialogues_support.synthetic import write_release as write_synthetic
+
+    write_synthetic(tmp_path, {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="json")
+    one = load_dataset("music_dialogues", "train", data_dir=tmp_path, cache_dir=cache_dir)
+    two = load_dataset("music_dialogues", "train", data_dir=tmp_path, cache_dir=str(tmp_path / "other_cache"), num_proc=2)
+    assert one.to_list() == two.to_list()
