@@ -157,6 +157,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             records = [record for path in files for record in read_release_file(path, subset.rules)]
             verify_record_count(f"{self.config.name}/{split}", files, len(records), options.release.expected_records[split], self.verification_mode)
             joined, report = join_audio(records, self.audio_index, name=f"{self.config.name}/{split}", split=split, policy=options.missing_audio)
+            # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
             write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
             logger.info(report.summary())
             output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
