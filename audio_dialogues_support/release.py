@@ -97,7 +97,9 @@ def _iter_raw_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise ReleaseFormatError(path, f"line {line}", None, f"is not valid UTF-8 (byte offset {err.start})") from err
 
     if name.endswith((".jsonl", ".jsonl.gz")):
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Split on "\n" only: str.splitlines() would also cut at U+2028 and friends, which JSON
+        # strings may hold unescaped. A "\r" before it (Windows) is whitespace to the JSON parser.
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue  # blank lines (often a trailing one) are harmless in JSON Lines
             try:

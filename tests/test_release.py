@@ -34,6 +34,13 @@ def test_bom_and_windows_line_endings_are_accepted(tmp_path):
     assert len(read_release_file(path, DIALOGUE)) == 2
 
 
+def test_line_separator_characters_inside_jsonl_strings(tmp_path):
+    record = {"audio_id": "abcdefghijk.wav", "dialogue": [{"user": "a\u2028b\x85c", "assistant": "d\u2029e"}]}
+    path = write(tmp_path, "a.jsonl", json.dumps(record, ensure_ascii=False) + "\n")
+    (parsed,) = read_release_file(path, DIALOGUE)
+    assert parsed.dialogue[0] == record["dialogue"][0]
+
+
 def test_comparison_records(tmp_path):
     record = {"audio_ids": ["Yeiz9E9N-FIw.wav", "Y3zAp2kxzU7Q.wav", "abcdefghijk"], "dialogue": [TURN]}
     (parsed,) = read_release_file(write(tmp_path, "c.json", json.dumps([record])), COMPARISON)
