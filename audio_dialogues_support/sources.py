@@ -86,7 +86,8 @@ def _expand(patterns: list[str], base: Path) -> tuple[str, ...]:
     for pattern in patterns:
         full = Path(pattern).expanduser()
         full = full if full.is_absolute() else base / full
-        matches = sorted(glob.glob(str(full))) if glob.has_magic(str(full)) else ([str(full)] if full.is_file() else [])
+        is_pattern = any(char in str(full) for char in "*?[")
+        matches = sorted(glob.glob(str(full))) if is_pattern else ([str(full)] if full.is_file() else [])
         if not matches:
             raise FileNotFoundError(f"data_files: no file matches {str(full)!r}")
         found.extend(str(Path(m).resolve()) for m in matches)
