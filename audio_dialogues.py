@@ -125,6 +125,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         if sampling_rate is not None and (not isinstance(sampling_rate, int) or sampling_rate <= 0):
             raise ValueError(f"sampling_rate={sampling_rate!r}: expected a positive int, or None to keep each file's rate.")
         release = locate_release(config_name, SUBSETS[config_name].published, data_dir, data_files)
+        if release.is_sample:
+            logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")
         if audio_dir is None:
             audio_dirs = [sample_audio_dir()] if release.is_sample else []
         else:
@@ -132,10 +134,10 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         if not audio_dirs and missing_audio != "keep":
             raise ValueError(f"missing_audio={missing_audio!r} needs audio_dir= (the folder of your downloaded clips).")
         self.audio_index: AudioIndex | None = index_audio_dirs(audio_dirs) if audio_dirs else None
+        if self.audio_index:
+            logger.info(self.audio_index.summary())
         self.decode, self.verification_mode = decode, verification_mode
         self._reported: set[str] = set()  # splits whose join summary this builder has logged
-        if release.is_sample:
-            logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")
         fingerprint = "-".join([release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text", code_fingerprint()])
         options = LoadOptions(release, self.audio_index.roots if self.audio_index else (), sampling_rate, missing_audio, fingerprint)
         super().__init__(config_name=config_name, options=options, **kwargs)

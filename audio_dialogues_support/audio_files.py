@@ -99,6 +99,17 @@ class AudioIndex:
             return Resolution(None)
         return Resolution(candidates[0], tie=len(candidates) > 1)
 
+    def summary(self) -> str:
+        """One line on what the listing found, naming files it could not use."""
+        line = f"audio_dir {', '.join(self.roots)}: {self.num_files} audio files for {len(self.by_youtube_id)} YouTube ids"
+        if self.other_files:
+            line += f", {self.other_files} other files ignored (extension not one of {', '.join(AUDIO_EXTENSIONS)})"
+        if self.unrecognized:
+            shown = ", ".join(os.path.basename(p) for p in self.unrecognized[:3])
+            line += (f", {len(self.unrecognized)} audio files ignored because their name holds no YouTube id "
+                     f"(e.g. {shown}; rename them <id>.wav or Y<id>.wav)")
+        return line
+
     @property
     def fingerprint(self) -> str:
         """Changes whenever a file is added, removed or renamed under the roots."""

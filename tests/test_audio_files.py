@@ -56,6 +56,9 @@ def test_index_resolves_every_form_recursively(tmp_path):
     assert index.resolve("Yeeeeeeeeeee.wav", "eeeeeeeeeee").path is None
     assert index.num_files == 4 and index.other_files == 1
     assert [Path(p).name for p in index.unrecognized] == ["not-a-youtube-id.wav"]
+    summary = index.summary()
+    assert "4 audio files for 4 YouTube ids, 1 other files ignored" in summary
+    assert "1 audio files ignored because their name holds no YouTube id (e.g. not-a-youtube-id.wav" in summary
 
 
 def test_exact_name_wins_and_ties_are_deterministic_and_counted(tmp_path):
