@@ -139,7 +139,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         self.decode, self.verification_mode = decode, verification_mode
         self._reported: set[str] = set()  # splits whose join summary this builder has logged
         fingerprint = "-".join([release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text", code_fingerprint()])
-        options = LoadOptions(release, self.audio_index.roots if self.audio_index else (), sampling_rate, missing_audio, fingerprint)
+        options = LoadOptions(release, sampling_rate, missing_audio, fingerprint)
         super().__init__(config_name=config_name, options=options, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:

@@ -33,7 +33,7 @@ def describe_split(ds) -> str:
         f"audio: found for {sum(has_audio)}, missing for {len(ds) - sum(has_audio)}",
     ]
     if len(ds):
-        example = ds[0]
+        example = ds.remove_columns(audio_column)[0]  # the transcript needs no audio decoded
         lines.append(f"example {example['id']} ({', '.join(example.get('audio_ids') or [example.get('audio_id')])}):")
         for turn in example["dialogue"]:
             lines += [f"  user:      {turn['user']}", f"  assistant: {turn['assistant']}"]

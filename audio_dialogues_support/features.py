@@ -22,6 +22,7 @@ from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import soundfile
 
 from .join import JoinedRecord
@@ -94,9 +95,7 @@ class SoundfileAudio(datasets.Audio):
         array, rate = decode_audio(source, self.sampling_rate)
         return {"path": value.get("path"), "array": array, "sampling_rate": rate}
 
-    def cast_storage(self, storage):
-        import pyarrow as pa
-
+    def cast_storage(self, storage: pa.Array) -> pa.StructArray:
         if pa.types.is_struct(storage.type) and storage.type.get_all_field_indices("array"):
             # Decoded values written back (e.g. by Dataset.map): encode here, not with datasets.Audio.
             encoded = [self.encode_example(x) if x is not None else None for x in storage.to_pylist()]

@@ -11,15 +11,12 @@ missing clip with the records that need it, ready to feed a downloader::
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from .audio_files import AudioIndex
 from .release import Record
-
-logger = logging.getLogger("audio_dialogues")
 
 MISSING_AUDIO_POLICIES: tuple[str, ...] = ("keep", "skip", "error")
 

@@ -133,10 +133,9 @@ class LoadOptions:
     """Everything a build depends on besides the code: part of the cache key, so none goes stale."""
 
     release: ReleaseSource
-    audio_dirs: tuple[str, ...]
     sampling_rate: int | None
     missing_audio: str
-    fingerprint: str  # release files (path, size, mtime) + audio folder listing + code
+    fingerprint: str  # release files (path, size, mtime) + audio folders and their listing + code
 
 
 @lru_cache(maxsize=1)
