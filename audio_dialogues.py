@@ -28,11 +28,10 @@ import datasets
 from audio_dialogues_support import __version__
 from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
 from audio_dialogues_support.features import dataset_features, to_example
-from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, join_audio, write_report
-from audio_dialogues_support.release import RecordRules, read_release_file
-from audio_dialogues_support.sources import (
-    DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir, verify_record_count,
-)
+from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, write_report
+from audio_dialogues_support.release import RecordRules
+from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
+from audio_dialogues_support.splits import NUM_SHARDS, LazyShard, SplitSource, eager_shards
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -48,7 +47,6 @@ _DESCRIPTION = "Multi-turn dialogues about sounds (AudioSet) and music (MusicCap
 _HOMEPAGE = "https://arxiv.org/abs/2404.07616"
 _LICENSE = "Dialogue text: the release's terms. Audio: YouTube clips, not included; download your own."
 _VERSION = datasets.Version(__version__)  # a new package version builds afresh
-NUM_SHARDS = 8  # per split; the unit of num_proc parallelism and of streaming shards
 
 
 @dataclass(frozen=True)
@@ -154,20 +152,26 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         subset, options = SUBSETS[self.config.name], self.config.options
+        streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
         output_splits, generators = datasets.SplitDict(), []
         for split, files in options.release.files.items():
-            records = [record for path in files for record in read_release_file(path, subset.rules)]
-            verify_record_count(f"{self.config.name}/{split}", files, len(records), options.release.expected_records[split], self.verification_mode)
-            joined, report = join_audio(records, self.audio_index, name=f"{self.config.name}/{split}", split=split, policy=options.missing_audio)
-            # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
-            write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
-            logger.info(report.summary())
-            output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
-            bounds = [len(joined) * i // NUM_SHARDS for i in range(NUM_SHARDS + 1)]  # contiguous: release order kept
-            shards = [joined[start:end] for start, end in zip(bounds, bounds[1:])]
+            source = SplitSource(
+                f"{self.config.name}/{split}", split, files, subset.rules, options.release.expected_records[split],
+                self.audio_index, options.missing_audio, self.verification_mode,
+            )
+            if streaming:  # nothing is read until the split is iterated, and then only that split
+                shards = [LazyShard(source, index) for index in range(NUM_SHARDS)]
+            else:
+                joined, report = source.read()
+                # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
+                write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
+                logger.info(report.summary())
+                self._reported.add(split)
+                output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
+                shards = eager_shards(joined)
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards}))
-            self._reported.add(split)
-        self.info.splits = output_splits  # what datasets' own verification compares the build against
+        if not streaming:
+            self.info.splits = output_splits  # what datasets' own verification compares the build against
         return generators
 
     def _generate_examples(self, shards):

@@ -136,6 +136,18 @@ def test_streaming_yields_the_same_rows(config, cache_dir):
                 assert (x is None and y is None) or (x["path"] == y["path"] and np.array_equal(x["array"], y["array"]))
 
 
+def test_streaming_reads_only_the_split_iterated_and_only_when_iterated(tmp_path, cache_dir):
+    good = {"audio_id": "abcdefghijk.wav", "dialogue": dialogue(1)}
+    write_release(tmp_path, "music_dialogues", "train", [good] * 3)
+    broken = tmp_path / "music_dialogues" / "test.json"
+    broken.write_text('[{"audio_id": "abcdefghijk.wav", "dia', encoding="utf-8")  # truncated
+    streamed = load_dataset("music_dialogues", data_dir=tmp_path, cache_dir=cache_dir, streaming=True,
+                            verification_mode="no_checks")  # opening the stream reads neither file
+    assert [row["id"] for row in streamed["train"]] == ["train-000000", "train-000001", "train-000002"]
+    with pytest.raises(ReleaseFormatError, match="test.json"):
+        next(iter(streamed["test"]))
+
+
 def test_sampling_rate_none_keeps_each_files_rate_and_decode_false_reads_nothing(cache_dir):
     ds = load_dataset("music_dialogues", "train", sampling_rate=None, cache_dir=cache_dir)
     rates = {row["audio"]["sampling_rate"] for row in ds if row["audio"]}
