@@ -1,20 +1,25 @@
 # Two commands set everything up from a fresh clone:
 #   make demo   - a virtual environment with today's datasets, then `audio-dialogues demo` on the bundled sample
-#   make test   - the whole suite on the newest datasets 5.x AND on datasets==3.6.0 (two environments)
+#   make test   - the whole suite in three environments: the newest datasets 5.x, the same with torch
+#                 (the DataLoader tests, skipped elsewhere, run there), and datasets==3.6.0
 PYTHON ?= python3
 VENV5 := .venv/datasets5
+VENV5T := .venv/datasets5-torch
 VENV36 := .venv/datasets36
 PYTEST_ARGS ?=
 
-.PHONY: demo test test5 test36 clean
+.PHONY: demo test test5 test5torch test36 clean
 
 demo: $(VENV5)/.installed
 	$(VENV5)/bin/audio-dialogues demo
 
-test: test5 test36
+test: test5 test5torch test36
 
 test5: $(VENV5)/.installed
 	$(VENV5)/bin/python -m pytest $(PYTEST_ARGS)
+
+test5torch: $(VENV5T)/.installed
+	$(VENV5T)/bin/python -m pytest $(PYTEST_ARGS)
 
 test36: $(VENV36)/.installed
 	$(VENV36)/bin/python -m pytest $(PYTEST_ARGS)
@@ -23,6 +28,14 @@ $(VENV5)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV5)
 	$(VENV5)/bin/pip install --quiet --upgrade pip
 	$(VENV5)/bin/pip install --quiet -e '.[test]' 'datasets>=5,<6'
+	touch $@
+
+# torch is pinned to the version whose CPU wheel pip's find-links offers here; an unpinned `torch` from
+# PyPI is a multi-GB CUDA build.
+$(VENV5T)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV5T)
+	$(VENV5T)/bin/pip install --quiet --upgrade pip
+	$(VENV5T)/bin/pip install --quiet -e '.[test]' 'datasets>=5,<6' torch==2.13.0
 	touch $@
 
 $(VENV36)/.installed: setup.cfg pyproject.toml
