@@ -1,16 +1,27 @@
-"""Writing a synthetic release of any size, in the real layout, for tests and benchmarks.
+"""Writing a synthetic release of any size, and an audio folder to go with it, for tests and benchmarks.
 
-    write_release(tmp_path, {"music_dialogues": {"train": 100, "test": 20}}, fmt="jsonl", gzip=True)
-    # -> {"music_dialogues": {"train": tmp_path/"music_dialogues/train.jsonl.gz", "test": ...}}
+    paths = write_release(tmp_path / "release", {"music_dialogues": {"train": 100, "test": 20}}, fmt="jsonl", gzip=True)
+    # -> {"music_dialogues": {"train": tmp_path/"release/music_dialogues/train.jsonl.gz", "test": ...}}
+    summary = write_audio(tmp_path / "clips", paths, n_files=100, missing=0.15)
+    print(summary.describe())
 
     python -m audio_dialogues_support.synthetic OUT --size audioset_dialogues/train=76642 [--fmt jsonl] [--gzip]
+        [--audio-dir DIR --audio-files N [--missing 0.15] [--seconds 10]]
 
 Records have the schema of the real files (see :mod:`.release`): random valid 11-character YouTube
 ids (``Y<id>.wav`` for the AudioSet configs, ``<id>.wav`` for Music Dialogues) and short template
 texts. Turns and audios per record follow the paper's statistics: 1-4 turns with mean 2.21
 (AudioSet Dialogues) and 1.67 (Music Dialogues); comparisons have one turn and 2-4 audios, mean 3.00.
 The same seed gives the same bytes; each file has its own random stream, so changing one size leaves
-the other files unchanged. No audio is written.
+the other files unchanged.
+
+The audio folder (:func:`write_audio`) holds real clips in the formats users really have: wav, flac
+and mp3 at 16, 22.05, 44.1 and 48 kHz, mono and stereo (:data:`CLIP_FORMATS`, 24 combinations), each
+synthesized once (seeded tones and noise) into a pool folder beside ``audio_dir``. Each YouTube id of
+the release that "was downloaded" gets a hard link to one pool clip, named in one of the forms the
+loader resolves (``Y<id>.wav``, ``<id>.flac``, ``<id>_30000.mp3``, ``<id>_30.000_40.000.wav``), so
+120,000 files take seconds and almost no disk. About ``missing`` of the ids get no file, like
+downloads that failed.
 """
 
 from __future__ import annotations
@@ -20,11 +31,19 @@ import base64
 import gzip as gzip_module
 import io
 import json
+import os
 import random
+import shutil
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
+
+import numpy as np
+import soundfile
+
+from .release import RecordRules, read_release_file
 
 SPLITS = ("train", "test")
 FORMATS = ("json", "jsonl")
@@ -199,6 +218,240 @@ def _text_pool(templates: tuple[str, ...], bank: str, rng: random.Random, size: 
     return pool
 
 
+# --- the audio folder ----------------------------------------------------------------------------
+
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+@dataclass(frozen=True, order=True)
+class ClipFormat:
+    """How one synthetic clip is stored; ``format`` is also the file's extension."""
+
+    format: str  # "wav", "flac" or "mp3"
+    sampling_rate: int
+    channels: int
+
+    def __str__(self) -> str:
+        return f"{self.format} {self.sampling_rate} Hz {_LAYOUTS[self.channels]}"
+
+
+# soundfile's (format, subtype) for each extension.
+_ENCODINGS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "mp3": ("MP3", "MPEG_LAYER_III")}
+# Every combination of the formats, rates and channel counts users really have; files cycle through them.
+CLIP_FORMATS: tuple[ClipFormat, ...] = tuple(
+    ClipFormat(fmt, rate, channels) for fmt in _ENCODINGS for rate in (16000, 22050, 44100, 48000) for channels in (1, 2)
+)
+# The file-name forms the loader resolves (see audio_files.py), cycled independently of CLIP_FORMATS.
+_NAME_FORMS = ("Y{id}.{ext}", "{id}.{ext}", "{id}_30000.{ext}", "{id}_30.000_40.000.{ext}")
+_SUBFOLDERS = 5  # <audio_dir>/<config>/part0 ... part4: the loader searches recursively
+# The small config first, so that a small n_files still covers it whole.
+_AUDIO_ORDER = ("music_dialogues", "audioset_dialogues", "audioset_comparison")
+
+
+@dataclass
+class AudioSummary:
+    """What :func:`write_audio` wrote, by config, and which YouTube ids of the release have no file.
+
+    An id of the release has no file when it was drawn ``missing`` (a failed download) or when
+    ``n_files`` files had been written before it was reached (``unreached``); ``shortfall`` is how
+    many of the requested files could not be written because the release ran out of ids.
+    """
+
+    audio_dir: Path
+    pool_dir: Path
+    requested: int
+    ids: dict[str, int] = field(default_factory=dict)  # config -> distinct YouTube ids in the release
+    files: dict[str, Counter[ClipFormat]] = field(default_factory=dict)  # config -> files written per clip format
+    missing: dict[str, list[str]] = field(default_factory=dict)  # config -> ids drawn missing, release order
+    unreached: dict[str, list[str]] = field(default_factory=dict)  # config -> ids after the n_files-th file
+    copies: int = 0  # files copied because the file system refused a hard link (normally 0)
+
+    @property
+    def written(self) -> int:
+        return sum(sum(counts.values()) for counts in self.files.values())
+
+    @property
+    def shortfall(self) -> int:
+        return self.requested - self.written
+
+    def without_audio(self, config: str) -> list[str]:
+        """The ids of ``config`` that have no file, whatever the reason."""
+        return self.missing[config] + self.unreached[config]
+
+    def count(self, by: str) -> Counter:
+        """Files written by ``"config"``, ``"format"``, ``"sampling_rate"`` or ``"channels"``."""
+        if by not in ("config", "format", "sampling_rate", "channels"):
+            raise ValueError(f"count(by={by!r}): expected 'config', 'format', 'sampling_rate' or 'channels'")
+        totals: Counter = Counter()
+        for config, counts in self.files.items():
+            for clip, number in counts.items():
+                totals[config if by == "config" else getattr(clip, by)] += number
+        return totals
+
+    def describe(self) -> str:
+        """A few lines for a benchmark or the CLI to print."""
+        links = f"hard links to the {len(CLIP_FORMATS)} clips in {self.pool_dir}"
+        if self.copies:
+            links += f"; {self.copies} copies where a hard link failed"
+        lines = [f"{self.written} audio files under {self.audio_dir} ({links})"]
+        if self.shortfall:
+            lines.append(f"  only {self.written} of the {self.requested} files asked for: the release has "
+                         f"{sum(self.ids.values())} distinct ids, of which {sum(map(len, self.missing.values()))} drawn missing")
+        for config, counts in self.files.items():
+            line = f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, {len(self.missing[config])} drawn missing"
+            if self.unreached[config]:
+                line += f", {len(self.unreached[config])} not reached"
+            lines.append(line)
+        for by in ("format", "sampling_rate", "channels"):
+            counts = sorted(self.count(by).items())
+            lines.append(f"  by {by}: " + ", ".join(f"{_LAYOUTS.get(key, key) if by == 'channels' else key} {number}"
+                                                     for key, number in counts))
+        return "\n".join(lines)
+
+
+def write_audio(
+    audio_dir: str | Path,
+    release_paths: Mapping[str, Mapping[str, str | Path]],
+    n_files: int,
+    *,
+    missing: float = 0.15,
+    seed: int = 0,
+    seconds: float = 10.0,
+) -> AudioSummary:
+    """Write the audio folder of a synthetic release: ``n_files`` clips named by the release's YouTube ids.
+
+    ``release_paths`` is what :func:`write_release` returns. The distinct ids are taken config by
+    config (music_dialogues, audioset_dialogues, audioset_comparison), each in release order; each id
+    gets a file with probability ``1 - missing`` (seeded), until ``n_files`` files are written. If the
+    release runs out of ids first, fewer files are written and the summary's ``shortfall`` says how
+    many (no error: ``n_files`` larger than the release means "every id that was downloaded").
+
+    The :data:`CLIP_FORMATS` clips, ``seconds`` long, are written once into ``<audio_dir>.pool/``;
+    each file of ``audio_dir`` is a hard link to one of them (a copy where hard links fail), cycling
+    through the formats, the name forms of :mod:`.audio_files` and five sub-folders per config. The
+    same arguments give the same file names and the same bytes.
+
+    Raises:
+        ValueError: a bad argument, or a config of ``release_paths`` that is not one of the three.
+        FileExistsError: ``audio_dir`` exists and is not empty (stale files would be joined too).
+    """
+    if not isinstance(n_files, int) or isinstance(n_files, bool) or n_files < 0:
+        raise ValueError(f"n_files must be a non-negative int, not {n_files!r}")
+    if not 0.0 <= missing <= 1.0:
+        raise ValueError(f"missing must be a fraction between 0 and 1, not {missing!r}")
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, not {seconds!r}")
+    audio_dir = Path(audio_dir)
+    if audio_dir.exists() and any(audio_dir.iterdir()):
+        raise FileExistsError(f"audio_dir {audio_dir} is not empty; write_audio fills a new folder (remove it, or pick another)")
+    release_ids = _release_youtube_ids(release_paths)
+    pool_dir = audio_dir.with_name(audio_dir.name + ".pool")
+    pool = write_clips(pool_dir, seconds=seconds, seed=seed)
+
+    summary = AudioSummary(audio_dir, pool_dir, n_files)
+    present: dict[str, bool] = {}  # decided on an id's first visit: a clip shared by two configs is one file
+    rng = random.Random(f"{seed}/audio")
+    written = 0
+    for config, youtube_ids in release_ids.items():
+        counts, missing_ids, unreached = Counter(), [], []
+        summary.ids[config], summary.files[config] = len(youtube_ids), counts
+        summary.missing[config], summary.unreached[config] = missing_ids, unreached
+        folders = [audio_dir / config / f"part{number}" for number in range(_SUBFOLDERS)]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        for youtube_id in youtube_ids:
+            if youtube_id not in present:
+                if written == n_files:
+                    unreached.append(youtube_id)
+                    continue
+                present[youtube_id] = rng.random() >= missing
+                if present[youtube_id]:
+                    clip = CLIP_FORMATS[written % len(CLIP_FORMATS)]
+                    form = _NAME_FORMS[(written + written // len(CLIP_FORMATS)) % len(_NAME_FORMS)]
+                    target = folders[written % _SUBFOLDERS] / form.format(id=youtube_id, ext=clip.format)
+                    summary.copies += _link_or_copy(pool[clip], target)
+                    counts[clip] += 1
+                    written += 1
+            if not present[youtube_id]:
+                missing_ids.append(youtube_id)
+    return summary
+
+
+def write_clips(folder: str | Path, *, seconds: float = 10.0, seed: int = 0) -> dict[ClipFormat, Path]:
+    """Write one synthesized clip per :data:`CLIP_FORMATS` entry into ``folder``; returns their paths.
+
+    Each clip is a seeded chord with tremolo, background noise and a few noise bursts (channels at
+    different levels and phases), peak 0.5, so every clip differs; another ``seed`` gives other clips.
+    A file is written under a temporary name and then renamed, so hard links to an earlier clip of
+    the same name keep their content. The names (``clip00_16000hz_mono.wav``, ...) hold no YouTube id.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for number, clip in enumerate(CLIP_FORMATS):
+        path = folder / f"clip{number:02d}_{clip.sampling_rate}hz_{_LAYOUTS[clip.channels]}.{clip.format}"
+        partial = path.with_name(path.name + ".partial")
+        container, subtype = _ENCODINGS[clip.format]
+        soundfile.write(partial, _synthesize(clip, seconds, np.random.default_rng([seed, number])),
+                        clip.sampling_rate, format=container, subtype=subtype)
+        os.replace(partial, path)
+        paths[clip] = path
+    return paths
+
+
+def _synthesize(clip: ClipFormat, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """``seconds`` of sound as float32 ``(frames, channels)``."""
+    frames = max(1, int(round(seconds * clip.sampling_rate)))
+    t = np.arange(frames) / clip.sampling_rate
+    root = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+    chord = sum(np.sin(2 * np.pi * root * 2 ** (step / 12) * t + rng.uniform(0, 2 * np.pi)) for step in (0, 4, 7, 12))
+    sound = chord * (0.75 + 0.25 * np.sin(2 * np.pi * rng.uniform(0.5, 4.0) * t)) + rng.normal(0, 0.1, frames)
+    for _ in range(3):
+        start, length = int(rng.integers(0, frames)), int(0.1 * clip.sampling_rate)
+        sound[start : start + length] += rng.normal(0, 0.8, len(sound[start : start + length]))
+    sound *= 0.5 / np.max(np.abs(sound))
+    gains = np.linspace(1.0, 0.6, clip.channels)
+    shifts = [int(rng.integers(0, clip.sampling_rate // 100 + 1)) * c for c in range(clip.channels)]  # <= 10 ms apart
+    return np.stack([gain * np.roll(sound, shift) for gain, shift in zip(gains, shifts)], axis=1).astype(np.float32)
+
+
+def _link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link ``target`` to ``source``, or copy it where the file system refuses; True for a copy."""
+    try:
+        os.link(source, target)
+        return False
+    except FileExistsError:
+        raise
+    except OSError:  # another file system, no hard links (some network or FAT mounts), too many links
+        shutil.copyfile(source, target)
+        return True
+
+
+def _release_youtube_ids(release_paths: Mapping[str, Mapping[str, str | Path]]) -> dict[str, list[str]]:
+    """The distinct YouTube ids of each config, in release order, read with the loader's own parser."""
+    unknown = set(release_paths) - set(_AUDIO_ORDER)
+    if unknown:
+        raise ValueError(f"unknown config(s) {', '.join(sorted(unknown))} in release_paths; expected {', '.join(_AUDIO_ORDER)}")
+    ids = {}
+    for config in (c for c in _AUDIO_ORDER if c in release_paths):
+        rules = _record_rules(config)
+        distinct: dict[str, None] = {}
+        for path in release_paths[config].values():
+            for record in read_release_file(path, rules):
+                distinct.update(dict.fromkeys(record.youtube_ids))
+        ids[config] = list(distinct)
+    return ids
+
+
+def _record_rules(config: str) -> RecordRules:
+    """The loader's validation rules for ``config``, from the shapes drawn here (equal to ``SUBSETS``'s)."""
+    shape = _SHAPES[config]
+    if shape.audio_weights is None:
+        return RecordRules(multi_audio=False, max_turns=len(shape.turn_weights))
+    return RecordRules(multi_audio=True, max_turns=len(shape.turn_weights), min_audios=2,
+                       max_audios=len(shape.audio_weights) + 1)
+
+
 def _parse_size(text: str) -> tuple[str, str, int]:
     """``"audioset_dialogues/train=76642"`` -> ``("audioset_dialogues", "train", 76642)``."""
     try:
@@ -210,24 +463,35 @@ def _parse_size(text: str) -> tuple[str, str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic Audio Dialogues release (no audio).")
+    parser = argparse.ArgumentParser(description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it.")
     parser.add_argument("out", type=Path, help="release root to write <config>/<split>.<fmt> under")
     parser.add_argument("--size", type=_parse_size, action="append", required=True, metavar="CONFIG/SPLIT=COUNT",
                         help="records of one file; repeat for several files")
     parser.add_argument("--fmt", choices=FORMATS, default="json")
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--audio-dir", type=Path, metavar="DIR",
+                        help="also write clips for the release's ids here (hard links into DIR.pool); needs --audio-files")
+    parser.add_argument("--audio-files", type=int, metavar="N", help="how many audio files to write into --audio-dir")
+    parser.add_argument("--missing", type=float, default=0.15, help="fraction of ids left without a file (default 0.15)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip (default 10)")
     args = parser.parse_args(argv)
+    if (args.audio_dir is None) != (args.audio_files is None):
+        parser.error("--audio-dir and --audio-files go together")
     sizes: dict[str, dict[str, int]] = {}
     for config, split, count in args.size:
         sizes.setdefault(config, {})[split] = count
     try:
         paths = write_release(args.out, sizes, fmt=args.fmt, seed=args.seed, gzip=args.gzip)
-    except ValueError as err:
+        for config, splits in paths.items():
+            for split, path in splits.items():
+                print(f"{config}/{split}: {sizes[config][split]} records -> {path}")
+        if args.audio_dir is not None:
+            summary = write_audio(args.audio_dir, paths, args.audio_files, missing=args.missing, seed=args.seed,
+                                  seconds=args.seconds)
+            print(summary.describe())
+    except (ValueError, FileExistsError) as err:
         parser.error(str(err))
-    for config, splits in paths.items():
-        for split, path in splits.items():
-            print(f"{config}/{split}: {sizes[config][split]} records -> {path}")
 
 
 if __name__ == "__main__":
