@@ -27,7 +27,7 @@ import datasets
 
 from audio_dialogues_support import __version__
 from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
-from audio_dialogues_support.features import dataset_features, to_example
+from audio_dialogues_support.features import PreEncodedFeatures, dataset_features, to_example
 from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, write_report
 from audio_dialogues_support.release import RecordRules
 from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
@@ -100,6 +100,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     """
 
     VERSION = _VERSION
+    # Rows hold audio paths, never audio bytes: datasets' 100-row batches for audio columns (meant for
+    # embedded audio) would only add per-batch overhead to writing and reading.
+    DEFAULT_WRITER_BATCH_SIZE = 1000
     BUILDER_CONFIG_CLASS = AudioDialoguesConfig
     BUILDER_CONFIGS = [AudioDialoguesConfig(name=name, version=_VERSION, description=s.description) for name, s in SUBSETS.items()]
 
@@ -172,6 +175,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards}))
         if not streaming:
             self.info.splits = output_splits  # what datasets' own verification compares the build against
+            self.info.features = PreEncodedFeatures(self.info.features)  # as_dataset puts plain features back
         return generators
 
     def _generate_examples(self, shards):

@@ -124,15 +124,40 @@ def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool)
     return datasets.Features(columns)
 
 
-def to_example(item: JoinedRecord, multi_audio: bool) -> dict[str, Any]:
-    """The row of one joined record, in the shape of :func:`dataset_features`."""
+class StorageRow(dict):
+    """A row made by :func:`to_example`: already in the form Arrow stores (see :class:`PreEncodedFeatures`)."""
+
+
+class PreEncodedFeatures(datasets.Features):
+    """The dataset's features as the builder uses them while writing rows, which skips re-encoding our rows.
+
+    ``datasets`` encodes every generated example generically: it walks each nested value looking for
+    numpy or torch objects, then encodes it feature by feature; for this dataset that is about a third
+    of a text-only prepare. A :class:`StorageRow` is already plain ``str``/``int``/``None`` with audio
+    as ``{"bytes": None, "path": ...}``, exactly what that encoding returns (a test checks it on
+    every config), so it is passed through. Anything else is encoded as usual.
+    """
+
+    def encode_example(self, example):
+        return example if type(example) is StorageRow else super().encode_example(example)
+
+    def __reduce__(self):  # datasets.Features pickles as plain Features; num_proc jobs need this class
+        return PreEncodedFeatures, (dict(self),)
+
+
+def to_example(item: JoinedRecord, multi_audio: bool) -> StorageRow:
+    """The row of one joined record, in the shape of :func:`dataset_features` and in storage form."""
     record = item.record
     if multi_audio:
-        row = {"id": item.id, "youtube_ids": list(record.youtube_ids), "audio_ids": list(record.audio_ids),
-               "audios": list(item.audio_paths)}
+        row = StorageRow(id=item.id, youtube_ids=list(record.youtube_ids), audio_ids=list(record.audio_ids),
+                         audios=[_stored_audio(path) for path in item.audio_paths])
     else:
-        row = {"id": item.id, "youtube_id": record.youtube_ids[0], "audio_id": record.audio_ids[0],
-               "audio": item.audio_paths[0]}
-    row["dialogue"] = [dict(turn) for turn in record.dialogue]
+        row = StorageRow(id=item.id, youtube_id=record.youtube_ids[0], audio_id=record.audio_ids[0],
+                         audio=_stored_audio(item.audio_paths[0]))
+    row["dialogue"] = [{"user": turn["user"], "assistant": turn["assistant"]} for turn in record.dialogue]
     row["num_turns"] = len(record.dialogue)
     return row
+
+
+def _stored_audio(path: str | None) -> dict | None:
+    return None if path is None else {"bytes": None, "path": path}

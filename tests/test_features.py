@@ -61,3 +61,32 @@ def test_feature_serialises_as_audio():
     features = datasets.Features({"audio": SoundfileAudio(sampling_rate=16000)})
     restored = datasets.Features.from_dict(features.to_dict())
     assert type(restored["audio"]) is datasets.Audio and restored["audio"].sampling_rate == 16000
+
+
+@pytest.mark.parametrize("config", ["audioset_dialogues", "music_dialogues", "audioset_comparison"])
+def test_rows_are_built_exactly_as_datasets_would_encode_them(config):
+    """PreEncodedFeatures passes our rows through unencoded; that is only right if encoding changes nothing."""
+    import pickle
+
+    import datasets
+
+    from audio_dialogues import SUBSETS, AudioDialogues
+    from audio_dialogues_support.features import PreEncodedFeatures, StorageRow, dataset_features, to_example
+    from audio_dialogues_support.splits import SplitSource
+
+    multi_audio = SUBSETS[config].rules.multi_audio
+    builder = AudioDialogues(config)  # the bundled sample, with some clips missing on purpose
+    features = dataset_features(multi_audio, 16000, True)
+    rows = []
+    for split, files in builder.config.options.release.files.items():
+        source = SplitSource(config, split, files, SUBSETS[config].rules, 0, builder.audio_index, "keep", "no_checks")
+        rows += [to_example(item, multi_audio) for item in source.read()[0]]
+    audio_values = [a for row in rows for a in (row["audios"] if multi_audio else [row["audio"]])]
+    assert None in audio_values and any(a is not None for a in audio_values)
+    fast = pickle.loads(pickle.dumps(PreEncodedFeatures(features)))  # as num_proc jobs receive it
+    assert type(fast) is PreEncodedFeatures
+    for row in rows:
+        assert type(row) is StorageRow and fast.encode_example(row) is row
+        assert datasets.Features(features).encode_example(dict(row)) == row
+    user_row = {**rows[0], "num_turns": "2"}  # anything not built by to_example is encoded as usual
+    assert fast.encode_example(user_row)["num_turns"] == 2
