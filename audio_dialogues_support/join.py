@@ -25,7 +25,7 @@ class MissingAudioError(FileNotFoundError):
     """``missing_audio="error"`` and some records have no audio file."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per record: not frozen, which costs 4x to construct
 class JoinedRecord:
     """A record, its stable example id, and one audio path (or ``None``) per audio id."""
 

@@ -15,6 +15,7 @@ YTID = "2oSP0SN3d2g"
         (f"{YTID}", AudioName(YTID)),
         (f"{YTID}_30000.wav", AudioName(YTID, start="30000", extension="wav")),
         (f"{YTID}_30.000_40.000.mp3", AudioName(YTID, start="30.000", end="40.000", extension="mp3")),
+        (f"{YTID}_30.000_40.000", AudioName(YTID, start="30.000", end="40.000")),  # times with dots, no extension
         (f"Y{YTID}_30_40.OGG", AudioName(YTID, start="30", end="40", extension="ogg")),
         (f"{YTID}.opus", AudioName(YTID, extension="opus")),
         (f"{YTID}.m4a", AudioName(YTID, extension="m4a")),
@@ -32,7 +33,8 @@ def test_recognised_forms(name, expected):
 @pytest.mark.parametrize(
     "name",
     ["../x.wav", f"../{YTID}.wav", f"sub/{YTID}.wav", f"C:\\{YTID}.wav", "/etc/passwd", f"{YTID}.txt",
-     "short.wav", f"{YTID}x.wav", f"{YTID}_start.wav", f"{YTID}_1_2_3.wav", "", f"{YTID}.wav.bak", "YY" + YTID + ".wav"],
+     "short.wav", f"{YTID}x.wav", f"{YTID}_start.wav", f"{YTID}_1_2_3.wav", "", f"{YTID}.wav.bak", "YY" + YTID + ".wav",
+     f"{YTID}.wav\n", f"{YTID}.", f"{YTID}.WAV ", None, 42],
 )
 def test_rejected_names(name):
     assert parse_audio_name(name) is None
