@@ -31,7 +31,7 @@ from audio_dialogues_support.features import PreEncodedFeatures, dataset_feature
 from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, write_report
 from audio_dialogues_support.release import RecordRules
 from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
-from audio_dialogues_support.splits import NUM_SHARDS, LazyShard, SplitSource, eager_shards
+from audio_dialogues_support.splits import NUM_SHARDS, LazyShard, SplitSource, eager_shards, paused_gc
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -134,7 +134,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             audio_dirs = [audio_dir] if isinstance(audio_dir, (str, os.PathLike)) else list(audio_dir)
         if not audio_dirs and missing_audio != "keep":
             raise ValueError(f"missing_audio={missing_audio!r} needs audio_dir= (the folder of your downloaded clips).")
-        self.audio_index: AudioIndex | None = index_audio_dirs(audio_dirs) if audio_dirs else None
+        with paused_gc():
+            self.audio_index: AudioIndex | None = index_audio_dirs(audio_dirs) if audio_dirs else None
         if self.audio_index:
             logger.info(self.audio_index.summary())
         self.decode, self.verification_mode = decode, verification_mode
@@ -189,7 +190,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
 
     def download_and_prepare(self, *args, verification_mode=None, **kwargs):
         self.verification_mode = verification_mode or self.verification_mode
-        return super().download_and_prepare(*args, verification_mode=verification_mode, **kwargs)
+        with paused_gc():  # also while datasets writes our rows: same reason as for reading them
+            return super().download_and_prepare(*args, verification_mode=verification_mode, **kwargs)
 
     def as_dataset(self, split=None, *args, **kwargs):
         self.info.features = self._info().features

@@ -73,26 +73,28 @@ class Resolution:
     tie: bool = False  # several files matched and a rule chose one
 
 
+_NOT_FOUND = Resolution(None)
+
+
 @dataclass
 class AudioIndex:
-    """Every audio file under some folders, by YouTube id and by file name."""
+    """Every audio file under some folders, by the YouTube id its name holds."""
 
     roots: tuple[str, ...]
     by_youtube_id: dict[str, list[str]] = field(default_factory=dict)  # best candidate first
-    by_name: dict[str, list[str]] = field(default_factory=dict)
     num_files: int = 0
     other_files: int = 0  # files without an audio extension
     unrecognized: list[str] = field(default_factory=list)  # audio files whose name holds no YouTube id
 
     def resolve(self, audio_id: str, youtube_id: str) -> Resolution:
         """Find the file for one audio reference of a record."""
-        exact = self.by_name.get(audio_id)
-        if exact:
-            return Resolution(exact[0], tie=len(exact) > 1)
         candidates = self.by_youtube_id.get(youtube_id)
         if not candidates:
-            return Resolution(None)
-        return Resolution(candidates[0], tie=len(candidates) > 1)
+            return _NOT_FOUND
+        if len(candidates) == 1:
+            return Resolution(candidates[0])
+        exact = [path for path in candidates if os.path.basename(path) == audio_id] or candidates
+        return Resolution(exact[0], tie=len(exact) > 1)
 
     def summary(self) -> str:
         """One line on what the listing found, naming files it could not use."""
@@ -108,17 +110,12 @@ class AudioIndex:
     @property
     def fingerprint(self) -> str:
         """Changes whenever a file is added, removed or renamed under the roots."""
-        digest = hashlib.sha256()
-        for root in self.roots:
-            digest.update(f"root\0{root}\0".encode())
-        for name in sorted(self.by_name):
-            for path in self.by_name[name]:
-                digest.update(f"{path}\0".encode())
-        return digest.hexdigest()[:16]
+        listing = sorted(path for paths in self.by_youtube_id.values() for path in paths)
+        return hashlib.sha256("\0".join(["roots", *self.roots, "files", *listing]).encode()).hexdigest()[:16]
 
 
-def _walk_files(root: str) -> Iterable[str]:
-    """Every regular file under ``root``, recursively (symbolic links to files included)."""
+def _walk_files(root: str) -> Iterable[tuple[str, str]]:
+    """``(path, name)`` of every regular file under ``root``, recursively (symbolic links to files included)."""
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -127,7 +124,7 @@ def _walk_files(root: str) -> Iterable[str]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                 elif entry.is_file():
-                    yield entry.path
+                    yield entry.path, entry.name
 
 
 def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
@@ -144,9 +141,9 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
                 "holding the clips you downloaded; it is searched recursively."
             )
     index = AudioIndex(roots=roots)
+    by_youtube_id = index.by_youtube_id
     for root in roots:
-        for path in _walk_files(root):
-            name = os.path.basename(path)
+        for path, name in _walk_files(root):
             parsed = parse_audio_name(name)
             if parsed is None:
                 if name.rpartition(".")[2].lower() in _EXTENSION_RANK:
@@ -155,11 +152,9 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
                     index.other_files += 1
                 continue
             index.num_files += 1
-            index.by_name.setdefault(name, []).append(path)
-            index.by_youtube_id.setdefault(parsed.youtube_id, []).append(path)
+            by_youtube_id.setdefault(parsed.youtube_id, []).append(path)
     index.unrecognized.sort()
-    for paths in index.by_name.values():
-        paths.sort()
-    for paths in index.by_youtube_id.values():
-        paths.sort(key=lambda p: (_EXTENSION_RANK[p.rpartition(".")[2].lower()], p))
+    for paths in by_youtube_id.values():
+        if len(paths) > 1:
+            paths.sort(key=lambda p: (_EXTENSION_RANK[p.rpartition(".")[2].lower()], p))
     return index

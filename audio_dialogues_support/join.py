@@ -11,7 +11,7 @@ missing clip with the records that need it, ready to feed a downloader::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -44,7 +44,8 @@ class JoinReport:
     text_only: bool = False
     with_audio: int = 0  # records whose every audio was found
     missing_records: int = 0  # records with at least one audio missing
-    missing_clips: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (youtube_id, audio_id, example ids)
+    missing_clip_count: int = 0  # distinct clips missing
+    missing_clips: list[tuple[str, str, list[str]]] = field(default_factory=list, compare=False)  # (youtube_id, audio_id, example ids)
     skipped: int = 0
     ties: int = 0  # audio references where several files matched and a rule chose one
     missing_file: str | None = None
@@ -57,7 +58,7 @@ class JoinReport:
             )
         line = (
             f"{self.name}: {self.records} records, audio found for {self.with_audio}, missing for "
-            f"{self.missing_records} ({len(self.missing_clips)} distinct clips), skipped {self.skipped} "
+            f"{self.missing_records} ({self.missing_clip_count} distinct clips), skipped {self.skipped} "
             f"(missing_audio={self.policy!r})"
         )
         if self.ties:
@@ -67,13 +68,12 @@ class JoinReport:
         return line
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        """The counts (the list of missing clips, which can be 100k+ lines, is the ``.missing.tsv`` file)."""
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self) if f.name != "missing_clips"}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "JoinReport":
-        data = json.loads(text)
-        data["missing_clips"] = [tuple(c) for c in data["missing_clips"]]
-        return cls(**data)
+        return cls(**json.loads(text))
 
 
 def join_audio(
@@ -92,6 +92,7 @@ def join_audio(
     report = JoinReport(name=name, policy=policy, records=len(records), text_only=index is None)
     joined: list[JoinedRecord] = []
     missing: dict[str, tuple[str, list[str]]] = {}
+    ties = 0
     for position, record in enumerate(records):
         example_id = f"{split}-{position:06d}"
         if index is None:
@@ -100,10 +101,12 @@ def join_audio(
         paths = []
         for audio_id, youtube_id in zip(record.audio_ids, record.youtube_ids):
             found = index.resolve(audio_id, youtube_id)
-            report.ties += found.tie
+            ties += found.tie
             paths.append(found.path)
             if found.path is None:
-                missing.setdefault(youtube_id, (audio_id, []))[1].append(example_id)
+                if youtube_id not in missing:
+                    missing[youtube_id] = (audio_id, [])
+                missing[youtube_id][1].append(example_id)
         if None in paths:
             report.missing_records += 1
             if policy == "skip":
@@ -112,7 +115,9 @@ def join_audio(
         else:
             report.with_audio += 1
         joined.append(JoinedRecord(example_id, record, tuple(paths)))
+    report.ties = ties
     report.missing_clips = sorted((yid, audio_id, ids) for yid, (audio_id, ids) in missing.items())
+    report.missing_clip_count = len(report.missing_clips)
     if policy == "error" and report.missing_records:
         shown = ", ".join(yid for yid, _, _ in report.missing_clips[:5])
         raise MissingAudioError(

@@ -46,3 +46,22 @@ def test_a_lazy_split_checks_the_published_count_when_read(tmp_path):
     source.expected_records = 2
     with pytest.raises(NonMatchingSplitsSizesError, match="expected 2 records, found 1"):
         list(LazyShard(source, 0, 1))
+
+
+def test_paused_gc_restores_the_collector_state_even_on_error():
+    import gc
+
+    from audio_dialogues_support.splits import paused_gc
+
+    assert gc.isenabled()
+    with pytest.raises(KeyError), paused_gc():
+        assert not gc.isenabled()
+        raise KeyError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
