@@ -31,7 +31,7 @@ from audio_dialogues_support.features import PreEncodedFeatures, dataset_feature
 from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, write_report
 from audio_dialogues_support.release import RecordRules
 from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
-from audio_dialogues_support.splits import NUM_SHARDS, LazyShard, SplitSource, eager_shards, paused_gc
+from audio_dialogues_support.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -163,16 +163,15 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 f"{self.config.name}/{split}", split, files, subset.rules, options.release.expected_records[split],
                 self.audio_index, options.missing_audio, self.verification_mode,
             )
-            if streaming:  # nothing is read until the split is iterated, and then only that split
-                shards = [LazyShard(source, index) for index in range(NUM_SHARDS)]
-            else:
+            if not streaming:  # a stream reads nothing until the split is iterated, and then only that split
                 joined, report = source.read()
+                source.keep(joined)
                 # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
                 write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
                 logger.info(report.summary())
                 self._reported.add(split)
                 output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
-                shards = eager_shards(joined)
+            shards = shards_of(source, NUM_SHARDS)
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards}))
         if not streaming:
             self.info.splits = output_splits  # what datasets' own verification compares the build against
@@ -205,6 +204,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     def as_streaming_dataset(self, *args, **kwargs):
         self.info.features = self._info().features
         return super().as_streaming_dataset(*args, **kwargs)
+
+    def __getstate__(self):  # num_proc jobs get no audio listing: each split's SplitSource carries what it reads
+        return {**super().__getstate__(), "audio_index": None}
 
 
 def load_dataset(

@@ -7,20 +7,27 @@ multiple of ranks x workers (64 serves 1, 2, 4 or 8 ranks with up to 8 workers e
 
 A prepare reads every split up front (the record count is checked and the missing-audio report
 written before anything is built). A stream reads nothing until its first example is asked for,
-and then only the split being iterated: :class:`LazyShard` reads its split on first use, once per
-process (each ``DataLoader`` worker or rank reads the split file itself, since a JSON array has to
-be parsed whole before its first record is known).
+and then only the split being iterated.
+
+A shard is a :class:`LazyShard`: a record range of a :class:`SplitSource`, which reads its split
+once per process. Shards travel to ``num_proc`` jobs and ``DataLoader`` workers by pickling, which
+``datasets`` does with dill, a pure-Python pickler: 40k records took ~7 s. So a pickled source
+carries no records and no audio listing, only what to read. A process forked after the split was
+read finds the records in :data:`_READ` (inherited memory, no copy); any other process (spawned, or
+forked before the first read) reads the split file itself, listing the audio folders again.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import uuid
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-from .audio_files import AudioIndex
+from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, JoinReport, join_audio
 from .release import RecordRules, read_release_file
 from .sources import verify_record_count
@@ -48,9 +55,19 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+class _Records(list):
+    """A list that :data:`_READ` can refer to weakly."""
+
+    __slots__ = ("__weakref__",)
+
+
+# Splits read in this process, by SplitSource.token; an entry lives as long as its SplitSource.
+_READ: "weakref.WeakValueDictionary[str, _Records]" = weakref.WeakValueDictionary()
+
+
 @dataclass
 class SplitSource:
-    """What one split is read from and how it is joined; :meth:`read` does the work."""
+    """What one split is read from and how it is joined; :meth:`joined` reads it once per process."""
 
     name: str  # "<config>/<split>"
     split: str
@@ -60,7 +77,8 @@ class SplitSource:
     audio_index: AudioIndex | None
     missing_audio: str
     verification_mode: str | None
-    _joined: list[JoinedRecord] | None = field(default=None, repr=False)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _joined: _Records | None = field(default=None, repr=False)
 
     def read(self) -> tuple[list[JoinedRecord], JoinReport]:
         """Parse and validate every record, check the published count, then join the audio."""
@@ -70,11 +88,29 @@ class SplitSource:
             return join_audio(records, self.audio_index, name=self.name, split=self.split, policy=self.missing_audio)
 
     def joined(self) -> list[JoinedRecord]:
-        """The joined records, read (and the join summary logged) on the first call in this process."""
+        """The joined records, read on the first call in this process (the join summary is logged then)."""
         if self._joined is None:
-            self._joined, report = self.read()
+            self._joined = _READ.get(self.token)
+        if self._joined is None:
+            joined, report = self.read()
             logger.info(report.summary())
+            self.keep(joined)
         return self._joined
+
+    def keep(self, joined: list[JoinedRecord]) -> None:
+        """Hold records read by :meth:`read`, for :meth:`joined` here and in processes forked from here."""
+        self._joined = _READ[self.token] = _Records(joined)
+
+    def __getstate__(self) -> dict:
+        state = {**self.__dict__, "_joined": None, "audio_index": None}
+        state["audio_roots"] = self.audio_index.roots if self.audio_index is not None else None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        roots = state.pop("audio_roots")
+        self.__dict__.update(state)
+        if roots is not None and self.token not in _READ:  # not forked from a process that read the split
+            self.audio_index = index_audio_dirs(roots)
 
 
 def shard_bounds(count: int, num_shards: int = NUM_SHARDS) -> list[tuple[int, int]]:
@@ -83,14 +119,9 @@ def shard_bounds(count: int, num_shards: int = NUM_SHARDS) -> list[tuple[int, in
     return list(zip(cuts, cuts[1:]))
 
 
-def eager_shards(joined: list[JoinedRecord], num_shards: int = NUM_SHARDS) -> list[list[JoinedRecord]]:
-    """A read split cut into its shards (what a prepare hands to ``num_proc`` jobs)."""
-    return [joined[start:stop] for start, stop in shard_bounds(len(joined), num_shards)]
-
-
 @dataclass
 class LazyShard:
-    """Shard ``index`` of a split that is read when the shard is first iterated (streaming)."""
+    """Shard ``index`` of a split, whose records are read when first needed."""
 
     source: SplitSource
     index: int
@@ -101,3 +132,8 @@ class LazyShard:
         start, stop = shard_bounds(len(joined), self.num_shards)[self.index]
         for position in range(start, stop):
             yield joined[position]
+
+
+def shards_of(source: SplitSource, num_shards: int = NUM_SHARDS) -> list[LazyShard]:
+    """The split's shards (the ``gen_kwargs`` list that ``num_proc`` and streaming divide)."""
+    return [LazyShard(source, index, num_shards) for index in range(num_shards)]

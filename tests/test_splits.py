@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audio_dialogues_support.release import RecordRules
-from audio_dialogues_support.splits import LazyShard, SplitSource, eager_shards, shard_bounds
+from audio_dialogues_support.splits import LazyShard, SplitSource, shard_bounds, shards_of
 from conftest import dialogue, write_release
 
 RULES = RecordRules(multi_audio=False, max_turns=4)
@@ -26,17 +26,39 @@ def source_of(tmp_path, records) -> SplitSource:
     return SplitSource("music_dialogues/train", "train", [str(path)], RULES, len(records), None, "keep", None)
 
 
-def test_lazy_shards_read_the_split_once_and_match_eager_shards(tmp_path, monkeypatch):
+def test_shards_read_the_split_once_in_order(tmp_path, monkeypatch):
     records = [{"audio_id": f"abcdefghi{i:02d}.wav", "dialogue": dialogue(1 + i % 4)} for i in range(37)]
     source = source_of(tmp_path, records)
-    eager = eager_shards(source.read()[0], 8)
     reads = []
     original = SplitSource.read
     monkeypatch.setattr(SplitSource, "read", lambda self: reads.append(1) or original(self))
-    lazy = [LazyShard(source, index, 8) for index in range(8)]
+    shards = shards_of(source, 8)
     assert not reads  # building the shards reads nothing
-    assert [[item.id for item in shard] for shard in lazy] == [[item.id for item in shard] for shard in eager]
-    assert len(reads) == 1
+    ids = [[item.id for item in shard] for shard in shards]
+    assert [i for shard in ids for i in shard] == [f"train-{i:06d}" for i in range(37)]
+    assert {len(shard) for shard in ids} == {4, 5} and len(reads) == 1
+
+
+def test_a_pickled_source_carries_no_records_and_no_listing(tmp_path):
+    """What num_proc jobs and spawned workers receive: they find the records in memory or read them again."""
+    import pickle
+
+    from audio_dialogues_support.audio_files import index_audio_dirs
+    from audio_dialogues_support import splits
+
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "abcdefghi00.wav").write_bytes(b"")
+    records = [{"audio_id": f"abcdefghi{i:02d}.wav", "dialogue": dialogue(1)} for i in range(3)]
+    source = source_of(tmp_path, records)
+    source.audio_index = index_audio_dirs([tmp_path / "clips"])
+    expected = [(item.id, item.audio_paths) for item in source.joined()]
+    payload = pickle.dumps(source)
+    assert len(payload) < 2000 and b"abcdefghi01" not in payload
+    forked = pickle.loads(payload)  # the records are still in this process's memory, as after a fork
+    assert forked.audio_index is None and [(i.id, i.audio_paths) for i in forked.joined()] == expected
+    splits._READ.clear()  # a spawned process: nothing in memory
+    spawned = pickle.loads(payload)
+    assert spawned.audio_index.num_files == 1 and [(i.id, i.audio_paths) for i in spawned.joined()] == expected
 
 
 def test_a_lazy_split_checks_the_published_count_when_read(tmp_path):
