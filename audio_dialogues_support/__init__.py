@@ -7,7 +7,9 @@ One module per job, each usable and tested without ``datasets``:
 - :mod:`.join`          joining records with audio, the missing-audio policies and report;
 - :mod:`.features`      the columns, and an ``Audio`` feature that decodes with soundfile (no torch);
 - :mod:`.sources`       where the release and audio come from (the bundled sample, a data_dir);
-- :mod:`.synthetic`     writing a synthetic release of any size (tests and benchmarks);
+- :mod:`.splits`        reading a split once per process, and its record-range shards;
+- :mod:`.training`      a padding collate function for a PyTorch ``DataLoader`` (torch optional);
+- :mod:`.synthetic`     writing a synthetic release of any size, and real clips for it (tests, benchmarks);
 - :mod:`.cli`           the ``audio-dialogues`` command.
 """
 
