@@ -34,10 +34,13 @@ class Workload:
     audio_dir: Path
     audio_files: int
 
+    def release(self, fmt: str) -> Path:
+        """The release root in ``fmt`` ("json" or "jsonl")."""
+        return self.release_json if fmt == "json" else self.release_jsonl
+
     def files(self, config: str, fmt: str) -> dict[str, str]:
-        """``{"train": path, "test": path}`` of one config in ``fmt`` ("json" or "jsonl")."""
-        base = self.release_json if fmt == "json" else self.release_jsonl
-        return {split: str(base / config / f"{split}.{fmt}") for split in ("train", "test")}
+        """``{"train": path, "test": path}`` of one config in ``fmt``."""
+        return {split: str(self.release(fmt) / config / f"{split}.{fmt}") for split in ("train", "test")}
 
 
 def ensure_workload(workdir: str | os.PathLike, audio_files: int = 120_000, seconds: float = 10.0, seed: int = 0) -> Workload:
