@@ -366,9 +366,10 @@ def main(argv: list[str] | None = None) -> None:
           f"shared pages among processes; both sampled every {SAMPLE_EVERY} s from /proc. The row with the highest "
           "tenth is shown; peaks are the highest of the runs. RSS after imports is taken before load_dataset; in "
           "plain iteration torch is not imported yet then (datasets imports it when the stream is created).")
-    print(f"\n## Time to first example (train split), {args.first_runs} fresh processes per config, "
-          "package already imported\n")
-    print(first_table(first, prepare, sizes))
+    if first:
+        print(f"\n## Time to first example (train split), {args.first_runs} fresh processes per config, "
+              "package already imported\n")
+        print(first_table(first, prepare, sizes))
     if args.out_json:
         report = {"environment": env, "workload": {"root": str(workload.root), "audio_files": files},
                   "epoch": {"config": args.config, "split": args.split, "batch_size": args.batch_size, "runs": epochs},
