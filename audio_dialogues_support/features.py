@@ -54,12 +54,12 @@ def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.nda
 
 
 def _to_mono(frames: np.ndarray) -> np.ndarray:
-    """The channel average, as float32 (a 1-D copy for one channel).
+    """The channel average, as float32.
 
     Adding the channel columns one by one is ~10x faster than ``frames.mean(axis=1)``, which reduces
     along the short inner axis (measured: 35 % of decoding a 10 s 44.1 kHz stereo clip).
     """
-    mono = frames[:, 0].astype(np.float32)
+    mono = frames[:, 0].astype(np.float32, copy=frames.shape[1] > 1)  # one float32 channel: a view, no copy
     for channel in range(1, frames.shape[1]):
         mono += frames[:, channel]
     if frames.shape[1] > 1:
