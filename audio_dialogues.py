@@ -29,6 +29,7 @@ from audio_dialogues_support import __version__
 from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
 from audio_dialogues_support.features import PreEncodedFeatures, dataset_features, to_example
 from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, write_report
+from audio_dialogues_support.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
 from audio_dialogues_support.release import RecordRules
 from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
 from audio_dialogues_support.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
@@ -96,6 +97,12 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         missing_audio: ``"keep"`` (audio ``None``), ``"skip"`` (drop the record) or ``"error"``.
         decode: ``False`` returns ``{"path", "bytes": None}`` instead of reading the file.
         verification_mode: as in ``datasets``; ``"no_checks"`` accepts a partial release.
+        with_metadata: ``music_dialogues`` only: add MusicCaps' ``musiccaps_caption`` (string),
+            ``musiccaps_aspects`` (list of strings) and ``musiccaps_start_s`` / ``musiccaps_end_s``
+            (int32, seconds into the YouTube video), joined by YouTube id from the shipped
+            ``data/metadata/musiccaps-public.csv`` (CC BY-SA 4.0, Agostinelli et al. 2023, see
+            ``data/metadata/LICENSE.md``). All four are ``None`` for an id not in MusicCaps; such ids
+            are counted in the log and listed in ``reports/<split>.musiccaps_missing.tsv``.
         **kwargs: passed to ``datasets.GeneratorBasedBuilder`` (``cache_dir``, ...).
     """
 
@@ -117,6 +124,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         missing_audio: str = "keep",
         decode: bool = True,
         verification_mode: str | None = None,
+        with_metadata: bool = False,
         **kwargs,
     ):
         if config_name not in SUBSETS:
@@ -125,6 +133,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             raise ValueError(f"missing_audio={missing_audio!r}: choose one of {', '.join(MISSING_AUDIO_POLICIES)}.")
         if sampling_rate is not None and (not isinstance(sampling_rate, int) or sampling_rate <= 0):
             raise ValueError(f"sampling_rate={sampling_rate!r}: expected a positive int, or None to keep each file's rate.")
+        if with_metadata and config_name != "music_dialogues":
+            raise ValueError(f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop with_metadata for {config_name}.")
         release = locate_release(config_name, SUBSETS[config_name].published, data_dir, data_files)
         if release.is_sample:
             logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")
@@ -140,15 +150,20 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             logger.info(self.audio_index.summary())
         self.decode, self.verification_mode = decode, verification_mode
         self._reported: set[str] = set()  # splits whose join summary this builder has logged
+        self._musiccaps_reported: set[str] = set()  # SplitSource tokens whose MusicCaps summary is logged
         fingerprint = "-".join([release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text", code_fingerprint()])
-        options = LoadOptions(release, sampling_rate, missing_audio, fingerprint)
+        if with_metadata:  # the CSV is package data, which code_fingerprint does not cover
+            stat = shipped_musiccaps_file().stat()
+            fingerprint += f"-musiccaps{stat.st_size}.{stat.st_mtime_ns}"
+        options = LoadOptions(release, sampling_rate, missing_audio, fingerprint, bool(with_metadata))
         super().__init__(config_name=config_name, options=options, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
         subset = SUBSETS[self.config.name]
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION} {subset.description}",
-            features=dataset_features(subset.rules.multi_audio, self.config.options.sampling_rate, self.decode),
+            features=dataset_features(subset.rules.multi_audio, self.config.options.sampling_rate, self.decode,
+                                      self.config.options.with_metadata),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -169,6 +184,11 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
                 write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
                 logger.info(report.summary())
+                if options.with_metadata:
+                    musiccaps = match_musiccaps(joined, shipped_musiccaps(), name=source.name)
+                    write_musiccaps_report(musiccaps, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
+                    logger.info(musiccaps.summary())
+                    self._musiccaps_reported.add(source.token)
                 self._reported.add(split)
                 output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
             shards = shards_of(source, NUM_SHARDS)
@@ -180,9 +200,13 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, shards):
         multi_audio = SUBSETS[self.config.name].rules.multi_audio
+        musiccaps = shipped_musiccaps() if self.config.options.with_metadata else None
         for shard in shards:
+            if musiccaps is not None and shard.source.token not in self._musiccaps_reported:  # a stream: log on first read
+                logger.info(match_musiccaps(shard.source.joined(), musiccaps, name=shard.source.name).summary())
+                self._musiccaps_reported.add(shard.source.token)
             for item in shard:
-                yield item.id, to_example(item, multi_audio)
+                yield item.id, to_example(item, multi_audio, musiccaps)
 
     # The three public steps: keep our Audio feature (a cached dataset_info.json restores plain
     # datasets.Audio, which needs torch on datasets 4+), and repeat the join summary on a cache hit.
@@ -198,6 +222,10 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             report_file = Path(self.cache_dir, "reports", f"{name}.summary.json")
             if report_file.is_file():
                 logger.info(JoinReport.from_json(report_file.read_text(encoding="utf-8")).summary())
+                musiccaps_file = report_file.with_name(f"{name}.musiccaps_missing.tsv")
+                if self.config.options.with_metadata and musiccaps_file.is_file():
+                    text = musiccaps_file.read_text(encoding="utf-8")
+                    logger.info(MusicCapsReport.from_tsv(f"{self.config.name}/{name}", text, str(musiccaps_file)).summary())
                 self._reported.add(name)
         return super().as_dataset(split, *args, **kwargs)
 
@@ -223,15 +251,18 @@ def load_dataset(
     cache_dir: str | os.PathLike | None = None,
     verification_mode: str | None = None,
     num_proc: int | None = None,
+    with_metadata: bool = False,
 ):
     """Load one subset on any supported ``datasets`` version; arguments as in :class:`AudioDialogues`.
 
     Returns a ``DatasetDict`` (``Dataset`` when ``split`` is given), or their iterable counterparts
-    when ``streaming=True``.
+    when ``streaming=True``. ``with_metadata=True`` (``music_dialogues`` only) adds MusicCaps'
+    caption, aspect list and clip start/end: columns ``musiccaps_caption``, ``musiccaps_aspects``,
+    ``musiccaps_start_s``, ``musiccaps_end_s``, ``None`` for YouTube ids not in MusicCaps.
     """
     builder = AudioDialogues(
         name, data_dir=data_dir, data_files=data_files, audio_dir=audio_dir, sampling_rate=sampling_rate,
-        missing_audio=missing_audio, decode=decode, verification_mode=verification_mode,
+        missing_audio=missing_audio, decode=decode, verification_mode=verification_mode, with_metadata=with_metadata,
         cache_dir=None if cache_dir is None else os.fspath(cache_dir),
     )
     if streaming:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import datasets
 import numpy as np
@@ -26,6 +26,7 @@ import pyarrow as pa
 import soundfile
 
 from .join import JoinedRecord
+from .musiccaps import MusicCapsClip, musiccaps_columns
 
 
 class AudioDecodeError(RuntimeError):
@@ -128,8 +129,8 @@ def list_of(feature: Any) -> Any:
     return datasets.List(feature) if hasattr(datasets, "List") else [feature]
 
 
-def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool) -> datasets.Features:
-    """The columns of one subset (see the README's feature table)."""
+def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False) -> datasets.Features:
+    """The columns of one subset (see the README's feature table); ``with_metadata`` adds MusicCaps' (music_dialogues)."""
     string = datasets.Value("string")
     audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
     if multi_audio:
@@ -138,6 +139,9 @@ def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool)
         columns = {"id": string, "youtube_id": string, "audio_id": string, "audio": audio}
     columns["dialogue"] = list_of({"user": string, "assistant": string})
     columns["num_turns"] = datasets.Value("int32")
+    if with_metadata:  # see musiccaps.musiccaps_columns
+        columns.update(musiccaps_caption=string, musiccaps_aspects=list_of(string),
+                       musiccaps_start_s=datasets.Value("int32"), musiccaps_end_s=datasets.Value("int32"))
     return datasets.Features(columns)
 
 
@@ -162,8 +166,11 @@ class PreEncodedFeatures(datasets.Features):
         return PreEncodedFeatures, (dict(self),)
 
 
-def to_example(item: JoinedRecord, multi_audio: bool) -> StorageRow:
-    """The row of one joined record, in the shape of :func:`dataset_features` and in storage form."""
+def to_example(item: JoinedRecord, multi_audio: bool, musiccaps: Mapping[str, MusicCapsClip] | None = None) -> StorageRow:
+    """The row of one joined record, in the shape of :func:`dataset_features` and in storage form.
+
+    ``musiccaps`` (clips by YouTube id) adds the ``with_metadata`` columns.
+    """
     record = item.record
     if multi_audio:
         row = StorageRow(id=item.id, youtube_ids=list(record.youtube_ids), audio_ids=list(record.audio_ids),
@@ -173,6 +180,8 @@ def to_example(item: JoinedRecord, multi_audio: bool) -> StorageRow:
                          audio=_stored_audio(item.audio_paths[0]))
     row["dialogue"] = [{"user": turn["user"], "assistant": turn["assistant"]} for turn in record.dialogue]
     row["num_turns"] = len(record.dialogue)
+    if musiccaps is not None:
+        row.update(musiccaps_columns(musiccaps.get(record.youtube_ids[0])))
     return row
 
 

@@ -136,6 +136,7 @@ class LoadOptions:
     sampling_rate: int | None
     missing_audio: str
     fingerprint: str  # release files (path, size, mtime) + audio folders and their listing + code
+    with_metadata: bool = False  # music_dialogues with MusicCaps' columns
 
 
 @lru_cache(maxsize=1)

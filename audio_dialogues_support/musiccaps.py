@@ -1,0 +1,184 @@
+"""MusicCaps metadata (caption, aspect list, clip start/end) for ``music_dialogues``, by YouTube id.
+
+The repository ships Google's ``musiccaps-public.csv`` unmodified (CC BY-SA 4.0; attribution in
+``data/metadata/LICENSE.md``). One row a clip; ``aspect_list`` is a Python list literal::
+
+    ytid,start_s,end_s,audioset_positive_labels,aspect_list,caption,author_id,is_balanced_subset,is_audioset_eval
+    -0Gj8-vB1q4,30,40,"/m/0140xf,/m/04rlf","['low quality', 'sad']","The low quality recording ...",4,False,True
+
+``load_dataset("music_dialogues", with_metadata=True)`` adds the columns of :func:`musiccaps_columns`
+to every row, ``None`` for a record whose YouTube id is not in MusicCaps. Those ids are never
+dropped silently: :class:`MusicCapsReport` counts them, and :func:`write_musiccaps_report` lists them.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .join import JoinedRecord
+
+MUSICCAPS_FILE = "musiccaps-public.csv"
+MUSICCAPS_COLUMNS: tuple[str, ...] = (
+    "ytid", "start_s", "end_s", "audioset_positive_labels", "aspect_list", "caption", "author_id",
+    "is_balanced_subset", "is_audioset_eval",
+)
+
+
+class MusicCapsFormatError(ValueError):
+    """The MusicCaps CSV is not in the expected format."""
+
+    def __init__(self, file: str | os.PathLike, line: int | None, field_name: str | None, problem: str):
+        self.file, self.line, self.field, self.problem = str(file), line, field_name, problem
+        where = ", ".join(p for p in (self.file, f"line {line}" if line else None, f"field '{field_name}'" if field_name else None) if p)
+        super().__init__(f"{where}: {problem}. Use the unmodified musiccaps-public.csv shipped in data/metadata/.")
+
+
+@dataclass(frozen=True)
+class MusicCapsClip:
+    """One row of ``musiccaps-public.csv``."""
+
+    ytid: str
+    start_s: int
+    end_s: int
+    audioset_positive_labels: tuple[str, ...]
+    aspects: tuple[str, ...]  # the parsed aspect_list
+    caption: str
+    author_id: int
+    is_balanced_subset: bool
+    is_audioset_eval: bool
+
+
+def read_musiccaps(path: str | os.PathLike) -> dict[str, MusicCapsClip]:
+    """Read and validate every row of a MusicCaps CSV, by YouTube id.
+
+    Raises:
+        MusicCapsFormatError: a missing column, a malformed value or a repeated ytid, naming the line and field.
+    """
+    path = Path(path)
+    clips: dict[str, MusicCapsClip] = {}
+    with path.open(encoding="utf-8", newline="") as file:
+        reader = csv.DictReader(file)
+        missing = [c for c in MUSICCAPS_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise MusicCapsFormatError(path, 1, None, f"missing column(s) {', '.join(missing)}; the header is {reader.fieldnames}")
+        for row in reader:
+            line = reader.line_num  # the line the row ends on (captions hold no newlines in the real file)
+            clip = _parse_row(row, path, line)
+            if clip.ytid in clips:
+                raise MusicCapsFormatError(path, line, "ytid", f"{clip.ytid!r} appears twice")
+            clips[clip.ytid] = clip
+    return clips
+
+
+def _parse_row(row: dict, path: Path, line: int) -> MusicCapsClip:
+    def value(name: str) -> str:
+        text = row.get(name)
+        if text is None:
+            raise MusicCapsFormatError(path, line, name, "the row is too short")
+        return text
+
+    def integer(name: str) -> int:
+        try:
+            return int(value(name))
+        except ValueError as err:
+            raise MusicCapsFormatError(path, line, name, f"expected an integer, got {value(name)!r}") from err
+
+    def boolean(name: str) -> bool:
+        if value(name) not in ("True", "False"):
+            raise MusicCapsFormatError(path, line, name, f"expected True or False, got {value(name)!r}")
+        return value(name) == "True"
+
+    try:
+        aspects = ast.literal_eval(value("aspect_list"))
+    except (ValueError, SyntaxError) as err:
+        raise MusicCapsFormatError(path, line, "aspect_list", f"not a Python list literal: {value('aspect_list')[:80]!r}") from err
+    if not isinstance(aspects, list) or not all(isinstance(a, str) for a in aspects):
+        raise MusicCapsFormatError(path, line, "aspect_list", f"expected a list of strings, got {value('aspect_list')[:80]!r}")
+    ytid = value("ytid")
+    if not ytid:
+        raise MusicCapsFormatError(path, line, "ytid", "empty")
+    labels = value("audioset_positive_labels")
+    return MusicCapsClip(
+        ytid=ytid, start_s=integer("start_s"), end_s=integer("end_s"),
+        audioset_positive_labels=tuple(labels.split(",")) if labels else (),
+        aspects=tuple(aspects), caption=value("caption"), author_id=integer("author_id"),
+        is_balanced_subset=boolean("is_balanced_subset"), is_audioset_eval=boolean("is_audioset_eval"),
+    )
+
+
+def shipped_musiccaps_file() -> Path:
+    """The shipped CSV: ``data/metadata`` of a source checkout, or the copy installed with the package."""
+    checkout = Path(__file__).resolve().parent.parent / "data" / "metadata" / MUSICCAPS_FILE
+    installed = Path(__file__).resolve().parent / "metadata" / MUSICCAPS_FILE
+    for path in (checkout, installed):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"The MusicCaps metadata is missing (looked for {checkout} and {installed}); reinstall audio-dialogues.")
+
+
+@lru_cache(maxsize=1)
+def shipped_musiccaps() -> dict[str, MusicCapsClip]:
+    """The shipped CSV, read once per process."""
+    return read_musiccaps(shipped_musiccaps_file())
+
+
+# The columns with_metadata=True adds (their features are in features.dataset_features).
+MUSICCAPS_COLUMN_NAMES: tuple[str, ...] = ("musiccaps_caption", "musiccaps_aspects", "musiccaps_start_s", "musiccaps_end_s")
+
+
+def musiccaps_columns(clip: MusicCapsClip | None) -> dict:
+    """A row's MusicCaps columns, as plain ``str``/``list``/``int`` (storage form); all ``None`` without a clip."""
+    if clip is None:
+        return dict.fromkeys(MUSICCAPS_COLUMN_NAMES)
+    return {"musiccaps_caption": clip.caption, "musiccaps_aspects": list(clip.aspects),
+            "musiccaps_start_s": clip.start_s, "musiccaps_end_s": clip.end_s}
+
+
+@dataclass
+class MusicCapsReport:
+    """The YouTube ids of one split that are not in MusicCaps; ``summary()`` is the line the loader logs."""
+
+    name: str  # "<config>/<split>"
+    not_found: list[tuple[str, list[str]]] = field(default_factory=list)  # (youtube_id, example ids), sorted
+    missing_file: str | None = None
+
+    def summary(self) -> str:
+        records = sum(len(ids) for _, ids in self.not_found)
+        if not self.not_found:
+            return f"{self.name}: MusicCaps metadata found for every YouTube id"
+        shown = ", ".join(yid for yid, _ in self.not_found[:5])
+        line = (f"{self.name}: {len(self.not_found)} YouTube ids not in MusicCaps ({records} records, their "
+                f"musiccaps_* columns are None; first: {shown})")
+        return line + (f"; listed in {self.missing_file}" if self.missing_file else "")
+
+    def to_tsv(self) -> str:
+        return "\n".join(["youtube_id\trecords"] + [f"{y}\t{','.join(ids)}" for y, ids in self.not_found]) + "\n"
+
+    @classmethod
+    def from_tsv(cls, name: str, text: str, missing_file: str | None = None) -> "MusicCapsReport":
+        rows = [line.split("\t") for line in text.splitlines()[1:] if line]
+        return cls(name, [(y, ids.split(",")) for y, ids in rows], missing_file)
+
+
+def match_musiccaps(joined: Sequence[JoinedRecord], clips: Mapping[str, MusicCapsClip], *, name: str) -> MusicCapsReport:
+    """Which records' YouTube ids (the first of each record) have no MusicCaps row."""
+    not_found: dict[str, list[str]] = {}
+    for item in joined:
+        youtube_id = item.record.youtube_ids[0]
+        if youtube_id not in clips:
+            not_found.setdefault(youtube_id, []).append(item.id)
+    return MusicCapsReport(name, sorted(not_found.items()))
+
+
+def write_musiccaps_report(report: MusicCapsReport, directory: Path, final_directory: Path | None = None) -> None:
+    """Write ``<split>.musiccaps_missing.tsv`` into ``directory`` (see :func:`join.write_report`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{report.name.rsplit('/', 1)[-1]}.musiccaps_missing.tsv"
+    (directory / name).write_text(report.to_tsv(), encoding="utf-8")
+    report.missing_file = str((final_directory or directory) / name)
