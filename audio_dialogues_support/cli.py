@@ -7,6 +7,8 @@ import collections
 import sys
 from typing import Sequence
 
+from .convert import FORMATS, write_jsonl
+
 CONFIGS = ("audioset_dialogues", "music_dialogues", "audioset_comparison")
 
 
@@ -45,6 +47,15 @@ def describe_split(ds) -> str:
     return "\n".join(lines)
 
 
+def convert(out: str, format: str, config: str = CONFIGS[0], split: str = "train", **load_kwargs) -> None:
+    """Write one split of one config in a chat format (see ``audio_dialogues_support.convert``)."""
+    from audio_dialogues import load_dataset
+
+    ds = load_dataset(config, split, decode=False, **load_kwargs)  # the paths are written, no audio is read
+    counts = write_jsonl(ds, out, format)
+    print(f"{config}/{split} -> {out}\n{counts.summary()}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,10 +65,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
     demo_parser.add_argument("--sampling-rate", type=int, default=16000)
     demo_parser.add_argument("--cache-dir")
+    convert_parser = commands.add_parser("convert", help="write one split in a chat format for training (default: the bundled sample)")
+    convert_parser.add_argument("--format", required=True, choices=FORMATS)
+    convert_parser.add_argument("out", metavar="OUT.jsonl")
+    convert_parser.add_argument("--config", choices=CONFIGS, default=CONFIGS[0])
+    convert_parser.add_argument("--split", default="train")
+    convert_parser.add_argument("--data-dir", help="the full release instead of the bundled sample")
+    convert_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
+    convert_parser.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"))
+    convert_parser.add_argument("--cache-dir")
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo(args.config or CONFIGS, data_dir=args.data_dir, audio_dir=args.audio_dir,
              sampling_rate=args.sampling_rate, cache_dir=args.cache_dir)
+    elif args.command == "convert":
+        convert(args.out, args.format, args.config, args.split, data_dir=args.data_dir, audio_dir=args.audio_dir,
+                verification_mode=args.verification_mode, cache_dir=args.cache_dir)
     return 0
 
 
