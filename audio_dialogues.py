@@ -151,7 +151,10 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         self.decode, self.verification_mode = decode, verification_mode
         self._reported: set[str] = set()  # splits whose join summary this builder has logged
         self._musiccaps_reported: set[str] = set()  # SplitSource tokens whose MusicCaps summary is logged
-        fingerprint = "-".join([release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text", code_fingerprint()])
+        fingerprint = "-".join([  # datasets' version too: 3.6 cannot read the dataset_info.json that 5.x writes
+            release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text", code_fingerprint(),
+            f"datasets{datasets.__version__}",
+        ])
         if with_metadata:  # the CSV is package data, which code_fingerprint does not cover
             stat = shipped_musiccaps_file().stat()
             fingerprint += f"-musiccaps{stat.st_size}.{stat.st_mtime_ns}"

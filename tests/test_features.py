@@ -64,7 +64,7 @@ def test_feature_serialises_as_audio():
 
 
 @pytest.mark.parametrize("config", ["audioset_dialogues", "music_dialogues", "audioset_comparison"])
-def test_rows_are_built_exactly_as_datasets_would_encode_them(config):
+def test_rows_are_built_exactly_as_datasets_would_encode_them(config, cache_dir):
     """PreEncodedFeatures passes our rows through unencoded; that is only right if encoding changes nothing."""
     import pickle
 
@@ -75,7 +75,7 @@ def test_rows_are_built_exactly_as_datasets_would_encode_them(config):
     from audio_dialogues_support.splits import SplitSource
 
     multi_audio = SUBSETS[config].rules.multi_audio
-    builder = AudioDialogues(config)  # the bundled sample, with some clips missing on purpose
+    builder = AudioDialogues(config, cache_dir=cache_dir)  # the bundled sample, with some clips missing on purpose
     features = dataset_features(multi_audio, 16000, True)
     rows = []
     for split, files in builder.config.options.release.files.items():

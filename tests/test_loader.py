@@ -309,6 +309,13 @@ def test_package_version_and_code_are_part_of_the_cache_key(monkeypatch, cache_d
     assert AudioDialogues("music_dialogues", cache_dir=cache_dir).cache_dir != builder.cache_dir
 
 
+def test_each_datasets_version_has_its_own_cache(monkeypatch, cache_dir):
+    """An environment with datasets 3.6 must not find what 5.x built (3.6 cannot read its feature types)."""
+    before = AudioDialogues("music_dialogues", cache_dir=cache_dir).cache_dir
+    monkeypatch.setattr(datasets, "__version__", "0.0.1")
+    assert AudioDialogues("music_dialogues", cache_dir=cache_dir).cache_dir != before
+
+
 def test_num_proc_2_builds_the_same_dataset(tmp_path, cache_dir):
     from audio_dialogues_support.synthetic import write_release as write_synthetic
 
