@@ -1,0 +1,393 @@
+"""Exporting loaded configs as a script-free Parquet dataset with a dataset card.
+
+:func:`export` writes, for every config and split the loader produces::
+
+    OUT_DIR/data/<config>/<split>-NNNNN-of-MMMMM.parquet
+    OUT_DIR/README.md      the card: YAML ``configs`` + ``dataset_info`` (features, split sizes) and prose
+
+which plain ``datasets.load_dataset(OUT_DIR, "<config>")`` reads on datasets 3.6, 4.x and 5.x, and
+which the Hugging Face Hub viewer can browse (it runs no scripts). :func:`push_to_hub` uploads it.
+Each config is read through ``audio_dialogues.load_dataset(config, decode=False)``, so the export has
+the loader's rows and split sizes (and accepts its options: a partial release with
+``verification_mode="no_checks"``, ``audio_dir``, ...), and no audio is decoded.
+
+Decisions, and why:
+
+- **The audio column(s) in the default export: dropped.** The clips are YouTube material that must
+  not be republished, so a default export has the text and ids only: ``id``, ``youtube_id(s)``,
+  ``audio_id(s)``, ``dialogue``, ``num_turns``. An ``Audio`` column of nulls was the alternative; it
+  loads, but the viewer shows an empty player in every row and readers get a column that can never
+  hold anything. The card says how to get the audio: download the clips, then load with this
+  package's loader, which joins them by ``youtube_id``. No local path is ever written (the loader's
+  absolute paths would leak the exporter's file system and point nowhere for anyone else).
+- **``embed_audio=True``** keeps the ``Audio`` column(s) in datasets' embedded form, ``{"bytes": the
+  file's bytes, "path": the file name only}`` (what ``embed_table_storage`` writes), ``None`` for a
+  clip that was not found. The copy is self-contained and the viewer shows players; it is for private
+  or local use, which the card states, and :func:`push_to_hub` makes such a repository private.
+  The bytes are the downloaded files unchanged; the feature keeps the loader's ``sampling_rate``
+  (16000 by default), so readers resample on decoding as the loader does.
+- **Row groups**: 1,000 rows for a text-only export (datasets' default write batch; these dialogues
+  are ~0.5 KB a row, so a group is well under 1 MB and a viewer page of 100 rows or a streaming
+  reader fetches little); with embedded audio at most 100 rows (datasets 3.6's
+  ``PARQUET_ROW_GROUP_SIZE_FOR_AUDIO_DATASETS``, what its ``push_to_hub`` used for audio) and at most
+  ~100 MB of data (datasets 5.x's ``MAX_ROW_GROUP_SIZE`` target), whichever is fewer rows: a 10 s
+  44.1 kHz stereo WAV is ~1.7 MB, and a comparison row holds up to four clips.
+- **Shards**: like datasets' ``push_to_hub``, a split of N bytes (Arrow size of the exported columns
+  plus the embedded files' sizes) gets ``N // max_shard_size + 1`` shards (never more than its rows),
+  contiguous and with equal row counts. Parquet compresses text, so files come out smaller than
+  ``max_shard_size``. Files are written under temporary names and renamed when complete.
+- **Features**: written with datasets' own ``Features._to_yaml_list`` into the card's
+  ``dataset_info``; the ``Audio`` feature is plain ``audio`` (``SoundfileAudio`` serialises as
+  ``Audio``). The spelling is the same from datasets 3.6 and 5.x (``list: string``), and 3.6 reads
+  it: 3.6 cannot read 5.x's ``List`` in Parquet metadata, but the card's features take precedence.
+- **Parquet schema metadata**: the ``huggingface`` key holds the features in the spelling every
+  version reads (a list feature as ``[feature]``, not 5.x's ``{"_type": "List"}``), so even a single
+  file read without the card (``load_dataset("parquet", data_files=...)``) gets the same features,
+  ``Audio`` included, on 3.6 and 5.x.
+
+Loading the export with audio decoding on datasets 4.x/5.x goes through torch + torchcodec, as any
+``datasets.Audio`` column does there; without torch, ``cast_column(col, SoundfileAudio())`` decodes
+the embedded bytes with soundfile.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.info import DatasetInfosDict
+from datasets.utils.py_utils import convert_file_size_to_int
+
+from .features import list_of
+
+CONFIGS: tuple[str, ...] = ("audioset_dialogues", "music_dialogues", "audioset_comparison")
+TEXT_ROW_GROUP_ROWS = 1000
+AUDIO_ROW_GROUP_ROWS = 100
+AUDIO_ROW_GROUP_BYTES = 100 * 10**6
+
+
+@dataclass
+class ExportedSplit:
+    config: str
+    split: str
+    num_examples: int
+    files: list[str]  # relative to the export folder
+    row_group_rows: int
+    missing_audio: int = 0  # clips not found (embed_audio only): written as None
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export` wrote."""
+
+    out_dir: Path
+    embed_audio: bool
+    splits: list[ExportedSplit] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"exported to {self.out_dir} ({'with embedded audio' if self.embed_audio else 'text and ids only, no audio'}):"]
+        for s in self.splits:
+            line = f"  {s.config}/{s.split}: {s.num_examples} rows, {len(s.files)} file(s), row groups of {s.row_group_rows} rows"
+            if self.embed_audio and s.missing_audio:
+                line += f", {s.missing_audio} clip(s) not found (written as None)"
+            lines.append(line)
+        lines.append(f"  card: {self.out_dir / 'README.md'}")
+        return "\n".join(lines)
+
+
+def export(
+    out_dir: str | os.PathLike,
+    configs: Sequence[str] = CONFIGS,
+    *,
+    embed_audio: bool = False,
+    max_shard_size: int | str = "500MB",
+    overwrite: bool = False,
+    **load_kwargs: Any,
+) -> ExportResult:
+    """Write ``configs`` as Parquet shards plus a dataset card into ``out_dir`` (see the module docstring).
+
+    Args:
+        out_dir: a new or empty folder (or, with ``overwrite=True``, a previous export, replaced).
+        configs: the configs to export; the first is the card's default config.
+        embed_audio: embed the clips' bytes (private or local use only); default: no audio column.
+        max_shard_size: bytes per Parquet file before compression, an int or ``"500MB"``, ``"1GB"``, ...
+        **load_kwargs: passed to ``audio_dialogues.load_dataset``: ``data_dir``, ``data_files``,
+            ``audio_dir``, ``verification_mode``, ``sampling_rate``, ``missing_audio``, ``cache_dir``.
+
+    Raises:
+        ValueError: an unknown config, an empty config list, or ``decode``/``streaming``/``split`` in ``load_kwargs``.
+        FileExistsError: ``out_dir`` holds files and ``overwrite`` is not set.
+    """
+    from audio_dialogues import SUBSETS, load_dataset
+
+    configs = list(dict.fromkeys(configs))
+    unknown = [c for c in configs if c not in SUBSETS]
+    if unknown or not configs:
+        raise ValueError(f"Cannot export {unknown or 'no config'}: choose from {', '.join(SUBSETS)}.")
+    if {"decode", "streaming", "split"} & set(load_kwargs):
+        raise ValueError("export loads every split undecoded itself: drop decode=, streaming= and split=.")
+    shard_bytes = convert_file_size_to_int(max_shard_size)
+    if shard_bytes <= 0:
+        raise ValueError(f"max_shard_size={max_shard_size!r}: expected a positive size such as '500MB'.")
+    out = Path(out_dir).expanduser().resolve()
+    _prepare_out_dir(out, overwrite)
+
+    result, infos = ExportResult(out, embed_audio), DatasetInfosDict()
+    for config in configs:
+        dataset_dict = load_dataset(config, decode=False, **load_kwargs)
+        splits = datasets.SplitDict()
+        for split, ds in dataset_dict.items():
+            exported, nbytes = _write_split(ds, out, config, split, embed_audio, shard_bytes)
+            result.splits.append(exported)
+            splits.add(datasets.SplitInfo(name=split, num_bytes=nbytes, num_examples=exported.num_examples,
+                                          dataset_name="audio_dialogues"))
+        first = next(iter(dataset_dict.values()))
+        infos[config] = datasets.DatasetInfo(
+            features=published_features(first.features, embed_audio), splits=splits, config_name=config,
+            dataset_name="audio_dialogues", dataset_size=sum(s.num_bytes for s in splits.values()),
+            download_size=sum((out / f).stat().st_size for s in result.splits if s.config == config for f in s.files),
+        )
+    (out / "README.md").write_text(dataset_card(result, infos), encoding="utf-8")
+    return result
+
+
+def push_to_hub(out_dir: str | os.PathLike, repo_id: str, *, private: bool | None = None, token: str | None = None,
+                api: Any = None) -> str:
+    """Upload an export folder to the Hub as a dataset repository; returns the repository's URL.
+
+    An export with embedded audio is always uploaded to a private repository (``private=False`` is
+    refused): the clips are YouTube material that must not be republished.
+    """
+    from huggingface_hub import HfApi
+
+    out = Path(out_dir)
+    embedded = _has_embedded_audio(out)
+    if embedded and private is False:
+        raise ValueError(f"{out} embeds YouTube audio, which must not be published: push it with private=True "
+                         "(--private), or export again without embed_audio.")
+    api = api if api is not None else HfApi(token=token)
+    repo = api.create_repo(repo_id=repo_id, repo_type="dataset", private=bool(private or embedded), exist_ok=True)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(out),
+                      commit_message="Audio Dialogues export (audio-dialogues export)")
+    return str(getattr(repo, "url", repo))
+
+
+def published_features(features: datasets.Features, embed_audio: bool) -> datasets.Features:
+    """The exported columns' features: the loader's, audio dropped (default) or as plain decoding ``datasets.Audio``."""
+    columns = {}
+    for name, feature in features.items():
+        if _audio_of(feature) is None:
+            columns[name] = feature
+        elif embed_audio:
+            audio = datasets.Audio(sampling_rate=_audio_of(feature).sampling_rate)
+            columns[name] = audio if isinstance(feature, datasets.Audio) else list_of(audio)
+    return datasets.Features.from_dict(datasets.Features(columns).to_dict())
+
+
+def parquet_metadata(features: datasets.Features) -> dict[bytes, bytes]:
+    """datasets' ``huggingface`` schema metadata, list features spelt ``[feature]`` (read by 3.6 and 5.x)."""
+    def legacy(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            if obj.get("_type") in ("List", "Sequence") and obj.get("length", -1) == -1 and set(obj) <= {"_type", "feature", "length"}:
+                return [legacy(obj["feature"])]
+            return {k: legacy(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [legacy(v) for v in obj]
+        return obj
+
+    return {b"huggingface": json.dumps({"info": {"features": legacy(features.to_dict())}}).encode()}
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _prepare_out_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file; export needs a folder.")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty: choose a new folder, or pass overwrite=True (--overwrite) "
+                                  "to replace a previous export there.")
+        if not (out / "README.md").is_file() or not (out / "data").is_dir():
+            raise FileExistsError(f"{out} does not look like a previous export (README.md and data/): not overwriting it.")
+        shutil.rmtree(out / "data")
+        (out / "README.md").unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _audio_of(feature: Any) -> datasets.Audio | None:
+    """The Audio feature of an audio column (``Audio`` or a list of ``Audio``), else None."""
+    if isinstance(feature, datasets.Audio):
+        return feature
+    inner = feature[0] if isinstance(feature, list) and len(feature) == 1 else getattr(feature, "feature", None)
+    return inner if isinstance(inner, datasets.Audio) else None
+
+
+def _write_split(ds: datasets.Dataset, out: Path, config: str, split: str, embed_audio: bool,
+                 shard_bytes: int) -> tuple[ExportedSplit, int]:
+    features = published_features(ds.features, embed_audio)
+    audio_columns = [name for name, f in ds.features.items() if _audio_of(f) is not None]
+    table = ds.with_format("arrow")[:] if len(ds) else ds.data.table.slice(0, 0)
+    if not embed_audio:
+        table = table.drop(audio_columns)
+    paths = {c: table.column(c).to_pylist() for c in audio_columns} if embed_audio else {}
+    file_bytes = sum(os.path.getsize(p) for values in paths.values() for p in _paths_in(values))
+    text_bytes = table.drop(audio_columns).nbytes if embed_audio else table.nbytes
+    nbytes = text_bytes + file_bytes
+    rows = table.num_rows
+    if embed_audio:
+        by_size = rows * AUDIO_ROW_GROUP_BYTES // nbytes if nbytes else AUDIO_ROW_GROUP_ROWS
+        row_group_rows = max(1, min(AUDIO_ROW_GROUP_ROWS, by_size))
+    else:
+        row_group_rows = TEXT_ROW_GROUP_ROWS
+    num_shards = max(1, min(rows, nbytes // shard_bytes + 1))
+    schema = features.arrow_schema.with_metadata(parquet_metadata(features))
+    folder = out / "data" / config
+    folder.mkdir(parents=True, exist_ok=True)
+    exported = ExportedSplit(config, split, rows, [], row_group_rows)
+    for index in range(num_shards):
+        start, stop = rows * index // num_shards, rows * (index + 1) // num_shards
+        final = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        temporary = final.with_name(f".{final.name}.tmp")
+        try:
+            with pq.ParquetWriter(temporary, schema) as writer:
+                for lo in range(start, stop, row_group_rows) or [start]:  # an empty split: one empty file
+                    batch = table.slice(lo, min(row_group_rows, stop - lo))
+                    if embed_audio:
+                        batch, missing = _embed(batch, audio_columns)
+                        exported.missing_audio += missing
+                    writer.write_table(batch.select(schema.names).cast(schema), row_group_size=row_group_rows)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        os.replace(temporary, final)
+        exported.files.append(final.relative_to(out).as_posix())
+    return exported, nbytes
+
+
+def _paths_in(values: Iterable[Any]) -> Iterator[str]:
+    for value in values:
+        for audio in value if isinstance(value, list) else [value]:
+            if audio is not None and audio.get("path"):
+                yield audio["path"]
+
+
+def _embed(batch: pa.Table, audio_columns: list[str]) -> tuple[pa.Table, int]:
+    """The batch with each audio value replaced by ``{"bytes": file bytes, "path": file name}``; None stays None."""
+    missing = 0
+
+    def embedded(audio: dict | None) -> dict | None:
+        nonlocal missing
+        if audio is None or not audio.get("path"):
+            missing += 1
+            return None
+        path = Path(audio["path"])
+        return {"bytes": path.read_bytes(), "path": path.name}
+
+    for name in audio_columns:
+        values = batch.column(name).to_pylist()
+        new = [None if v is None else [embedded(a) for a in v] if isinstance(v, list) else embedded(v) for v in values]
+        batch = batch.set_column(batch.schema.get_field_index(name), name, pa.array(new, type=batch.schema.field(name).type))
+    return batch, missing
+
+
+def _has_embedded_audio(out: Path) -> bool:
+    for path in sorted((out / "data").rglob("*.parquet"))[:1]:
+        metadata = pq.read_schema(path).metadata or {}
+        features = json.loads(metadata.get(b"huggingface", b"{}")).get("info", {}).get("features", {})
+        return '"Audio"' in json.dumps(features)
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------
+# The card
+
+
+def dataset_card(result: ExportResult, infos: DatasetInfosDict) -> str:
+    """The README.md of an export: YAML (configs, dataset_info, licence, tags) and the prose."""
+    from huggingface_hub import DatasetCardData
+
+    from audio_dialogues import _CITATION, SUBSETS
+
+    configs = list(infos)
+    card_data = DatasetCardData(
+        pretty_name="Audio Dialogues", language=["en"], license="other", license_name="audio-dialogues-mixed",
+        tags=["audio", "music", "dialogue", "audioset", "musiccaps"], task_categories=["question-answering"],
+        configs=[{"config_name": c, "data_files": [{"split": s, "path": f"data/{c}/{s}-*"} for s in infos[c].splits],
+                  **({"default": True} if i == 0 else {})} for i, c in enumerate(configs)],
+    )
+    infos.to_dataset_card_data(card_data)
+    front = card_data.to_yaml() + "\n"
+    sizes = "\n".join(
+        f"| `{c}` | {SUBSETS[c].description} | " + " | ".join(f"{s}: {infos[c].splits[s].num_examples:,}" for s in infos[c].splits) + " |"
+        for c in configs
+    )
+    columns = ", ".join(f"`{name}`" for name in infos[configs[0]].features)
+    if result.embed_audio:
+        audio = (
+            "**This copy embeds the audio** (`audio-dialogues export --embed-audio`): each clip's file bytes are in "
+            "the Parquet files (`{\"bytes\", \"path\": file name}`; `None` where the clip was not found), so it is "
+            "self-contained and the viewer shows players. The clips are YouTube material that may not be "
+            "redistributed: keep this copy **private or local**; do not publish it.\n\n"
+            "On datasets 4.x/5.x, decoding an `Audio` column needs torch + torchcodec; without them use\n"
+            "`ds.cast_column(\"audio\", audio_dialogues_support.features.SoundfileAudio(sampling_rate=16000))`, "
+            "or `datasets.Audio(decode=False)` for the raw bytes."
+        )
+    else:
+        audio = (
+            "**No audio is included**: the clips are YouTube material that may not be redistributed, so this copy "
+            "has the text and ids only (no audio column). To get the audio, download the clips yourself (AudioSet "
+            "and MusicCaps clips are 10 s segments of YouTube videos, e.g. with `yt-dlp --download-sections`) into "
+            "a folder, then load with the `audio-dialogues` package, which joins each dialogue with its clip by "
+            "`youtube_id` and reports the missing ones:\n\n"
+            "```python\nfrom audio_dialogues import load_dataset\n"
+            "ds = load_dataset(\"music_dialogues\", data_dir=\"path/to/release\", audio_dir=\"path/to/clips\")\n```"
+        )
+    return f"""---
+{front}---
+
+# Audio Dialogues
+
+Multi-turn dialogues about sounds (AudioSet) and music (MusicCaps), generated with GPT-4 and filtered
+([arXiv 2404.07616](https://arxiv.org/abs/2404.07616)). This copy was written by `audio-dialogues export`
+from the loader's output, as Parquet that `datasets.load_dataset` reads without any script:
+
+```python
+import datasets
+ds = datasets.load_dataset("<this folder or repository>", "{configs[0]}")
+```
+
+## Structure
+
+| config | content | splits |
+|---|---|---|
+{sizes}
+
+Files: `data/<config>/<split>-NNNNN-of-MMMMM.parquet`. Columns (`{configs[0]}`): {columns}.
+`dialogue` is a list of `{{"user", "assistant"}}` turns, `num_turns` its length; `youtube_id(s)` identify the
+10 s YouTube clip(s) a dialogue is about and `audio_id(s)` the release's file name(s) for them.
+
+## Audio
+
+{audio}
+
+## Citation
+
+```bibtex
+{_CITATION.strip()}
+```
+
+## Licences
+
+- The dialogue text: the terms of the Audio Dialogues release.
+- The audio: YouTube clips, not redistributable{"; embedded here for private or local use only" if result.embed_audio else ", not included"}.
+- MusicCaps metadata, where present: CC BY-SA 4.0 (Google).
+"""
