@@ -56,6 +56,17 @@ def convert(out: str, format: str, config: str = CONFIGS[0], split: str = "train
     print(f"{config}/{split} -> {out}\n{counts.summary()}")
 
 
+def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | None = None, private: bool = False,
+           **export_kwargs) -> None:
+    """Write configs as Parquet + dataset card (see ``audio_dialogues_support.export``), and maybe upload them."""
+    from .export import export as export_dataset, push_to_hub as push
+
+    result = export_dataset(out_dir, configs, **export_kwargs)
+    print(result.summary())
+    if push_to_hub:
+        print(f"uploaded to {push(out_dir, push_to_hub, private=True if private else None)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +85,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     convert_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
     convert_parser.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"))
     convert_parser.add_argument("--cache-dir")
+    export_parser = commands.add_parser("export", help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)")
+    export_parser.add_argument("out_dir", metavar="OUT_DIR")
+    export_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable; the first is the default)")
+    export_parser.add_argument("--data-dir", help="the full release instead of the bundled sample")
+    export_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
+    export_parser.add_argument("--embed-audio", action="store_true", help="embed the clips' bytes (private or local use only)")
+    export_parser.add_argument("--max-shard-size", default="500MB", help="bytes per Parquet file before compression (default 500MB)")
+    export_parser.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"))
+    export_parser.add_argument("--overwrite", action="store_true", help="replace a previous export in OUT_DIR")
+    export_parser.add_argument("--push-to-hub", metavar="REPO_ID", help="then upload OUT_DIR as a Hub dataset repository")
+    export_parser.add_argument("--private", action="store_true", help="make that repository private (always so with --embed-audio)")
+    export_parser.add_argument("--cache-dir")
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo(args.config or CONFIGS, data_dir=args.data_dir, audio_dir=args.audio_dir,
@@ -81,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "convert":
         convert(args.out, args.format, args.config, args.split, data_dir=args.data_dir, audio_dir=args.audio_dir,
                 verification_mode=args.verification_mode, cache_dir=args.cache_dir)
+    elif args.command == "export":
+        export(args.out_dir, args.config or CONFIGS, args.push_to_hub, args.private, embed_audio=args.embed_audio,
+               max_shard_size=args.max_shard_size, overwrite=args.overwrite, data_dir=args.data_dir,
+               audio_dir=args.audio_dir, verification_mode=args.verification_mode, cache_dir=args.cache_dir)
     return 0
 
 

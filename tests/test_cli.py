@@ -2,11 +2,13 @@ import json
 import re
 from pathlib import Path
 
+import huggingface_hub
 import pytest
+from huggingface_hub import DatasetCard
 
 from audio_dialogues_support.cli import main
 from audio_dialogues_support.convert import to_dialogue
-from audio_dialogues_support.sources import sample_manifest
+from audio_dialogues_support.sources import sample_audio_dir, sample_manifest
 
 
 def test_demo_describes_every_config_and_split(capsys, cache_dir):
@@ -39,3 +41,45 @@ def test_convert_writes_the_sample_in_each_format(capsys, cache_dir, tmp_path):
         main(["convert", "--format", "sharegpt", str(tmp_path / "bad.jsonl"), "--cache-dir", cache_dir])
     assert exit_info.value.code == 2
     assert "invalid choice: 'sharegpt'" in capsys.readouterr().err and not (tmp_path / "bad.jsonl").exists()
+
+
+def test_export_writes_parquet_and_a_card(capsys, cache_dir, tmp_path):
+    out = tmp_path / "export"
+    assert main(["export", str(out), "--config", "music_dialogues", "--config", "audioset_dialogues",
+                 "--max-shard-size", "1KB", "--cache-dir", cache_dir]) == 0
+    printed = capsys.readouterr().out
+    assert f"exported to {out} (text and ids only, no audio)" in printed
+    assert re.search(r"music_dialogues/train: 12 rows, \d+ file\(s\), row groups of 1000 rows", printed)
+    card = DatasetCard.load(out / "README.md")
+    assert [(c["config_name"], c.get("default", False)) for c in card.data.configs] == [("music_dialogues", True), ("audioset_dialogues", False)]
+    shards = sorted(p.name for p in (out / "data" / "music_dialogues").glob("train-*.parquet"))
+    assert len(shards) > 1 and shards[-1].endswith(f"-of-{len(shards):05d}.parquet")
+
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        main(["export", str(out), "--config", "music_dialogues", "--cache-dir", cache_dir])
+
+
+def test_export_embeds_audio_and_pushes_privately(capsys, cache_dir, tmp_path, monkeypatch):
+    calls = []
+
+    class FakeHfApi:  # huggingface_hub.HfApi as push_to_hub uses it; no network
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, **kwargs):
+            calls.append(("create_repo", kwargs))
+            return f"https://huggingface.co/datasets/{kwargs['repo_id']}"
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    out = tmp_path / "export"
+    assert main(["export", str(out), "--config", "audioset_comparison", "--embed-audio", "--audio-dir",
+                 str(sample_audio_dir()), "--push-to-hub", "me/audio-dialogues", "--cache-dir", cache_dir]) == 0
+    printed = capsys.readouterr().out
+    assert "(with embedded audio)" in printed and "not found (written as None)" in printed
+    assert "uploaded to https://huggingface.co/datasets/me/audio-dialogues" in printed
+    assert [name for name, _ in calls] == ["create_repo", "upload_folder"]
+    assert calls[0][1]["private"] is True and calls[1][1]["folder_path"] == str(out)
+    assert "embeds the audio" in DatasetCard.load(out / "README.md").text
