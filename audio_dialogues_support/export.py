@@ -26,9 +26,9 @@ Decisions, and why:
   or local use, which the card states, and :func:`push_to_hub` makes such a repository private.
   The bytes are the downloaded files unchanged; the feature keeps the loader's ``sampling_rate``
   (16000 by default), so readers resample on decoding as the loader does.
-- **Row groups**: 1,000 rows for a text-only export (datasets' default write batch; these dialogues
-  are ~0.5 KB a row, so a group is well under 1 MB and a viewer page of 100 rows or a streaming
-  reader fetches little); with embedded audio at most 100 rows (datasets 3.6's
+- **Row groups**: 1,000 rows for a text-only export (datasets' default write batch; a dialogue row
+  is a few hundred bytes (~350 B in the sample), so a group is well under 1 MB and a viewer page of
+  100 rows or a streaming reader fetches little); with embedded audio at most 100 rows (datasets 3.6's
   ``PARQUET_ROW_GROUP_SIZE_FOR_AUDIO_DATASETS``, what its ``push_to_hub`` used for audio) and at most
   ~100 MB of data (datasets 5.x's ``MAX_ROW_GROUP_SIZE`` target), whichever is fewer rows: a 10 s
   44.1 kHz stereo WAV is ~1.7 MB, and a comparison row holds up to four clips.
@@ -46,14 +46,14 @@ Decisions, and why:
   ``Audio`` included, on 3.6 and 5.x.
 
 Loading the export with audio decoding on datasets 4.x/5.x goes through torch + torchcodec, as any
-``datasets.Audio`` column does there; without torch, ``cast_column(col, SoundfileAudio())`` decodes
-the embedded bytes with soundfile.
+``datasets.Audio`` column does there (even a streamed column that is then removed is decoded);
+without torch, ``cast_column(col, SoundfileAudio(sampling_rate=16000))`` decodes the embedded bytes
+with soundfile, and ``datasets.Audio(decode=False)`` gives them raw, on a Dataset or a stream.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
