@@ -9,6 +9,9 @@ One module per job, each usable and tested without ``datasets``:
 - :mod:`.sources`       where the release and audio come from (the bundled sample, a data_dir);
 - :mod:`.splits`        reading a split once per process, and its record-range shards;
 - :mod:`.training`      a padding collate function for a PyTorch ``DataLoader`` (torch optional);
+- :mod:`.convert`       chat formats for training (openai / llava / swift) and back;
+- :mod:`.export`        script-free Parquet + dataset card for the Hub, optionally with audio embedded;
+- :mod:`.musiccaps`     MusicCaps' captions and aspects for ``music_dialogues`` (``with_metadata=True``);
 - :mod:`.synthetic`     writing a synthetic release of any size, and real clips for it (tests, benchmarks);
 - :mod:`.cli`           the ``audio-dialogues`` command.
 """
