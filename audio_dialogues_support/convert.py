@@ -29,7 +29,7 @@ turns are text. For ``audioset_dialogues`` example ``train-000004`` (two turns) 
 
 A missing clip (audio ``None``, loaded with ``missing_audio="keep"``) has no path to write, and none
 of these trainers accepts an audio entry without a file: :func:`convert_example` raises
-:class:`MissingAudioError`, and :func:`write_jsonl` leaves that example out of the file and counts it
+:class:`NoAudioFileError`, and :func:`write_jsonl` leaves that example out of the file and counts it
 (with its id) in the :class:`ConvertCounts` it returns. Load with ``missing_audio="skip"`` to drop
 such records before converting.
 
@@ -51,7 +51,7 @@ from .release import ReleaseFormatError, Turn, _dialogue
 FORMATS: tuple[str, ...] = ("openai", "llava", "swift")
 
 
-class MissingAudioError(ValueError):
+class NoAudioFileError(ValueError):
     """An example has no audio file to reference (its clip was not downloaded)."""
 
 
@@ -86,7 +86,7 @@ def convert_example(example: Mapping[str, Any], format: str) -> dict:
 
     Raises:
         ValueError: an unknown format.
-        MissingAudioError: a clip of the example is missing (audio ``None``).
+        NoAudioFileError: a clip of the example is missing (audio ``None``).
     """
     return _converter(format)(example)
 
@@ -121,13 +121,13 @@ def to_swift(example: Mapping[str, Any]) -> dict:
 
 
 def audio_paths(example: Mapping[str, Any]) -> list[str]:
-    """The file path of every clip of the example, in order; :class:`MissingAudioError` if one has none."""
+    """The file path of every clip of the example, in order; :class:`NoAudioFileError` if one has none."""
     values = example["audios"] if "audios" in example else [example["audio"]]
     paths = [value.get("path") if isinstance(value, Mapping) else None for value in values]
     if any(path is None for path in paths):
         missing = [example["audio_ids"][i] if "audio_ids" in example else example.get("audio_id")
                    for i, path in enumerate(paths) if path is None]
-        raise MissingAudioError(f"Example {example.get('id')!r} has no audio file for {', '.join(map(str, missing))}.")
+        raise NoAudioFileError(f"Example {example.get('id')!r} has no audio file for {', '.join(map(str, missing))}.")
     return paths
 
 
@@ -142,7 +142,7 @@ def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, 
             for example in examples:
                 try:
                     obj = convert(example)
-                except MissingAudioError:
+                except NoAudioFileError:
                     counts.skipped_missing_audio.append(str(example.get("id")))
                     continue
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -8,7 +8,7 @@ import pytest
 
 from audio_dialogues import load_dataset
 from audio_dialogues_support.convert import (
-    FORMATS, MissingAudioError, convert_example, to_dialogue, to_llava, to_openai, to_swift, write_jsonl,
+    FORMATS, NoAudioFileError, convert_example, to_dialogue, to_llava, to_openai, to_swift, write_jsonl,
 )
 from audio_dialogues_support.release import ReleaseFormatError
 
@@ -97,7 +97,7 @@ def test_decoded_examples_convert_to_the_same_paths(sample, cache_dir):
 @pytest.mark.parametrize("format", FORMATS)
 def test_a_missing_clip_raises_and_the_writer_counts_it(sample, config, format, tmp_path):
     missing = first(sample[config], present=False)
-    with pytest.raises(MissingAudioError, match=missing["id"]):
+    with pytest.raises(NoAudioFileError, match=missing["id"]):
         convert_example(missing, format)
     counts = write_jsonl(sample[config], tmp_path / "out.jsonl", format)
     absent = [r["id"] for r in sample[config] if _missing(r)]
