@@ -18,6 +18,10 @@ user/assistant turns (a leading ``<sound>``/``<audio>`` placeholder is removed).
 
 Every record is validated; the first bad one raises :class:`ReleaseFormatError` naming the file,
 the record (index in a JSON array, line in JSON Lines), the field and what was expected.
+:func:`iter_release_file` instead yields each bad record's error in its place, so a caller can skip
+it (``on_invalid="skip"``). A file that cannot be cut into records (unreadable, not UTF-8, a JSON
+array that does not parse, a top-level value that is not an array) is always an error; in JSON
+Lines, a line that is not valid JSON is one invalid record.
 """
 
 from __future__ import annotations
@@ -75,9 +79,38 @@ class ReleaseFormatError(ValueError):
 
 
 def read_release_file(path: str | os.PathLike, rules: RecordRules) -> list[Record]:
-    """Read and validate every record of one release file."""
+    """Read and validate every record of one release file; the first invalid one raises :class:`ReleaseFormatError`."""
+    records = []
+    for item in iter_release_file(path, rules):
+        if isinstance(item, ReleaseFormatError):
+            raise item
+        records.append(item)
+    return records
+
+
+def iter_release_file(path: str | os.PathLike, rules: RecordRules) -> Iterator[Record | ReleaseFormatError]:
+    """Every record of one release file, in order, or in its place the error saying why it is invalid.
+
+    Raises:
+        ReleaseFormatError: the file as a whole cannot be cut into records (see the module docstring).
+    """
     path = Path(path)
-    return [parse_record(obj, rules, str(path), position) for position, obj in _iter_raw_records(path)]
+    file = str(path)
+    for position, obj in _iter_raw_records(path):
+        if isinstance(obj, _Unparsed):
+            yield obj.error
+            continue
+        try:
+            yield parse_record(obj, rules, file, position)
+        except ReleaseFormatError as err:
+            yield err
+
+
+@dataclass(frozen=True)
+class _Unparsed:
+    """A JSON Lines line that is not a JSON value: an invalid record, not the end of the file."""
+
+    error: ReleaseFormatError
 
 
 def _iter_raw_records(path: Path) -> Iterator[tuple[str, Any]]:
@@ -95,17 +128,8 @@ def _iter_raw_records(path: Path) -> Iterator[tuple[str, Any]]:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ReleaseFormatError(path, f"line {line}", None, f"is not valid UTF-8 (byte offset {err.start})") from err
-
     if name.endswith((".jsonl", ".jsonl.gz")):
-        # Split on "\n" only: str.splitlines() would also cut at U+2028 and friends, which JSON
-        # strings may hold unescaped. A "\r" before it (Windows) is whitespace to the JSON parser.
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue  # blank lines (often a trailing one) are harmless in JSON Lines
-            try:
-                yield f"line {number}", json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ReleaseFormatError(path, f"line {number}", None, f"is not valid JSON ({err.msg} at column {err.colno})") from err
+        yield from _iter_json_lines(path, text)
         return
     try:
         records = json.loads(text)
@@ -113,12 +137,34 @@ def _iter_raw_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise ReleaseFormatError(
             path, f"line {err.lineno} column {err.colno}", None, f"is not valid JSON ({err.msg}); is the file truncated?"
         ) from err
+    except (RecursionError, ValueError) as err:  # nesting too deep, or an integer of more than 4300 digits
+        raise ReleaseFormatError(path, None, None, f"could not be parsed as JSON ({_first_line(err)})") from err
     if not isinstance(records, list):
         raise ReleaseFormatError(
             path, None, None, f"expected a JSON array of records at the top level, found a {type(records).__name__}"
         )
     for index, obj in enumerate(records):
         yield f"record {index}", obj
+
+
+def _iter_json_lines(path: Path, text: str) -> Iterator[tuple[str, Any]]:
+    """``line 1``, ``line 2``, ...: one JSON value a line; a bad line is yielded as :class:`_Unparsed`."""
+    # Split on "\n" only: str.splitlines() would also cut at U+2028 and friends, which JSON
+    # strings may hold unescaped. A "\r" before it (Windows) is whitespace to the JSON parser.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue  # blank lines (often a trailing one) are harmless in JSON Lines
+        position = f"line {number}"
+        try:
+            yield position, json.loads(line)
+        except json.JSONDecodeError as err:
+            yield position, _Unparsed(ReleaseFormatError(path, position, None, f"is not valid JSON ({err.msg} at column {err.colno})"))
+        except (RecursionError, ValueError) as err:  # nesting too deep, or an integer of more than 4300 digits
+            yield position, _Unparsed(ReleaseFormatError(path, position, None, f"could not be parsed as JSON ({_first_line(err)})"))
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).split("\n", 1)[0][:120]
 
 
 def parse_record(obj: Any, rules: RecordRules, file: str, position: str) -> Record:
@@ -201,7 +247,8 @@ def _pair_messages(messages: Any, key: str, role_key: str, text_key: str, fail) 
         texts = []
         for j, wanted in ((i, "user"), (i + 1, "assistant")):
             message = messages[j]
-            if not isinstance(message, dict) or _ROLE_ALIASES.get(message.get(role_key)) != wanted:
+            role = message.get(role_key) if isinstance(message, dict) else None
+            if not isinstance(role, str) or _ROLE_ALIASES.get(role) != wanted:  # a list or dict role is unhashable
                 raise fail(f"{key}[{j}].{role_key}", f"expected a {wanted} message here, found {_describe(message)}")
             content = message.get(text_key)
             if isinstance(content, list):  # OpenAI content parts: keep the text parts, in order
@@ -227,5 +274,8 @@ def _text(container: dict, key: str, field: str, fail) -> str:
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (missing or null)"
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, list, dict)) else repr(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, list, dict)) else repr(value)
+    except (ValueError, RecursionError):  # an integer of more than 4300 digits, or nesting too deep
+        return type(value).__name__
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
