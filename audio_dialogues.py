@@ -28,7 +28,7 @@ import datasets
 from audio_dialogues_support import __version__
 from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
 from audio_dialogues_support.features import PreEncodedFeatures, dataset_features, to_example
-from audio_dialogues_support.join import MISSING_AUDIO_POLICIES, JoinReport, write_report
+from audio_dialogues_support.join import INVALID_RECORD_POLICIES, MISSING_AUDIO_POLICIES, JoinReport, write_report
 from audio_dialogues_support.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
 from audio_dialogues_support.release import RecordRules
 from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
@@ -103,6 +103,11 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             ``data/metadata/musiccaps-public.csv`` (CC BY-SA 4.0, Agostinelli et al. 2023, see
             ``data/metadata/LICENSE.md``). All four are ``None`` for an id not in MusicCaps; such ids
             are counted in the log and listed in ``reports/<split>.musiccaps_missing.tsv``.
+        on_invalid: ``"error"`` (default): a record that fails validation stops the load with a
+            :class:`~audio_dialogues_support.release.ReleaseFormatError` naming the file, the record
+            (or line), the field and what was expected. ``"skip"``: such records are dropped,
+            counted in the summary and listed in ``reports/<split>.invalid.tsv``; they still count
+            towards the published split size, which is checked before they are dropped.
         **kwargs: passed to ``datasets.GeneratorBasedBuilder`` (``cache_dir``, ...).
     """
 
@@ -125,12 +130,15 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         decode: bool = True,
         verification_mode: str | None = None,
         with_metadata: bool = False,
+        on_invalid: str = "error",
         **kwargs,
     ):
         if config_name not in SUBSETS:
             raise ValueError(f"Unknown config {config_name!r}: choose one of {', '.join(SUBSETS)}.")
         if missing_audio not in MISSING_AUDIO_POLICIES:
             raise ValueError(f"missing_audio={missing_audio!r}: choose one of {', '.join(MISSING_AUDIO_POLICIES)}.")
+        if on_invalid not in INVALID_RECORD_POLICIES:
+            raise ValueError(f"on_invalid={on_invalid!r}: choose one of {', '.join(INVALID_RECORD_POLICIES)}.")
         if sampling_rate is not None and (not isinstance(sampling_rate, int) or sampling_rate <= 0):
             raise ValueError(f"sampling_rate={sampling_rate!r}: expected a positive int, or None to keep each file's rate.")
         if with_metadata and config_name != "music_dialogues":
@@ -158,7 +166,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         if with_metadata:  # the CSV is package data, which code_fingerprint does not cover
             stat = shipped_musiccaps_file().stat()
             fingerprint += f"-musiccaps{stat.st_size}.{stat.st_mtime_ns}"
-        options = LoadOptions(release, sampling_rate, missing_audio, fingerprint, bool(with_metadata))
+        options = LoadOptions(release, sampling_rate, missing_audio, fingerprint, bool(with_metadata), on_invalid)
         super().__init__(config_name=config_name, options=options, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
@@ -179,7 +187,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         for split, files in options.release.files.items():
             source = SplitSource(
                 f"{self.config.name}/{split}", split, files, subset.rules, options.release.expected_records[split],
-                self.audio_index, options.missing_audio, self.verification_mode,
+                self.audio_index, options.missing_audio, self.verification_mode, options.on_invalid,
             )
             if not streaming:  # a stream reads nothing until the split is iterated, and then only that split
                 joined, report = source.read()
@@ -255,6 +263,7 @@ def load_dataset(
     verification_mode: str | None = None,
     num_proc: int | None = None,
     with_metadata: bool = False,
+    on_invalid: str = "error",
 ):
     """Load one subset on any supported ``datasets`` version; arguments as in :class:`AudioDialogues`.
 
@@ -262,11 +271,14 @@ def load_dataset(
     when ``streaming=True``. ``with_metadata=True`` (``music_dialogues`` only) adds MusicCaps'
     caption, aspect list and clip start/end: columns ``musiccaps_caption``, ``musiccaps_aspects``,
     ``musiccaps_start_s``, ``musiccaps_end_s``, ``None`` for YouTube ids not in MusicCaps.
+    ``on_invalid="skip"`` drops records that fail validation instead of raising
+    ``ReleaseFormatError``, counting them in the summary and listing them in
+    ``reports/<split>.invalid.tsv``.
     """
     builder = AudioDialogues(
         name, data_dir=data_dir, data_files=data_files, audio_dir=audio_dir, sampling_rate=sampling_rate,
         missing_audio=missing_audio, decode=decode, verification_mode=verification_mode, with_metadata=with_metadata,
-        cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        on_invalid=on_invalid, cache_dir=None if cache_dir is None else os.fspath(cache_dir),
     )
     if streaming:
         return builder.as_streaming_dataset(split=split)

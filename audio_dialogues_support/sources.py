@@ -137,6 +137,7 @@ class LoadOptions:
     missing_audio: str
     fingerprint: str  # release files (path, size, mtime) + audio folders and their listing + code
     with_metadata: bool = False  # music_dialogues with MusicCaps' columns
+    on_invalid: str = "error"  # "skip": drop records that fail validation (listed in reports/<split>.invalid.tsv)
 
 
 @lru_cache(maxsize=1)

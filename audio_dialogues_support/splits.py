@@ -29,7 +29,7 @@ from typing import Iterator, Sequence
 
 from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, JoinReport, join_audio
-from .release import RecordRules, read_release_file
+from .release import Record, RecordRules, ReleaseFormatError, iter_release_file
 from .sources import verify_record_count
 
 logger = logging.getLogger("audio_dialogues")
@@ -77,15 +77,38 @@ class SplitSource:
     audio_index: AudioIndex | None
     missing_audio: str
     verification_mode: str | None
+    on_invalid: str = "error"  # "skip": drop records that fail validation, listing them in the report
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     _joined: _Records | None = field(default=None, repr=False)
 
     def read(self) -> tuple[list[JoinedRecord], JoinReport]:
-        """Parse and validate every record, check the published count, then join the audio."""
+        """Parse and validate every record, check the published count, then join the audio.
+
+        An invalid record raises :class:`ReleaseFormatError`, or with ``on_invalid="skip"`` is left
+        out after the count is checked: it is still a record of the release, so it counts towards
+        the published size, and the records after it keep their example ids.
+        """
         with paused_gc():
-            records = [record for path in self.files for record in read_release_file(path, self.rules)]
-            verify_record_count(self.name, self.files, len(records), self.expected_records, self.verification_mode)
-            return join_audio(records, self.audio_index, name=self.name, split=self.split, policy=self.missing_audio)
+            records: list[Record] = []
+            positions: list[int] = []
+            invalid: list[ReleaseFormatError] = []
+            position = 0
+            for path in self.files:
+                for item in iter_release_file(path, self.rules):
+                    if isinstance(item, ReleaseFormatError):
+                        if self.on_invalid != "skip":
+                            raise item
+                        invalid.append(item)
+                    else:
+                        records.append(item)
+                        positions.append(position)
+                    position += 1
+            verify_record_count(self.name, self.files, position, self.expected_records, self.verification_mode)
+            joined, report = join_audio(records, self.audio_index, name=self.name, split=self.split,
+                                        policy=self.missing_audio, positions=positions if invalid else None)
+            report.records, report.on_invalid = position, self.on_invalid
+            report.add_invalid(invalid)
+            return joined, report
 
     def joined(self) -> list[JoinedRecord]:
         """The joined records, read on the first call in this process (the join summary is logged then)."""
