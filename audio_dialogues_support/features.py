@@ -17,6 +17,7 @@ decoded through librosa's audioread fallback when FFmpeg is installed.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -44,8 +45,10 @@ def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.nda
                 array = _to_mono(file.read(dtype="float32", always_2d=True))
     except soundfile.LibsndfileError as err:
         if isinstance(source, bytes) or not source.lower().endswith((".m4a", ".aac", ".mp4")):
-            raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {err}") from err
+            raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {_diagnosis(source, err)}") from err
         array, rate = _decode_with_ffmpeg(source)
+    if not np.isfinite(array).all():  # a training loop would only see a NaN loss
+        raise AudioDecodeError(f"Audio file {_name(source)} holds NaN or infinite samples: re-download or re-encode it.")
     if sampling_rate and sampling_rate != rate:
         import soxr
 
@@ -79,6 +82,27 @@ def _decode_with_ffmpeg(path: str) -> tuple[np.ndarray, int]:
             f"to wav/flac (ffmpeg -i clip.m4a clip.flac). Cause: {err!r}"
         ) from err
     return array, int(rate)
+
+
+def _diagnosis(source: str | bytes, err: Exception) -> str:
+    """What is wrong with a file libsndfile could not open, and what to do, where we can tell."""
+    if isinstance(source, str) and not os.path.exists(source):
+        return "the file does not exist (moved or deleted after the dataset was prepared? load again to rebuild)"
+    try:
+        head = source[:64] if isinstance(source, bytes) else _head(source)
+    except OSError:
+        return str(err)
+    if not head:
+        return "the file is empty (0 bytes), probably a failed download: delete it and download the clip again"
+    if head.lstrip()[:1] in (b"<", b"{"):  # HTML, XML or JSON
+        shown = head.lstrip()[:30].decode("utf-8", "replace")
+        return f"the file is text, not audio (it starts with {shown!r}): an error page saved by the downloader? Download the clip again"
+    return f"{err} (a truncated or corrupt file, or a codec libsndfile cannot read: re-download it, or convert it with ffmpeg -i <file> <file>.flac)"
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(64)
 
 
 def _name(source: str | bytes) -> str:
