@@ -145,8 +145,8 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
     for root in roots:
         for path, name in _walk_files(root):
             parsed = parse_audio_name(name)
-            if parsed is None:
-                if name.rpartition(".")[2].lower() in _EXTENSION_RANK:
+            if parsed is None or parsed.extension is None:  # a file on disk is audio only with an audio extension
+                if "." in name and name.rpartition(".")[2].lower() in _EXTENSION_RANK:
                     index.unrecognized.append(path)
                 else:
                     index.other_files += 1
