@@ -31,7 +31,9 @@ from audio_dialogues_support.features import PreEncodedFeatures, dataset_feature
 from audio_dialogues_support.join import INVALID_RECORD_POLICIES, MISSING_AUDIO_POLICIES, JoinReport, write_report
 from audio_dialogues_support.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
 from audio_dialogues_support.release import RecordRules
-from audio_dialogues_support.sources import DataFiles, LoadOptions, code_fingerprint, locate_release, sample_audio_dir
+from audio_dialogues_support.sources import (
+    DataFiles, LoadOptions, check_cache_dir, code_fingerprint, locate_release, sample_audio_dir,
+)
 from audio_dialogues_support.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
 
 logger = logging.getLogger("audio_dialogues")
@@ -143,6 +145,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             raise ValueError(f"sampling_rate={sampling_rate!r}: expected a positive int, or None to keep each file's rate.")
         if with_metadata and config_name != "music_dialogues":
             raise ValueError(f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop with_metadata for {config_name}.")
+        if kwargs.get("cache_dir") is not None:
+            check_cache_dir(kwargs["cache_dir"])
         release = locate_release(config_name, SUBSETS[config_name].published, data_dir, data_files)
         if release.is_sample:
             logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")

@@ -151,6 +151,19 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def check_cache_dir(cache_dir: str | os.PathLike) -> None:
+    """Fail early, naming the argument, when ``cache_dir`` cannot hold a build (``datasets`` would say
+    only "File exists" or "Permission denied" about a lock file inside it). A missing folder is fine:
+    it is created, if its nearest existing parent is a writable folder."""
+    path = Path(cache_dir).expanduser()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(f"cache_dir {path} is not a folder ({existing} is a file): pass cache_dir= a folder, or leave it out for datasets' default cache.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == path else f"cannot be created ({existing} is not writable)"
+        raise PermissionError(f"cache_dir {path} {what}: pass a writable cache_dir=, or fix the folder's permissions.")
+
+
 def verify_record_count(name: str, files: Sequence[str], found: int, expected: int, verification_mode: str | None) -> None:
     """Fail like ``datasets``' split verification when a release split does not hold its published size.
 
