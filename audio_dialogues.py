@@ -110,6 +110,10 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             (or line), the field and what was expected. ``"skip"``: such records are dropped,
             counted in the summary and listed in ``reports/<split>.invalid.tsv``; they still count
             towards the published split size, which is checked before they are dropped.
+        follow_symlinks: also use symbolic links in ``audio_dir`` that point to files outside it
+            (by default audio is only read from inside the given folders; such links are counted).
+        min_audio_bytes: audio files smaller than this are treated as missing (default 0: off; the
+            paper's authors dropped clips under 16,000 bytes, mostly failed downloads).
         **kwargs: passed to ``datasets.GeneratorBasedBuilder`` (``cache_dir``, ...).
     """
 
@@ -133,6 +137,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         verification_mode: str | None = None,
         with_metadata: bool = False,
         on_invalid: str = "error",
+        follow_symlinks: bool = False,
+        min_audio_bytes: int = 0,
         **kwargs,
     ):
         if config_name not in SUBSETS:
@@ -141,6 +147,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             raise ValueError(f"missing_audio={missing_audio!r}: choose one of {', '.join(MISSING_AUDIO_POLICIES)}.")
         if on_invalid not in INVALID_RECORD_POLICIES:
             raise ValueError(f"on_invalid={on_invalid!r}: choose one of {', '.join(INVALID_RECORD_POLICIES)}.")
+        if not isinstance(min_audio_bytes, int) or isinstance(min_audio_bytes, bool) or min_audio_bytes < 0:
+            raise ValueError(f"min_audio_bytes={min_audio_bytes!r}: expected a size in bytes (0 turns the check off).")
         if sampling_rate is not None and (not isinstance(sampling_rate, int) or sampling_rate <= 0):
             raise ValueError(f"sampling_rate={sampling_rate!r}: expected a positive int, or None to keep each file's rate.")
         if with_metadata and config_name != "music_dialogues":
@@ -157,7 +165,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         if not audio_dirs and missing_audio != "keep":
             raise ValueError(f"missing_audio={missing_audio!r} needs audio_dir= (the folder of your downloaded clips).")
         with paused_gc():
-            self.audio_index: AudioIndex | None = index_audio_dirs(audio_dirs) if audio_dirs else None
+            self.audio_index: AudioIndex | None = (
+                index_audio_dirs(audio_dirs, follow_symlinks=follow_symlinks, min_bytes=min_audio_bytes) if audio_dirs else None
+            )
         if self.audio_index:
             logger.info(self.audio_index.summary())
         self.decode, self.verification_mode = decode, verification_mode
@@ -268,6 +278,8 @@ def load_dataset(
     num_proc: int | None = None,
     with_metadata: bool = False,
     on_invalid: str = "error",
+    follow_symlinks: bool = False,
+    min_audio_bytes: int = 0,
 ):
     """Load one subset on any supported ``datasets`` version; arguments as in :class:`AudioDialogues`.
 
@@ -282,7 +294,8 @@ def load_dataset(
     builder = AudioDialogues(
         name, data_dir=data_dir, data_files=data_files, audio_dir=audio_dir, sampling_rate=sampling_rate,
         missing_audio=missing_audio, decode=decode, verification_mode=verification_mode, with_metadata=with_metadata,
-        on_invalid=on_invalid, cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        on_invalid=on_invalid, follow_symlinks=follow_symlinks, min_audio_bytes=min_audio_bytes,
+        cache_dir=None if cache_dir is None else os.fspath(cache_dir),
     )
     if streaming:
         return builder.as_streaming_dataset(split=split)

@@ -81,10 +81,14 @@ class AudioIndex:
     """Every audio file under some folders, by the YouTube id its name holds."""
 
     roots: tuple[str, ...]
+    follow_symlinks: bool = False  # also use symbolic links that point outside the roots
+    min_bytes: int = 0  # smaller audio files are treated as missing
     by_youtube_id: dict[str, list[str]] = field(default_factory=dict)  # best candidate first
     num_files: int = 0
     other_files: int = 0  # files without an audio extension
     unrecognized: list[str] = field(default_factory=list)  # audio files whose name holds no YouTube id
+    outside_links: list[str] = field(default_factory=list)  # symlinks to files outside the roots, not used
+    too_small: list[str] = field(default_factory=list)  # audio files under min_bytes, treated as missing
 
     def resolve(self, audio_id: str, youtube_id: str) -> Resolution:
         """Find the file for one audio reference of a record."""
@@ -105,6 +109,12 @@ class AudioIndex:
             shown = ", ".join(os.path.basename(p) for p in self.unrecognized[:3])
             line += (f", {len(self.unrecognized)} audio files ignored because their name holds no YouTube id "
                      f"(e.g. {shown}; rename them <id>.wav or Y<id>.wav)")
+        if self.outside_links:
+            line += (f", {len(self.outside_links)} symbolic links to files outside the audio folders not used "
+                     f"(e.g. {self.outside_links[0]}; pass follow_symlinks=True to use them)")
+        if self.too_small:
+            line += (f", {len(self.too_small)} audio files under {self.min_bytes} bytes treated as missing "
+                     f"(e.g. {self.too_small[0]}; min_audio_bytes={self.min_bytes})")
         return line
 
     @property
@@ -114,8 +124,8 @@ class AudioIndex:
         return hashlib.sha256("\0".join(["roots", *self.roots, "files", *listing]).encode()).hexdigest()[:16]
 
 
-def _walk_files(root: str) -> Iterable[tuple[str, str]]:
-    """``(path, name)`` of every regular file under ``root``, recursively (symbolic links to files included)."""
+def _walk_files(root: str) -> Iterable[os.DirEntry]:
+    """Every regular file under ``root``, recursively: symbolic links to files included, links to folders not followed."""
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -124,11 +134,16 @@ def _walk_files(root: str) -> Iterable[tuple[str, str]]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                 elif entry.is_file():
-                    yield entry.path, entry.name
+                    yield entry
 
 
-def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
+def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool = False, min_bytes: int = 0) -> AudioIndex:
     """List the audio files under ``dirs`` (each searched recursively) once.
+
+    Audio is only ever read from inside ``dirs``: a symbolic link to a file outside them is left out
+    (and counted) unless ``follow_symlinks``; links to folders are never descended. Audio files
+    smaller than ``min_bytes`` are left out and counted, so their records count as missing (the
+    paper's authors dropped clips under 16,000 bytes, mostly failed downloads).
 
     Raises:
         FileNotFoundError: a folder does not exist (the message names it).
@@ -140,10 +155,11 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
                 f"audio_dir {root!r} is not a folder. Pass audio_dir= the folder (or a list of folders) "
                 "holding the clips you downloaded; it is searched recursively."
             )
-    index = AudioIndex(roots=roots)
+    index = AudioIndex(roots=roots, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
     by_youtube_id = index.by_youtube_id
     for root in roots:
-        for path, name in _walk_files(root):
+        for entry in _walk_files(root):
+            path, name = entry.path, entry.name
             parsed = parse_audio_name(name)
             if parsed is None or parsed.extension is None:  # a file on disk is audio only with an audio extension
                 if "." in name and name.rpartition(".")[2].lower() in _EXTENSION_RANK:
@@ -151,10 +167,21 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike]) -> AudioIndex:
                 else:
                     index.other_files += 1
                 continue
+            if not follow_symlinks and entry.is_symlink() and not _inside(os.path.realpath(path), roots):
+                index.outside_links.append(path)
+                continue
+            if min_bytes and entry.stat().st_size < min_bytes:
+                index.too_small.append(path)
+                continue
             index.num_files += 1
             by_youtube_id.setdefault(parsed.youtube_id, []).append(path)
-    index.unrecognized.sort()
+    for skipped in (index.unrecognized, index.outside_links, index.too_small):
+        skipped.sort()
     for paths in by_youtube_id.values():
         if len(paths) > 1:
             paths.sort(key=lambda p: (_EXTENSION_RANK[p.rpartition(".")[2].lower()], p))
     return index
+
+
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)

@@ -126,14 +126,16 @@ class SplitSource:
 
     def __getstate__(self) -> dict:
         state = {**self.__dict__, "_joined": None, "audio_index": None}
-        state["audio_roots"] = self.audio_index.roots if self.audio_index is not None else None
+        index = self.audio_index
+        state["audio_listing"] = None if index is None else (index.roots, index.follow_symlinks, index.min_bytes)
         return state
 
     def __setstate__(self, state: dict) -> None:
-        roots = state.pop("audio_roots")
+        listing = state.pop("audio_listing")
         self.__dict__.update(state)
-        if roots is not None and self.token not in _READ:  # not forked from a process that read the split
-            self.audio_index = index_audio_dirs(roots)
+        if listing is not None and self.token not in _READ:  # not forked from a process that read the split
+            roots, follow_symlinks, min_bytes = listing
+            self.audio_index = index_audio_dirs(roots, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
 
 
 def shard_bounds(count: int, num_shards: int = NUM_SHARDS) -> list[tuple[int, int]]:
