@@ -27,7 +27,7 @@ import datasets
 
 from audio_dialogues_support import __version__
 from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
-from audio_dialogues_support.features import PreEncodedFeatures, dataset_features, to_example
+from audio_dialogues_support.features import DECODE_ERROR_POLICIES, PreEncodedFeatures, dataset_features, to_example
 from audio_dialogues_support.join import INVALID_RECORD_POLICIES, MISSING_AUDIO_POLICIES, JoinReport, write_report
 from audio_dialogues_support.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
 from audio_dialogues_support.release import RecordRules
@@ -114,6 +114,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             (by default audio is only read from inside the given folders; such links are counted).
         min_audio_bytes: audio files smaller than this are treated as missing (default 0: off; the
             paper's authors dropped clips under 16,000 bytes, mostly failed downloads).
+        on_decode_error: ``"error"`` (default): a clip that cannot be decoded raises
+            ``AudioDecodeError`` naming the file and its YouTube id; ``"none"``: its value is ``None``,
+            the first failure is logged and all are counted (``features.decode_failures()``).
         **kwargs: passed to ``datasets.GeneratorBasedBuilder`` (``cache_dir``, ...).
     """
 
@@ -139,6 +142,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         on_invalid: str = "error",
         follow_symlinks: bool = False,
         min_audio_bytes: int = 0,
+        on_decode_error: str = "error",
         **kwargs,
     ):
         if config_name not in SUBSETS:
@@ -147,6 +151,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             raise ValueError(f"missing_audio={missing_audio!r}: choose one of {', '.join(MISSING_AUDIO_POLICIES)}.")
         if on_invalid not in INVALID_RECORD_POLICIES:
             raise ValueError(f"on_invalid={on_invalid!r}: choose one of {', '.join(INVALID_RECORD_POLICIES)}.")
+        if on_decode_error not in DECODE_ERROR_POLICIES:
+            raise ValueError(f"on_decode_error={on_decode_error!r}: choose one of {', '.join(DECODE_ERROR_POLICIES)}.")
         if not isinstance(min_audio_bytes, int) or isinstance(min_audio_bytes, bool) or min_audio_bytes < 0:
             raise ValueError(f"min_audio_bytes={min_audio_bytes!r}: expected a size in bytes (0 turns the check off).")
         if sampling_rate is not None and (not isinstance(sampling_rate, int) or sampling_rate <= 0):
@@ -170,7 +176,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             )
         if self.audio_index:
             logger.info(self.audio_index.summary())
-        self.decode, self.verification_mode = decode, verification_mode
+        self.decode, self.on_decode_error, self.verification_mode = decode, on_decode_error, verification_mode
         self._reported: set[str] = set()  # splits whose join summary this builder has logged
         self._musiccaps_reported: set[str] = set()  # SplitSource tokens whose MusicCaps summary is logged
         fingerprint = "-".join([  # datasets' version too: 3.6 cannot read the dataset_info.json that 5.x writes
@@ -188,7 +194,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION} {subset.description}",
             features=dataset_features(subset.rules.multi_audio, self.config.options.sampling_rate, self.decode,
-                                      self.config.options.with_metadata),
+                                      self.config.options.with_metadata, self.on_decode_error),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -280,6 +286,7 @@ def load_dataset(
     on_invalid: str = "error",
     follow_symlinks: bool = False,
     min_audio_bytes: int = 0,
+    on_decode_error: str = "error",
 ):
     """Load one subset on any supported ``datasets`` version; arguments as in :class:`AudioDialogues`.
 
@@ -294,7 +301,7 @@ def load_dataset(
     builder = AudioDialogues(
         name, data_dir=data_dir, data_files=data_files, audio_dir=audio_dir, sampling_rate=sampling_rate,
         missing_audio=missing_audio, decode=decode, verification_mode=verification_mode, with_metadata=with_metadata,
-        on_invalid=on_invalid, follow_symlinks=follow_symlinks, min_audio_bytes=min_audio_bytes,
+        on_invalid=on_invalid, follow_symlinks=follow_symlinks, min_audio_bytes=min_audio_bytes, on_decode_error=on_decode_error,
         cache_dir=None if cache_dir is None else os.fspath(cache_dir),
     )
     if streaming:

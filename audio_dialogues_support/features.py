@@ -17,6 +17,7 @@ decoded through librosa's audioread fallback when FFmpeg is installed.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -26,8 +27,11 @@ import numpy as np
 import pyarrow as pa
 import soundfile
 
+from .audio_files import parse_audio_name
 from .join import JoinedRecord
 from .musiccaps import MusicCapsClip, musiccaps_columns
+
+logger = logging.getLogger("audio_dialogues")
 
 
 class AudioDecodeError(RuntimeError):
@@ -111,7 +115,16 @@ def _name(source: str | bytes) -> str:
 
 @dataclass
 class SoundfileAudio(datasets.Audio):
-    """``datasets.Audio`` decoded with soundfile + soxr (float32, mono), on every datasets version."""
+    """``datasets.Audio`` decoded with soundfile + soxr (float32, mono), on every datasets version.
+
+    A file that cannot be decoded raises :class:`AudioDecodeError` naming the file and the YouTube
+    id of the records that use it. With ``on_decode_error = "none"`` (set on the instance; it is not
+    a dataclass field, so the feature still serialises as plain ``Audio``) the value is ``None``
+    instead: the first failure in a process is logged as a warning, and all are counted in
+    :func:`decode_failures`.
+    """
+
+    on_decode_error = "error"  # or "none"
 
     def encode_example(self, value: Any) -> dict:
         if isinstance(value, str):
@@ -134,7 +147,19 @@ class SoundfileAudio(datasets.Audio):
         source = value["bytes"] if value.get("bytes") is not None else value.get("path")
         if source is None:
             raise ValueError(f"An audio value needs a 'path' or 'bytes'; got {value!r}")
-        array, rate = decode_audio(source, self.sampling_rate)
+        try:
+            array, rate = decode_audio(source, self.sampling_rate)
+        except AudioDecodeError as err:
+            parsed = parse_audio_name(os.path.basename(value["path"])) if value.get("path") else None
+            record = f" (the clip of the records with YouTube id {parsed.youtube_id})" if parsed else ""
+            error = AudioDecodeError(f"{err}{record}")
+            if self.on_decode_error != "none":
+                raise error from err
+            _DECODE_FAILURES.append(str(error))
+            if len(_DECODE_FAILURES) == 1:
+                logger.warning(f"{error}. Its audio is None (on_decode_error='none'); further failures are only "
+                               "counted: audio_dialogues_support.features.decode_failures()")
+            return None
         return {"path": value.get("path"), "array": array, "sampling_rate": rate}
 
     def cast_storage(self, storage: pa.Array) -> pa.StructArray:
@@ -153,10 +178,21 @@ def list_of(feature: Any) -> Any:
     return datasets.List(feature) if hasattr(datasets, "List") else [feature]
 
 
-def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False) -> datasets.Features:
+def decode_failures() -> list[str]:
+    """The decode errors that ``on_decode_error="none"`` turned into ``None`` in this process, in order."""
+    return list(_DECODE_FAILURES)
+
+
+_DECODE_FAILURES: list[str] = []
+DECODE_ERROR_POLICIES: tuple[str, ...] = ("error", "none")
+
+
+def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False,
+                     on_decode_error: str = "error") -> datasets.Features:
     """The columns of one subset (see the README's feature table); ``with_metadata`` adds MusicCaps' (music_dialogues)."""
     string = datasets.Value("string")
     audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
+    audio.on_decode_error = on_decode_error
     if multi_audio:
         columns = {"id": string, "youtube_ids": list_of(string), "audio_ids": list_of(string), "audios": list_of(audio)}
     else:

@@ -82,3 +82,42 @@ def test_m4a_without_ffmpeg_says_how_to_fix(tmp_path):
     path.write_bytes(b"\0\0\0\x20ftypM4A " + bytes(64))
     with pytest.raises(AudioDecodeError, match="FFmpeg"):
         decode_audio(str(path), 16000)
+
+
+def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp_path, cache_dir, monkeypatch):
+    import logging
+
+    from audio_dialogues import load_dataset
+    from audio_dialogues_support import features
+    from conftest import dialogue, write_release
+
+    clips = tmp_path / "clips"
+    write_clip(clips / "aaaaaaaaaaa.wav")
+    (clips / "Ybbbbbbbbbbb.wav").write_text("<html>429 Too Many Requests</html>")
+    records = [{"audio_id": f"{yid}.wav", "dialogue": dialogue(1)} for yid in ("aaaaaaaaaaa", "bbbbbbbbbbb")]
+    write_release(tmp_path, "music_dialogues", "train", records)
+    write_release(tmp_path, "music_dialogues", "test", records[:1])
+    load = dict(data_dir=tmp_path, audio_dir=clips, verification_mode="no_checks", cache_dir=cache_dir)
+
+    strict = load_dataset("music_dialogues", "train", **load)
+    assert strict[0]["audio"]["array"].size
+    with pytest.raises(AudioDecodeError, match=r"Ybbbbbbbbbbb\.wav.*text, not audio.*YouTube id bbbbbbbbbbb"):
+        strict[1]
+    with pytest.raises(AudioDecodeError, match="YouTube id bbbbbbbbbbb"):
+        list(load_dataset("music_dialogues", "train", streaming=True, **load))
+
+    monkeypatch.setattr(features, "_DECODE_FAILURES", [])
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("audio_dialogues").addHandler(handler)
+    try:
+        lenient = load_dataset("music_dialogues", "train", on_decode_error="none", **load)
+        rows = list(lenient) + list(load_dataset("music_dialogues", "train", streaming=True, on_decode_error="none", **load))
+    finally:
+        logging.getLogger("audio_dialogues").removeHandler(handler)
+    assert [row["audio"] is None for row in rows] == [False, True, False, True]
+    assert len(features.decode_failures()) == 2 and "bbbbbbbbbbb" in features.decode_failures()[-1]
+    assert len(warnings) == 1 and "on_decode_error='none'" in warnings[0]  # warned once, then counted
+    with pytest.raises(ValueError, match="on_decode_error"):
+        load_dataset("music_dialogues", on_decode_error="skip", **load)
