@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypedDict
 
-from .release import ReleaseFormatError, Turn, _dialogue
+from .release import Turn, parse_dialogue
 
 FORMATS: tuple[str, ...] = ("openai", "llava", "swift")
 
@@ -180,10 +180,7 @@ def to_dialogue(obj: Mapping[str, Any], format: str) -> Dialogue:
 
 
 def _parse_turns(obj: dict, format: str) -> list[Turn]:
-    def fail(field: str | None, problem: str) -> ReleaseFormatError:
-        return ReleaseFormatError(f"<{format} record>", None, field, problem)
-
-    return [Turn(user=t["user"], assistant=t["assistant"]) for t in _dialogue(obj, fail)]
+    return parse_dialogue(obj, f"<{format} record>")
 
 
 def _strip_tags(messages: list, text_key: str, format: str) -> list:

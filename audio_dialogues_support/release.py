@@ -215,6 +215,15 @@ _PLACEHOLDER = re.compile(r"^\s*(?:<sound(?:-\d+)?>|<audio>)\s*", re.IGNORECASE)
 _ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
 
 
+def parse_dialogue(obj: dict, file: str, position: str | None = None) -> list[Turn]:
+    """The user/assistant turns of a record's ``dialogue``, ``messages`` or ``conversations`` (validated)."""
+
+    def fail(field: str | None, problem: str) -> ReleaseFormatError:
+        return ReleaseFormatError(file, position, field, problem)
+
+    return _dialogue(obj, fail)
+
+
 def _dialogue(obj: dict, fail) -> list[Turn]:
     if "dialogue" in obj:
         turns = obj["dialogue"]
@@ -224,7 +233,7 @@ def _dialogue(obj: dict, fail) -> list[Turn]:
         for i, turn in enumerate(turns):
             if type(turn) is dict and len(turn) == 2:  # the common case, checked cheaply: reuse the parsed dict
                 user, assistant = turn.get("user"), turn.get("assistant")
-                if type(user) is str and type(assistant) is str and _is_text(user) and _is_text(assistant):
+                if _is_text(user) and _is_text(assistant):
                     out.append(turn)
                     continue
             if not isinstance(turn, dict):

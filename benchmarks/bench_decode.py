@@ -57,8 +57,7 @@ import numpy as np
 import soundfile
 import soxr
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
+from workload import cpu_model  # also puts this checkout on sys.path: the code measured is this checkout's
 
 from audio_dialogues_support.features import SoundfileAudio  # noqa: E402
 from audio_dialogues_support.synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
@@ -229,14 +228,7 @@ def through_datasets(paths: list[str], decoders: dict[str, Decoder], repeats: in
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": model, "cores": str(cores), "os": platform.platform(), "python": platform.python_version()}
 

@@ -72,8 +72,7 @@ def machine() -> str:
     import pyarrow
     import soundfile
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "?")
     return "\n".join([
         f"machine: {cpu}, {os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}",
@@ -81,6 +80,15 @@ def machine() -> str:
         f"numpy {numpy.__version__}, soundfile {soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})",
         f"command: {shlex.join([os.path.relpath(sys.executable), *sys.argv])}",
     ])
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor() or "unknown")
 
 
 def median(values: list[float]) -> float:
