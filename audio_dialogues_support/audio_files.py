@@ -89,6 +89,7 @@ class AudioIndex:
     unrecognized: list[str] = field(default_factory=list)  # audio files whose name holds no YouTube id
     outside_links: list[str] = field(default_factory=list)  # symlinks to files outside the roots, not used
     too_small: list[str] = field(default_factory=list)  # audio files under min_bytes, treated as missing
+    folder_links: list[str] = field(default_factory=list)  # symlinks to folders, not descended
 
     def resolve(self, audio_id: str, youtube_id: str) -> Resolution:
         """Find the file for one audio reference of a record."""
@@ -112,6 +113,9 @@ class AudioIndex:
         if self.outside_links:
             line += (f", {len(self.outside_links)} symbolic links to files outside the audio folders not used "
                      f"(e.g. {self.outside_links[0]}; pass follow_symlinks=True to use them)")
+        if self.folder_links:
+            line += (f", {len(self.folder_links)} symbolic links to folders not searched "
+                     f"(e.g. {self.folder_links[0]}; pass the folder itself in audio_dir=[...])")
         if self.too_small:
             line += (f", {len(self.too_small)} audio files under {self.min_bytes} bytes treated as missing "
                      f"(e.g. {self.too_small[0]}; min_audio_bytes={self.min_bytes})")
@@ -124,8 +128,9 @@ class AudioIndex:
         return hashlib.sha256("\0".join(["roots", *self.roots, "files", *listing]).encode()).hexdigest()[:16]
 
 
-def _walk_files(root: str) -> Iterable[os.DirEntry]:
-    """Every regular file under ``root``, recursively: symbolic links to files included, links to folders not followed."""
+def _walk_files(root: str, folder_links: list[str]) -> Iterable[os.DirEntry]:
+    """Every regular file under ``root``, recursively: symbolic links to files included; links to
+    folders are not followed, and are added to ``folder_links``."""
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -135,6 +140,8 @@ def _walk_files(root: str) -> Iterable[os.DirEntry]:
                     stack.append(entry.path)
                 elif entry.is_file():
                     yield entry
+                elif entry.is_symlink() and entry.is_dir():
+                    folder_links.append(entry.path)
 
 
 def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool = False, min_bytes: int = 0) -> AudioIndex:
@@ -158,7 +165,7 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
     index = AudioIndex(roots=roots, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
     by_youtube_id = index.by_youtube_id
     for root in roots:
-        for entry in _walk_files(root):
+        for entry in _walk_files(root, index.folder_links):
             path, name = entry.path, entry.name
             parsed = parse_audio_name(name)
             if parsed is None or parsed.extension is None:  # a file on disk is audio only with an audio extension
@@ -175,7 +182,7 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
                 continue
             index.num_files += 1
             by_youtube_id.setdefault(parsed.youtube_id, []).append(path)
-    for skipped in (index.unrecognized, index.outside_links, index.too_small):
+    for skipped in (index.unrecognized, index.outside_links, index.too_small, index.folder_links):
         skipped.sort()
     for paths in by_youtube_id.values():
         if len(paths) > 1:

@@ -68,3 +68,13 @@ def test_a_spawned_process_lists_the_folders_with_the_same_options(folders, tmp_
     splits._READ.clear()
     spawned = pickle.loads(payload)
     assert spawned.audio_index.min_bytes == 16000 and spawned.joined()[0].audio_paths == (None,)
+
+
+def test_a_link_to_a_folder_is_not_searched_and_is_named(folders, tmp_path):
+    write_clip(tmp_path / "more" / "ddddddddddd.wav")
+    os.symlink(tmp_path / "more", folders / "more")
+    index = index_audio_dirs([folders])
+    assert index.resolve("ddddddddddd.wav", "ddddddddddd").path is None
+    assert index.folder_links == [str(folders / "more")] and "1 symbolic links to folders not searched" in index.summary()
+    both = index_audio_dirs([folders, tmp_path / "more"])  # what the summary suggests
+    assert both.resolve("ddddddddddd.wav", "ddddddddddd").path == str((tmp_path / "more" / "ddddddddddd.wav").resolve())
