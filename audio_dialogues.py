@@ -25,16 +25,16 @@ from typing import Sequence
 
 import datasets
 
-from audio_dialogues_support import __version__
-from audio_dialogues_support.audio_files import AudioIndex, index_audio_dirs
-from audio_dialogues_support.features import DECODE_ERROR_POLICIES, PreEncodedFeatures, dataset_features, to_example
-from audio_dialogues_support.join import INVALID_RECORD_POLICIES, MISSING_AUDIO_POLICIES, JoinReport, write_report
-from audio_dialogues_support.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
-from audio_dialogues_support.release import RecordRules
-from audio_dialogues_support.sources import (
+from _audio_dialogues import __version__
+from _audio_dialogues.audio_files import AudioIndex, index_audio_dirs
+from _audio_dialogues.features import DECODE_ERROR_POLICIES, PreEncodedFeatures, dataset_features, to_example
+from _audio_dialogues.join import INVALID_RECORD_POLICIES, MISSING_AUDIO_POLICIES, JoinReport, write_report
+from _audio_dialogues.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
+from _audio_dialogues.release import RecordRules
+from _audio_dialogues.sources import (
     DataFiles, LoadOptions, check_cache_dir, code_fingerprint, locate_release, sample_audio_dir,
 )
-from audio_dialogues_support.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
+from _audio_dialogues.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -106,7 +106,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             ``data/metadata/LICENSE.md``). All four are ``None`` for an id not in MusicCaps; such ids
             are counted in the log and listed in ``reports/<split>.musiccaps_missing.tsv``.
         on_invalid: ``"error"`` (default): a record that fails validation stops the load with a
-            :class:`~audio_dialogues_support.release.ReleaseFormatError` naming the file, the record
+            :class:`~_audio_dialogues.release.ReleaseFormatError` naming the file, the record
             (or line), the field and what was expected. ``"skip"``: such records are dropped,
             counted in the summary and listed in ``reports/<split>.invalid.tsv``; they still count
             towards the published split size, which is checked before they are dropped.

@@ -1,7 +1,7 @@
 """Benchmark 2 of issue 3: decoding a clip to 16 kHz mono float32, in examples per second.
 
 For 10 s clips of every format, rate and channel count users have (wav/flac/mp3 x 16/22.05/44.1/48
-kHz x mono/stereo: :data:`audio_dialogues_support.synthetic.CLIP_FORMATS`), four decoders read the
+kHz x mono/stereo: :data:`_audio_dialogues.synthetic.CLIP_FORMATS`), four decoders read the
 same files:
 
 - **ours**: ``SoundfileAudio(sampling_rate=16000).decode_example({"path": p, "bytes": None})``, the
@@ -59,8 +59,8 @@ import soxr
 
 from workload import cpu_model  # also puts this checkout on sys.path: the code measured is this checkout's
 
-from audio_dialogues_support.features import SoundfileAudio  # noqa: E402
-from audio_dialogues_support.synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
+from _audio_dialogues.features import SoundfileAudio  # noqa: E402
+from synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
 
 RATE = 16000
 DECODERS = ("ours", "floor", "librosa", "torchcodec")

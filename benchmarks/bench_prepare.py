@@ -40,11 +40,11 @@ import datasets  # noqa: E402  (after workload put this checkout on sys.path)
 import pyarrow.json
 
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
-from audio_dialogues_support.audio_files import index_audio_dirs
-from audio_dialogues_support.features import to_example
-from audio_dialogues_support.join import join_audio
-from audio_dialogues_support.release import read_release_file
-from audio_dialogues_support.splits import SplitSource, paused_gc
+from _audio_dialogues.audio_files import index_audio_dirs
+from _audio_dialogues.features import to_example
+from _audio_dialogues.join import join_audio
+from _audio_dialogues.release import read_release_file
+from _audio_dialogues.splits import SplitSource, paused_gc
 
 
 def ours(workload, config, fmt, cache):

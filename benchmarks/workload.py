@@ -46,7 +46,7 @@ class Workload:
 def ensure_workload(workdir: str | os.PathLike, audio_files: int = 120_000, seconds: float = 10.0, seed: int = 0) -> Workload:
     """Write the workload into ``workdir`` unless it is already there with the same parameters."""
     from audio_dialogues import SUBSETS
-    from audio_dialogues_support.synthetic import write_audio, write_release
+    from synthetic import write_audio, write_release
 
     root = Path(workdir)
     wanted = {"audio_files": audio_files, "seconds": seconds, "seed": seed, "sizes": {c: s.published for c, s in SUBSETS.items()}}

@@ -15,7 +15,7 @@ import datasets
 from datasets.info import DatasetInfosDict
 
 import audio_dialogues
-from audio_dialogues_support.features import dataset_features
+from _audio_dialogues.features import dataset_features
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ import pickle
 import pytest
 
 from audio_dialogues import load_dataset
-from audio_dialogues_support import splits
-from audio_dialogues_support.audio_files import index_audio_dirs
+from _audio_dialogues import splits
+from _audio_dialogues.audio_files import index_audio_dirs
 from conftest import dialogue, write_clip, write_release
 
 INSIDE, OUTSIDE, TINY = "aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"

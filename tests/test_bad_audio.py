@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from audio_dialogues_support.features import AudioDecodeError, decode_audio
+from _audio_dialogues.features import AudioDecodeError, decode_audio
 from conftest import write_clip
 
 
@@ -88,7 +88,7 @@ def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp
     import logging
 
     from audio_dialogues import load_dataset
-    from audio_dialogues_support import features
+    from _audio_dialogues import features
     from conftest import dialogue, write_release
 
     clips = tmp_path / "clips"

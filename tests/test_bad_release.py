@@ -23,7 +23,7 @@ import pytest
 
 import audio_dialogues
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
-from audio_dialogues_support.release import ReleaseFormatError, read_release_file
+from _audio_dialogues.release import ReleaseFormatError, read_release_file
 
 GOOD = {"audio_id": "Y2oSP0SN3d2g.wav", "dialogue": [{"user": "What is it?", "assistant": "A dog barking."}]}
 GOOD_PAIR = {"audio_ids": ["Yeiz9E9N-FIw.wav", "Y3zAp2kxzU7Q.wav"], "dialogue": [{"user": "Louder?", "assistant": "Audio 2."}]}

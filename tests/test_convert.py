@@ -7,10 +7,10 @@ import json
 import pytest
 
 from audio_dialogues import load_dataset
-from audio_dialogues_support.convert import (
+from _audio_dialogues.convert import (
     FORMATS, NoAudioFileError, convert_example, to_dialogue, to_llava, to_openai, to_swift, write_jsonl,
 )
-from audio_dialogues_support.release import ReleaseFormatError
+from _audio_dialogues.release import ReleaseFormatError
 
 CONFIGS = ("audioset_dialogues", "music_dialogues", "audioset_comparison")
 

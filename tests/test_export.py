@@ -1,4 +1,4 @@
-"""The export (audio_dialogues_support/export.py) loads with plain datasets.load_dataset like the loader."""
+"""The export (_audio_dialogues/export.py) loads with plain datasets.load_dataset like the loader."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 import audio_dialogues
-from audio_dialogues_support.export import CONFIGS, export, push_to_hub
-from audio_dialogues_support.features import SoundfileAudio, decode_audio
-from audio_dialogues_support.sources import sample_audio_dir, sample_manifest
+from _audio_dialogues.export import CONFIGS, export, push_to_hub
+from _audio_dialogues.features import SoundfileAudio, decode_audio
+from _audio_dialogues.sources import sample_audio_dir, sample_manifest
 
 AUDIO_COLUMNS = {"audio", "audios"}
 

@@ -29,8 +29,8 @@ import pytest
 
 import audio_dialogues
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
-from audio_dialogues_support.release import ReleaseFormatError
-from audio_dialogues_support.synthetic import write_release as write_synthetic
+from _audio_dialogues.release import ReleaseFormatError
+from synthetic import write_release as write_synthetic
 from conftest import REPO, dialogue, write_release
 
 DATASETS_3 = datasets.__version__.startswith("3.")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from audio_dialogues_support.features import AudioDecodeError, SoundfileAudio, decode_audio
+from _audio_dialogues.features import AudioDecodeError, SoundfileAudio, decode_audio
 from conftest import write_clip
 
 
@@ -71,8 +71,8 @@ def test_rows_are_built_exactly_as_datasets_would_encode_them(config, cache_dir)
     import datasets
 
     from audio_dialogues import SUBSETS, AudioDialogues
-    from audio_dialogues_support.features import PreEncodedFeatures, StorageRow, dataset_features, to_example
-    from audio_dialogues_support.splits import SplitSource
+    from _audio_dialogues.features import PreEncodedFeatures, StorageRow, dataset_features, to_example
+    from _audio_dialogues.splits import SplitSource
 
     multi_audio = SUBSETS[config].rules.multi_audio
     builder = AudioDialogues(config, cache_dir=cache_dir)  # the bundled sample, with some clips missing on purpose

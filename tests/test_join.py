@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from audio_dialogues_support.audio_files import index_audio_dirs
-from audio_dialogues_support.join import JoinReport, MissingAudioError, join_audio, write_report
-from audio_dialogues_support.release import Record
+from _audio_dialogues.audio_files import index_audio_dirs
+from _audio_dialogues.join import JoinReport, MissingAudioError, join_audio, write_report
+from _audio_dialogues.release import Record
 
 TURN = ({"user": "q", "assistant": "a"},)
 

@@ -14,9 +14,9 @@ import pytest
 
 import audio_dialogues
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
-from audio_dialogues_support.join import MissingAudioError
-from audio_dialogues_support.release import ReleaseFormatError
-from audio_dialogues_support.sources import sample_dir, sample_manifest
+from _audio_dialogues.join import MissingAudioError
+from _audio_dialogues.release import ReleaseFormatError
+from _audio_dialogues.sources import sample_dir, sample_manifest
 from conftest import dialogue, write_clip, write_release
 
 CONFIGS = list(SUBSETS)
@@ -239,7 +239,7 @@ def test_data_files_override_names(tmp_path, cache_dir):
 
 
 def test_full_size_release_verifies_the_published_counts(tmp_path, cache_dir):
-    from audio_dialogues_support.synthetic import write_release as write_synthetic
+    from synthetic import write_release as write_synthetic
 
     sizes = {name: subset.published for name, subset in SUBSETS.items()}
     write_synthetic(tmp_path, sizes, fmt="jsonl")
@@ -317,7 +317,7 @@ def test_each_datasets_version_has_its_own_cache(monkeypatch, cache_dir):
 
 
 def test_num_proc_2_builds_the_same_dataset(tmp_path, cache_dir):
-    from audio_dialogues_support.synthetic import write_release as write_synthetic
+    from synthetic import write_release as write_synthetic
 
     write_synthetic(tmp_path, {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="json")
     one = load_dataset("music_dialogues", "train", data_dir=tmp_path, cache_dir=cache_dir)

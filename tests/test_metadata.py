@@ -7,7 +7,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 from audio_dialogues import SUBSETS
-from audio_dialogues_support.features import dataset_features
+from _audio_dialogues.features import dataset_features
 from conftest import REPO
 
 

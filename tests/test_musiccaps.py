@@ -12,12 +12,12 @@ import pytest
 
 import audio_dialogues
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
-from audio_dialogues_support.join import JoinedRecord
-from audio_dialogues_support.musiccaps import (
+from _audio_dialogues.join import JoinedRecord
+from _audio_dialogues.musiccaps import (
     MUSICCAPS_COLUMN_NAMES, MusicCapsFormatError, MusicCapsReport, match_musiccaps, musiccaps_columns,
     read_musiccaps, shipped_musiccaps_file, write_musiccaps_report,
 )
-from audio_dialogues_support.release import Record
+from _audio_dialogues.release import Record
 from conftest import REPO, dialogue, write_release
 from test_loader import DATASETS_3, copy_sample, summaries  # noqa: F401 (a fixture)
 
@@ -179,9 +179,9 @@ def test_through_datasets_load_dataset(cache_dir):
 
 def test_rows_with_metadata_are_built_exactly_as_datasets_would_encode_them(tmp_path):
     """As test_features' test of the same name: PreEncodedFeatures may pass these rows through unencoded."""
-    from audio_dialogues_support.features import StorageRow, dataset_features, to_example
-    from audio_dialogues_support.musiccaps import shipped_musiccaps
-    from audio_dialogues_support.splits import SplitSource
+    from _audio_dialogues.features import StorageRow, dataset_features, to_example
+    from _audio_dialogues.musiccaps import shipped_musiccaps
+    from _audio_dialogues.splits import SplitSource
 
     write_release(tmp_path, "music_dialogues", "train", [{"audio_id": "Y0_Ixl1d7oQ.wav", "dialogue": dialogue(2)},
                                                           {"audio_id": f"{NOT_IN_MUSICCAPS}.wav", "dialogue": dialogue(1)}])

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from audio_dialogues import SUBSETS
-from audio_dialogues_support.audio_files import AUDIO_EXTENSIONS, index_audio_dirs, parse_audio_name
-from audio_dialogues_support.release import Record, RecordRules, ReleaseFormatError, iter_release_file, parse_record
+from _audio_dialogues.audio_files import AUDIO_EXTENSIONS, index_audio_dirs, parse_audio_name
+from _audio_dialogues.release import Record, RecordRules, ReleaseFormatError, iter_release_file, parse_record
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULES = {name: subset.rules for name, subset in SUBSETS.items()}

@@ -15,7 +15,7 @@ import pytest
 from datasets.distributed import split_dataset_by_node
 
 from audio_dialogues import load_dataset
-from audio_dialogues_support.synthetic import write_release
+from synthetic import write_release
 
 SIZES = {"music_dialogues": {"train": 300, "test": 45}, "audioset_comparison": {"train": 210, "test": 30}}
 
@@ -60,7 +60,7 @@ def test_dataloader_workers_on_each_rank_see_every_record_once(world_size, relea
     pytest.importorskip("torch")
     from torch.utils.data import DataLoader
 
-    from audio_dialogues_support.training import collate_audio
+    from _audio_dialogues.training import collate_audio
 
     ds = stream("audioset_comparison", "train", release, cache_dir)
     seen: Counter[str] = Counter()

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from audio_dialogues_support.audio_files import parse_audio_name
-from audio_dialogues_support.synthetic import CLIP_FORMATS, _record_rules, main, write_audio, write_clips, write_release
+from _audio_dialogues.audio_files import parse_audio_name
+from synthetic import CLIP_FORMATS, _record_rules, main, write_audio, write_clips, write_release
 
 SMALL = {
     "audioset_dialogues": {"train": 23, "test": 5},

@@ -48,7 +48,7 @@ def describe_split(ds) -> str:
 
 
 def convert(out: str, format: str, config: str = CONFIGS[0], split: str = "train", **load_kwargs) -> None:
-    """Write one split of one config in a chat format (see ``audio_dialogues_support.convert``)."""
+    """Write one split of one config in a chat format (see ``_audio_dialogues.convert``)."""
     from audio_dialogues import load_dataset
 
     ds = load_dataset(config, split, decode=False, **load_kwargs)  # the paths are written, no audio is read
@@ -58,7 +58,7 @@ def convert(out: str, format: str, config: str = CONFIGS[0], split: str = "train
 
 def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | None = None, private: bool = False,
            **export_kwargs) -> None:
-    """Write configs as Parquet + dataset card (see ``audio_dialogues_support.export``), and maybe upload them."""
+    """Write configs as Parquet + dataset card (see ``_audio_dialogues.export``), and maybe upload them."""
     from .export import export as export_dataset, push_to_hub as push
 
     result = export_dataset(out_dir, configs, **export_kwargs)

@@ -5,7 +5,7 @@
     summary = write_audio(tmp_path / "clips", paths, n_files=100, missing=0.15)
     print(summary.describe())
 
-    python -m audio_dialogues_support.synthetic OUT --size audioset_dialogues/train=76642 [--fmt jsonl] [--gzip]
+    python -m _audio_dialogues.synthetic OUT --size audioset_dialogues/train=76642 [--fmt jsonl] [--gzip]
         [--audio-dir DIR --audio-files N [--missing 0.15] [--seconds 10]]
 
 Records have the schema of the real files (see :mod:`.release`): random valid 11-character YouTube

@@ -338,7 +338,7 @@ def dataset_card(result: ExportResult, infos: DatasetInfosDict) -> str:
             "self-contained and the viewer shows players. The clips are YouTube material that may not be "
             "redistributed: keep this copy **private or local**; do not publish it.\n\n"
             "On datasets 4.x/5.x, decoding an `Audio` column needs torch + torchcodec; without them use\n"
-            "`ds.cast_column(\"audio\", audio_dialogues_support.features.SoundfileAudio(sampling_rate=16000))`, "
+            "`ds.cast_column(\"audio\", _audio_dialogues.features.SoundfileAudio(sampling_rate=16000))`, "
             "or `datasets.Audio(decode=False)` for the raw bytes."
         )
     else:

@@ -158,7 +158,7 @@ class SoundfileAudio(datasets.Audio):
             _DECODE_FAILURES.append(str(error))
             if len(_DECODE_FAILURES) == 1:
                 logger.warning(f"{error}. Its audio is None (on_decode_error='none'); further failures are only "
-                               "counted: audio_dialogues_support.features.decode_failures()")
+                               "counted: _audio_dialogues.features.decode_failures()")
             return None
         return {"path": value.get("path"), "array": array, "sampling_rate": rate}
 
