@@ -30,7 +30,7 @@ from _audio_dialogues.audio_files import AudioIndex, index_audio_dirs
 from _audio_dialogues.features import DECODE_ERROR_POLICIES, PreEncodedFeatures, dataset_features, to_example
 from _audio_dialogues.join import INVALID_RECORD_POLICIES, MISSING_AUDIO_POLICIES, JoinReport, write_report
 from _audio_dialogues.musiccaps import MusicCapsReport, match_musiccaps, shipped_musiccaps, shipped_musiccaps_file, write_musiccaps_report
-from _audio_dialogues.release import RecordRules
+from _audio_dialogues.subsets import SUBSETS
 from _audio_dialogues.sources import (
     DataFiles, LoadOptions, check_cache_dir, code_fingerprint, locate_release, sample_audio_dir,
 )
@@ -50,33 +50,6 @@ _DESCRIPTION = "Multi-turn dialogues about sounds (AudioSet) and music (MusicCap
 _HOMEPAGE = "https://arxiv.org/abs/2404.07616"
 _LICENSE = "Dialogue text: the release's terms. Audio: YouTube clips, not included; download your own."
 _VERSION = datasets.Version(__version__)  # a new package version builds afresh
-
-
-@dataclass(frozen=True)
-class Subset:
-    description: str
-    rules: RecordRules
-    published: dict[str, int]  # records per split, from the paper
-
-
-# One table drives the three configs.
-SUBSETS: dict[str, Subset] = {
-    "audioset_dialogues": Subset(
-        "Dialogues of 1-4 turns about one 10 s AudioSet-SL clip.",
-        RecordRules(multi_audio=False, max_turns=4),
-        {"train": 76_642, "test": 1_442},
-    ),
-    "music_dialogues": Subset(
-        "Dialogues of 1-4 turns about one 10 s MusicCaps clip.",
-        RecordRules(multi_audio=False, max_turns=4),
-        {"train": 3_358, "test": 1_641},
-    ),
-    "audioset_comparison": Subset(
-        "One question and answer comparing 2-4 AudioSet-SL clips.",
-        RecordRules(multi_audio=True, min_turns=1, max_turns=1, min_audios=2, max_audios=4),
-        {"train": 64_085, "test": 16_249},
-    ),
-}
 
 
 @dataclass

@@ -1,20 +1,82 @@
-"""The ``audio-dialogues`` command: a thin layer over the library, one function per subcommand."""
+"""The ``audio-dialogues`` command: a thin layer over the library, one function per subcommand.
+
+Every subcommand that loads takes every load option (``--data-dir``, ``--audio-dir``,
+``--missing-audio``, ...), declared once from the options table (:data:`.options.OPTIONS`), plus
+``--verification-mode``, ``--cache-dir`` and ``--num-proc``. A command module registers itself
+with ``add_cli(commands, loader_options)``: it adds its subparser (``parents=[loader_options]`` when
+it loads) and sets ``run=function(args, load_kwargs) -> exit code``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
-from .convert import FORMATS, write_jsonl
+from .options import OPTIONS
+from .subsets import CONFIGS
 
-CONFIGS = ("audioset_dialogues", "music_dialogues", "audioset_comparison")
+# The modules that add subcommands of their own (each has ``add_cli``).
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def loader_options() -> argparse.ArgumentParser:
+    """A parent parser with one flag per load option; a flag not given leaves the option's default."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("load options (as in load_dataset)")
+    for name, option in OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        if option.rule == "bool":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=option.help)
+        elif option.rule in ("size",):
+            group.add_argument(flag, type=int, default=None, metavar="BYTES", help=option.help)
+        elif option.rule == "rate":
+            group.add_argument(flag, type=_rate, default=None, metavar="HZ", help=option.help + " (none: keep)")
+        elif option.rule == "choice":
+            group.add_argument(flag, choices=option.choices(name), default=None, help=option.help)
+        elif option.rule == "paths":
+            group.add_argument(flag, action="append", default=None, metavar="DIR", help=option.help + " (repeatable)")
+        elif option.rule == "data_files":
+            group.add_argument(flag, action="append", default=None, metavar="SPLIT=FILE", help=option.help + " (repeatable)")
+        else:
+            group.add_argument(flag, default=None, metavar="DIR", help=option.help)
+    group.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"),
+                       help="no_checks: load a partial or edited release (default: check the published sizes)")
+    group.add_argument("--cache-dir", help="datasets' cache folder (default: datasets' own)")
+    group.add_argument("--num-proc", type=int, help="prepare splits with this many processes")
+    return parser
+
+
+def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The load options given on the command line, as ``load_dataset`` keyword arguments."""
+    kwargs = {name: getattr(args, name) for name in (*OPTIONS, "verification_mode", "cache_dir", "num_proc")
+              if getattr(args, name, None) is not None}
+    if "data_files" in kwargs:
+        kwargs["data_files"] = _data_files(kwargs["data_files"])
+    if kwargs.get("sampling_rate") == 0:  # "--sampling-rate none"
+        kwargs["sampling_rate"] = None
+    return kwargs
+
+
+def _rate(text: str) -> int:
+    return 0 if text.lower() == "none" else int(text)
+
+
+def _data_files(values: list[str]) -> dict[str, list[str]]:
+    files: dict[str, list[str]] = {}
+    for value in values:
+        split, sep, path = value.partition("=")
+        if not sep:
+            raise SystemExit(f"--data-files {value!r}: expected SPLIT=FILE, e.g. --data-files test=test.jsonl")
+        files.setdefault(split, []).append(path)
+    return files
 
 
 def demo(configs: Sequence[str] = CONFIGS, **load_kwargs) -> None:
     """Load each config through the public API and print what a user first wants to see."""
-    from audio_dialogues import load_dataset
+    from .loading import load_dataset
 
     for config in configs:
         dataset_dict = load_dataset(config, **load_kwargs)
@@ -42,23 +104,25 @@ def describe_split(ds) -> str:
     if any(has_audio):
         first = ds[has_audio.index(True)]
         audio = first["audios"][0] if audio_column == "audios" else first["audio"]
-        duration = len(audio["array"]) / audio["sampling_rate"]
-        lines.append(f"first clip: {audio['path']}: {duration:.2f} s at {audio['sampling_rate']} Hz (decoded, mono float32)")
+        if audio is not None:
+            duration = len(audio["array"]) / audio["sampling_rate"]
+            lines.append(f"first clip: {audio['path']}: {duration:.2f} s at {audio['sampling_rate']} Hz (decoded, mono float32)")
     return "\n".join(lines)
 
 
 def convert(out: str, format: str, config: str = CONFIGS[0], split: str = "train", **load_kwargs) -> None:
-    """Write one split of one config in a chat format (see ``_audio_dialogues.convert``)."""
-    from audio_dialogues import load_dataset
+    """Write one split of one config in a chat format (see :mod:`.convert`)."""
+    from .convert import write_jsonl
+    from .loading import load_dataset
 
-    ds = load_dataset(config, split, decode=False, **load_kwargs)  # the paths are written, no audio is read
+    ds = load_dataset(config, split, **{**load_kwargs, "decode": False})  # the paths are written, no audio is read
     counts = write_jsonl(ds, out, format)
     print(f"{config}/{split} -> {out}\n{counts.summary()}")
 
 
 def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | None = None, private: bool = False,
            **export_kwargs) -> None:
-    """Write configs as Parquet + dataset card (see ``_audio_dialogues.export``), and maybe upload them."""
+    """Write configs as Parquet + dataset card (see :mod:`.export`), and maybe upload them."""
     from .export import export as export_dataset, push_to_hub as push
 
     result = export_dataset(out_dir, configs, **export_kwargs)
@@ -67,48 +131,44 @@ def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | No
         print(f"uploaded to {push(out_dir, push_to_hub, private=True if private else None)}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    from .convert import FORMATS
+
+    parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="load every config (default: the bundled sample) and describe it")
+    loader = loader_options()
+
+    demo_parser = commands.add_parser("demo", parents=[loader], help="load every config (default: the bundled sample) and describe it")
     demo_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable)")
-    demo_parser.add_argument("--data-dir", help="the full release instead of the bundled sample")
-    demo_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
-    demo_parser.add_argument("--sampling-rate", type=int, default=16000)
-    demo_parser.add_argument("--cache-dir")
-    convert_parser = commands.add_parser("convert", help="write one split in a chat format for training (default: the bundled sample)")
+    demo_parser.set_defaults(run=lambda args, kw: demo(args.config or CONFIGS, **kw))
+
+    convert_parser = commands.add_parser("convert", parents=[loader], help="write one split in a chat format for training (default: the bundled sample)")
     convert_parser.add_argument("--format", required=True, choices=FORMATS)
     convert_parser.add_argument("out", metavar="OUT.jsonl")
     convert_parser.add_argument("--config", choices=CONFIGS, default=CONFIGS[0])
     convert_parser.add_argument("--split", default="train")
-    convert_parser.add_argument("--data-dir", help="the full release instead of the bundled sample")
-    convert_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
-    convert_parser.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"))
-    convert_parser.add_argument("--cache-dir")
-    export_parser = commands.add_parser("export", help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)")
+    convert_parser.set_defaults(run=lambda args, kw: convert(args.out, args.format, args.config, args.split, **kw))
+
+    export_parser = commands.add_parser("export", parents=[loader], help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)")
     export_parser.add_argument("out_dir", metavar="OUT_DIR")
     export_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable; the first is the default)")
-    export_parser.add_argument("--data-dir", help="the full release instead of the bundled sample")
-    export_parser.add_argument("--audio-dir", action="append", help="folder of downloaded clips (repeatable)")
     export_parser.add_argument("--embed-audio", action="store_true", help="embed the clips' bytes (private or local use only)")
     export_parser.add_argument("--max-shard-size", default="500MB", help="bytes per Parquet file before compression (default 500MB)")
-    export_parser.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"))
     export_parser.add_argument("--overwrite", action="store_true", help="replace a previous export in OUT_DIR")
     export_parser.add_argument("--push-to-hub", metavar="REPO_ID", help="then upload OUT_DIR as a Hub dataset repository")
     export_parser.add_argument("--private", action="store_true", help="make that repository private (always so with --embed-audio)")
-    export_parser.add_argument("--cache-dir")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo(args.config or CONFIGS, data_dir=args.data_dir, audio_dir=args.audio_dir,
-             sampling_rate=args.sampling_rate, cache_dir=args.cache_dir)
-    elif args.command == "convert":
-        convert(args.out, args.format, args.config, args.split, data_dir=args.data_dir, audio_dir=args.audio_dir,
-                verification_mode=args.verification_mode, cache_dir=args.cache_dir)
-    elif args.command == "export":
-        export(args.out_dir, args.config or CONFIGS, args.push_to_hub, args.private, embed_audio=args.embed_audio,
-               max_shard_size=args.max_shard_size, overwrite=args.overwrite, data_dir=args.data_dir,
-               audio_dir=args.audio_dir, verification_mode=args.verification_mode, cache_dir=args.cache_dir)
-    return 0
+    export_parser.set_defaults(run=lambda args, kw: export(
+        args.out_dir, args.config or CONFIGS, args.push_to_hub, args.private, embed_audio=args.embed_audio,
+        max_shard_size=args.max_shard_size, overwrite=args.overwrite, **kw))
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}").add_cli(commands, loader)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args, load_kwargs(args)) or 0
 
 
 if __name__ == "__main__":

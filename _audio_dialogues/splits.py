@@ -162,3 +162,37 @@ class LazyShard:
 def shards_of(source: SplitSource, num_shards: int = NUM_SHARDS) -> list[LazyShard]:
     """The split's shards (the ``gen_kwargs`` list that ``num_proc`` and streaming divide)."""
     return [LazyShard(source, index, num_shards) for index in range(num_shards)]
+
+
+def read_release(
+    config: str,
+    splits: Sequence[str] | None = None,
+    *,
+    data_dir: str | None = None,
+    data_files=None,
+    verification_mode: str | None = None,
+    on_invalid: str = "error",
+) -> dict[str, list[JoinedRecord]]:
+    """The release records of ``config``, per split, as the loader reads them, without audio or cache.
+
+    Each item has the loader's example ``id`` (``<split>-<position>``) and the validated ``record``
+    (``record.youtube_ids``, ``record.audio_ids``, ``record.dialogue``). The published record
+    counts are checked as in a load (``verification_mode="no_checks"`` accepts a partial release).
+    Without ``data_dir``/``data_files`` the bundled sample is read. This is what the ``download``,
+    ``evaluate`` and ``generate`` commands use to know a split's clips and dialogues.
+    """
+    from .sources import locate_release
+    from .subsets import subset
+
+    row = subset(config)
+    release = locate_release(config, row.published, data_dir, data_files)
+    chosen = list(release.files) if splits is None else list(splits)
+    for split in chosen:
+        if split not in release.files:
+            raise ValueError(f"{config} has no split {split!r}: choose one of {', '.join(release.files)}.")
+    out = {}
+    for split in chosen:
+        source = SplitSource(f"{config}/{split}", split, release.files[split], row.rules, release.expected_records[split],
+                             None, "keep", verification_mode, on_invalid)
+        out[split], _ = source.read()
+    return out

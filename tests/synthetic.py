@@ -5,7 +5,7 @@
     summary = write_audio(tmp_path / "clips", paths, n_files=100, missing=0.15)
     print(summary.describe())
 
-    python -m _audio_dialogues.synthetic OUT --size audioset_dialogues/train=76642 [--fmt jsonl] [--gzip]
+    python tests/synthetic.py OUT --size audioset_dialogues/train=76642 [--fmt jsonl] [--gzip]
         [--audio-dir DIR --audio-files N [--missing 0.15] [--seconds 10]]
 
 Records have the schema of the real files (see :mod:`.release`): random valid 11-character YouTube
@@ -43,7 +43,7 @@ from typing import IO, Any, Iterator, Mapping
 import numpy as np
 import soundfile
 
-from .release import RecordRules, read_release_file
+from _audio_dialogues.release import RecordRules, read_release_file
 
 SPLITS = ("train", "test")
 FORMATS = ("json", "jsonl")

@@ -1,0 +1,142 @@
+"""The load options: one table that validates them, says which ones change the rows, and makes the CLI flags.
+
+Every option is a field of :class:`AudioDialoguesConfig` (a ``datasets.BuilderConfig``), so
+``load_dataset("audio_dialogues", "music_dialogues", sampling_rate=22050)`` sets it the way
+``datasets`` sets any config field. The table :data:`OPTIONS` holds, per option, its rule (the same
+check for every option of a kind), whether it changes the rows (only those are in the cache key:
+the others are applied when rows are read, so changing them reuses the prepared split) and its help
+text (the docstring of the config and the ``--help`` of every command that loads).
+
+Adding an option is one field on :class:`AudioDialoguesConfig` and one row in :data:`OPTIONS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence, Union
+
+import datasets
+
+DataFiles = Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]]
+AudioDirs = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
+
+
+@dataclass
+class AudioDialoguesConfig(datasets.BuilderConfig):
+    """One subset (``name``) and every option of a load; see :data:`OPTIONS` for what each does.
+
+    ``data_dir`` and ``data_files`` are ``datasets.BuilderConfig``'s own fields.
+    """
+
+    audio_dir: AudioDirs | None = None
+    sampling_rate: int | None = 16000
+    missing_audio: Literal["keep", "skip", "error"] = "keep"
+    decode: bool = True
+    on_decode_error: Literal["error", "none"] = "error"
+    with_metadata: bool = False
+    on_invalid: Literal["error", "skip"] = "error"
+    follow_symlinks: bool = False
+    min_audio_bytes: int = 0
+    # Set by the builder, not by users: what the rows are built from (release files, audio listing, code).
+    rows_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One load option: how it is checked, whether it changes the rows, what it does."""
+
+    rule: str  # "bool", "size" (int >= 0), "rate" (int > 0 or None), "choice", "path", "paths", "data_files"
+    rows: bool  # part of the cache key; False: applied when rows are read
+    help: str
+
+    def choices(self, name: str) -> tuple[str, ...]:
+        """The allowed values of a ``choice`` option, read from its ``Literal[...]`` field type."""
+        return _literal_values(name)
+
+
+OPTIONS: dict[str, Option] = {
+    "data_dir": Option("path", True, "folder holding <config>/<split>.json or .jsonl (optionally .gz); default: the bundled sample"),
+    "data_files": Option("data_files", True, "the release files by split ({'train': ..., 'test': ...}), instead of data_dir's layout"),
+    "audio_dir": Option("paths", True, "folder(s) of downloaded clips, searched recursively; default: the sample's clips for the sample, otherwise none (text only)"),
+    "missing_audio": Option("choice", True, "a record whose clip is missing: keep it with audio None, skip it, or raise an error"),
+    "with_metadata": Option("bool", True, "music_dialogues only: add MusicCaps' caption, aspects and clip start/end"),
+    "on_invalid": Option("choice", True, "a record that fails validation: raise an error naming it, or skip it (counted and listed)"),
+    "follow_symlinks": Option("bool", True, "also use symbolic links in audio_dir that point to files outside it"),
+    "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
+    "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
+    "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
+    "on_decode_error": Option("choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"),
+}
+
+
+def _literal_values(name: str) -> tuple[str, ...]:
+    field_type = {f.name: f.type for f in dataclasses.fields(AudioDialoguesConfig)}[name]
+    inside = field_type[field_type.index("[") + 1: field_type.rindex("]")]  # annotations are strings here
+    return tuple(part.strip().strip("'\"") for part in inside.split(","))
+
+
+def defaults() -> dict[str, Any]:
+    """Each option's default, from the config's fields."""
+    fields = {f.name: f.default for f in dataclasses.fields(AudioDialoguesConfig)}
+    return {name: fields[name] for name in OPTIONS}
+
+
+def did_you_mean(word: Any, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check every given option by its rule; return them with paths made plain strings.
+
+    Raises:
+        TypeError: an unknown option (with the list of valid ones and a did-you-mean), or a value of
+            the wrong type (``follow_symlinks="no"``, ``sampling_rate=True``).
+        ValueError: a value of the right type out of range, or not one of the choices.
+    """
+    checked = {}
+    for name, value in options.items():
+        if name not in OPTIONS:
+            raise TypeError(f"Unknown option {name!r}.{did_you_mean(name, OPTIONS)} The options are: {', '.join(OPTIONS)}.")
+        checked[name] = _check(name, OPTIONS[name], value)
+    return checked
+
+
+def _check(name: str, option: Option, value: Any) -> Any:
+    rule = option.rule
+    if rule == "bool":
+        if not isinstance(value, bool):
+            raise TypeError(f"{name}={value!r}: expected True or False.")
+    elif rule == "size":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _error(value, f"{name}={value!r}: expected a size in bytes, an int >= 0 (0 turns the check off).")
+    elif rule == "rate":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise _error(value, f"{name}={value!r}: expected a positive int in Hz, or None to keep each file's rate.")
+    elif rule == "choice":
+        choices = option.choices(name)
+        if value not in choices:
+            raise ValueError(f"{name}={value!r}: choose one of {', '.join(map(repr, choices))}.{did_you_mean(value, choices)}")
+    elif rule == "path":
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name}={value!r}: expected a folder path (str or os.PathLike).")
+        value = None if value is None else os.fspath(value)
+    elif rule == "paths":
+        if value is None:
+            return None
+        folders = [value] if isinstance(value, (str, os.PathLike)) else value
+        if not isinstance(folders, (list, tuple)) or not all(isinstance(v, (str, os.PathLike)) for v in folders):
+            raise TypeError(f"{name}={value!r}: expected a folder path or a list of folder paths.")
+        value = [os.fspath(v) for v in folders]
+    elif rule == "data_files":
+        if value is not None and not isinstance(value, (str, os.PathLike, list, tuple, Mapping)):
+            raise TypeError(f"{name}={value!r}: expected a path, a list of paths, or {{'train': ..., 'test': ...}}.")
+    return value
+
+
+def _error(value: Any, message: str) -> Exception:
+    """A wrong type is a TypeError, a right type with a wrong value a ValueError."""
+    return ValueError(message) if isinstance(value, int) and not isinstance(value, bool) else TypeError(message)
