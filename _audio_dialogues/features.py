@@ -28,89 +28,11 @@ import pyarrow as pa
 import soundfile
 
 from .audio_files import parse_audio_name
+from .decoding import AudioDecodeError, count_failure, decode_audio
 from .join import JoinedRecord
 from .musiccaps import MusicCapsClip, musiccaps_columns
 
 logger = logging.getLogger("audio_dialogues")
-
-
-class AudioDecodeError(RuntimeError):
-    """An audio file could not be decoded."""
-
-
-def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.ndarray, int]:
-    """Read a file (path or bytes) as a float32 mono array, resampled to ``sampling_rate``."""
-    try:
-        with soundfile.SoundFile(io.BytesIO(source) if isinstance(source, bytes) else source) as file:
-            rate = file.samplerate
-            if file.subtype == "PCM_16":  # the same values as libsndfile's float read (x / 32768), 2-4x faster
-                array = _to_mono(file.read(dtype="int16", always_2d=True)) * np.float32(1 / 32768)
-            else:
-                array = _to_mono(file.read(dtype="float32", always_2d=True))
-    except soundfile.LibsndfileError as err:
-        if isinstance(source, bytes) or not source.lower().endswith((".m4a", ".aac", ".mp4")):
-            raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {_diagnosis(source, err)}") from err
-        array, rate = _decode_with_ffmpeg(source)
-    if not np.isfinite(array).all():  # a training loop would only see a NaN loss
-        raise AudioDecodeError(f"Audio file {_name(source)} holds NaN or infinite samples: re-download or re-encode it.")
-    if sampling_rate and sampling_rate != rate:
-        import soxr
-
-        array = soxr.resample(array, rate, sampling_rate, quality="HQ").astype(np.float32, copy=False)
-        rate = sampling_rate
-    return np.ascontiguousarray(array), int(rate)
-
-
-def _to_mono(frames: np.ndarray) -> np.ndarray:
-    """The channel average, as float32.
-
-    Adding the channel columns one by one is ~10x faster than ``frames.mean(axis=1)``, which reduces
-    along the short inner axis (measured: 35 % of decoding a 10 s 44.1 kHz stereo clip).
-    """
-    mono = frames[:, 0].astype(np.float32, copy=frames.shape[1] > 1)  # one float32 channel: a view, no copy
-    for channel in range(1, frames.shape[1]):
-        mono += frames[:, channel]
-    if frames.shape[1] > 1:
-        mono /= np.float32(frames.shape[1])
-    return mono
-
-
-def _decode_with_ffmpeg(path: str) -> tuple[np.ndarray, int]:
-    try:
-        import librosa
-
-        array, rate = librosa.load(path, sr=None, mono=True, dtype=np.float32)
-    except Exception as err:  # audioread raises its own hierarchy, NoBackendError among them
-        raise AudioDecodeError(
-            f"Could not decode {path}: m4a/aac needs FFmpeg (apt-get install ffmpeg), or convert the clip "
-            f"to wav/flac (ffmpeg -i clip.m4a clip.flac). Cause: {err!r}"
-        ) from err
-    return array, int(rate)
-
-
-def _diagnosis(source: str | bytes, err: Exception) -> str:
-    """What is wrong with a file libsndfile could not open, and what to do, where we can tell."""
-    if isinstance(source, str) and not os.path.exists(source):
-        return "the file does not exist (moved or deleted after the dataset was prepared? load again to rebuild)"
-    try:
-        head = source[:64] if isinstance(source, bytes) else _head(source)
-    except OSError:
-        return str(err)
-    if not head:
-        return "the file is empty (0 bytes), probably a failed download: delete it and download the clip again"
-    if head.lstrip()[:1] in (b"<", b"{"):  # HTML, XML or JSON
-        shown = head.lstrip()[:30].decode("utf-8", "replace")
-        return f"the file is text, not audio (it starts with {shown!r}): an error page saved by the downloader? Download the clip again"
-    return f"{err} (a truncated or corrupt file, or a codec libsndfile cannot read: re-download it, or convert it with ffmpeg -i <file> <file>.flac)"
-
-
-def _head(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read(64)
-
-
-def _name(source: str | bytes) -> str:
-    return "<bytes>" if isinstance(source, bytes) else source
 
 
 @dataclass
@@ -155,10 +77,9 @@ class SoundfileAudio(datasets.Audio):
             error = AudioDecodeError(f"{err}{record}")
             if self.on_decode_error != "none":
                 raise error from err
-            _DECODE_FAILURES.append(str(error))
-            if len(_DECODE_FAILURES) == 1:
+            if count_failure(error):
                 logger.warning(f"{error}. Its audio is None (on_decode_error='none'); further failures are only "
-                               "counted: _audio_dialogues.features.decode_failures()")
+                               "counted: audio_dialogues.decode_failures()")
             return None
         return {"path": value.get("path"), "array": array, "sampling_rate": rate}
 
@@ -176,15 +97,6 @@ def list_of(feature: Any) -> Any:
     ``datasets.List`` exists from 4.0; on 3.6 the same is spelt ``[feature]``.
     """
     return datasets.List(feature) if hasattr(datasets, "List") else [feature]
-
-
-def decode_failures() -> list[str]:
-    """The decode errors that ``on_decode_error="none"`` turned into ``None`` in this process, in order."""
-    return list(_DECODE_FAILURES)
-
-
-_DECODE_FAILURES: list[str] = []
-DECODE_ERROR_POLICIES: tuple[str, ...] = ("error", "none")
 
 
 def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False,

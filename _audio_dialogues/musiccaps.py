@@ -16,12 +16,14 @@ from __future__ import annotations
 import ast
 import csv
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from .join import JoinedRecord
+from .reports import MusicCapsReport
+from .sources import bundled_file
 
 MUSICCAPS_FILE = "musiccaps-public.csv"
 MUSICCAPS_COLUMNS: tuple[str, ...] = (
@@ -113,13 +115,8 @@ def _parse_row(row: dict, path: Path, line: int) -> MusicCapsClip:
 
 
 def shipped_musiccaps_file() -> Path:
-    """The shipped CSV: ``data/metadata`` of a source checkout, or the copy installed with the package."""
-    checkout = Path(__file__).resolve().parent.parent / "data" / "metadata" / MUSICCAPS_FILE
-    installed = Path(__file__).resolve().parent / "metadata" / MUSICCAPS_FILE
-    for path in (checkout, installed):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"The MusicCaps metadata is missing (looked for {checkout} and {installed}); reinstall audio-dialogues.")
+    """The shipped CSV (``data/metadata`` in a checkout, package data ``_audio_dialogues.metadata`` when installed)."""
+    return bundled_file("metadata", MUSICCAPS_FILE)
 
 
 @lru_cache(maxsize=1)
@@ -140,32 +137,6 @@ def musiccaps_columns(clip: MusicCapsClip | None) -> dict:
             "musiccaps_start_s": clip.start_s, "musiccaps_end_s": clip.end_s}
 
 
-@dataclass
-class MusicCapsReport:
-    """The YouTube ids of one split that are not in MusicCaps; ``summary()`` is the line the loader logs."""
-
-    name: str  # "<config>/<split>"
-    not_found: list[tuple[str, list[str]]] = field(default_factory=list)  # (youtube_id, example ids), sorted
-    missing_file: str | None = None
-
-    def summary(self) -> str:
-        records = sum(len(ids) for _, ids in self.not_found)
-        if not self.not_found:
-            return f"{self.name}: MusicCaps metadata found for every YouTube id"
-        shown = ", ".join(yid for yid, _ in self.not_found[:5])
-        line = (f"{self.name}: {len(self.not_found)} YouTube ids not in MusicCaps ({records} records, their "
-                f"musiccaps_* columns are None; first: {shown})")
-        return line + (f"; listed in {self.missing_file}" if self.missing_file else "")
-
-    def to_tsv(self) -> str:
-        return "\n".join(["youtube_id\trecords"] + [f"{y}\t{','.join(ids)}" for y, ids in self.not_found]) + "\n"
-
-    @classmethod
-    def from_tsv(cls, name: str, text: str, missing_file: str | None = None) -> "MusicCapsReport":
-        rows = [line.split("\t") for line in text.splitlines()[1:] if line]
-        return cls(name, [(y, ids.split(",")) for y, ids in rows], missing_file)
-
-
 def match_musiccaps(joined: Sequence[JoinedRecord], clips: Mapping[str, MusicCapsClip], *, name: str) -> MusicCapsReport:
     """Which records' YouTube ids (the first of each record) have no MusicCaps row."""
     not_found: dict[str, list[str]] = {}
@@ -174,11 +145,3 @@ def match_musiccaps(joined: Sequence[JoinedRecord], clips: Mapping[str, MusicCap
         if youtube_id not in clips:
             not_found.setdefault(youtube_id, []).append(item.id)
     return MusicCapsReport(name, sorted(not_found.items()))
-
-
-def write_musiccaps_report(report: MusicCapsReport, directory: Path, final_directory: Path | None = None) -> None:
-    """Write ``<split>.musiccaps_missing.tsv`` into ``directory`` (see :func:`join.write_report`)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"{report.name.rsplit('/', 1)[-1]}.musiccaps_missing.tsv"
-    (directory / name).write_text(report.to_tsv(), encoding="utf-8")
-    report.missing_file = str((final_directory or directory) / name)

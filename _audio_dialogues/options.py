@@ -119,7 +119,7 @@ def _check(name: str, option: Option, value: Any) -> Any:
     elif rule == "choice":
         choices = option.choices(name)
         if value not in choices:
-            raise ValueError(f"{name}={value!r}: choose one of {', '.join(map(repr, choices))}.{did_you_mean(value, choices)}")
+            raise ValueError(f"{name}={value!r}: choose one of {', '.join(choices)}.{did_you_mean(value, choices)}")
     elif rule == "path":
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"{name}={value!r}: expected a folder path (str or os.PathLike).")

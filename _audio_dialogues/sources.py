@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence, Union
+from typing import Mapping, Sequence
 
+from .options import DataFiles
 from .release import RELEASE_SUFFIXES
 
-DataFiles = Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]]
 
 
 @dataclass(frozen=True)
@@ -107,15 +108,21 @@ def _find_split_file(root: Path, config: str, split: str) -> str:
     return str(existing[0])
 
 
+def bundled_file(folder: str, name: str = "") -> Path:
+    """A file shipped with the package: ``data/<folder>/<name>`` of a checkout, which is installed as the
+    package data ``_audio_dialogues.<folder>``; found with ``importlib.resources`` either way."""
+    try:
+        path = Path(str(importlib.resources.files(f"{__package__}.{folder}").joinpath(name)))
+    except ModuleNotFoundError as err:
+        raise FileNotFoundError(f"The bundled data {folder!r} is missing: reinstall audio-dialogues ({err}).") from err
+    if not path.exists():
+        raise FileNotFoundError(f"The bundled file {path} is missing: reinstall audio-dialogues.")
+    return path
+
+
 def sample_dir() -> Path:
-    """The bundled sample: ``data/sample`` of a source checkout, or the copy installed with the package."""
-    checkout = Path(__file__).resolve().parent.parent / "data" / "sample"
-    if (checkout / "manifest.json").is_file():
-        return checkout
-    installed = Path(__file__).resolve().parent / "sample"
-    if (installed / "manifest.json").is_file():
-        return installed
-    raise FileNotFoundError(f"The bundled sample is missing (looked in {checkout} and {installed}); reinstall audio-dialogues.")
+    """The bundled sample release (``data/sample``)."""
+    return bundled_file("sample")
 
 
 def sample_audio_dir() -> Path:
@@ -128,26 +135,12 @@ def sample_manifest() -> dict:
     return json.loads((sample_dir() / "manifest.json").read_text(encoding="utf-8"))
 
 
-@dataclass(frozen=True)
-class LoadOptions:
-    """Everything a build depends on besides the code: part of the cache key, so none goes stale."""
-
-    release: ReleaseSource
-    sampling_rate: int | None
-    missing_audio: str
-    fingerprint: str  # release files (path, size, mtime) + audio folders and their listing + code
-    with_metadata: bool = False  # music_dialogues with MusicCaps' columns
-    on_invalid: str = "error"  # "skip": drop records that fail validation (listed in reports/<split>.invalid.tsv)
-
-
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """A hash of this package's and the loading script's source, so a code change rebuilds."""
+    """A hash of this package's source, so a code change rebuilds."""
     digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for path in sorted([*here.glob("*.py"), here.parent / "audio_dialogues.py"]):
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -20,7 +20,6 @@ forked before the first read) reads the split file itself, listing the audio fol
 from __future__ import annotations
 
 import gc
-import logging
 import uuid
 import weakref
 from contextlib import contextmanager
@@ -28,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from .audio_files import AudioIndex, index_audio_dirs
-from .join import JoinedRecord, JoinReport, join_audio
+from .join import JoinedRecord, join_audio
+from .musiccaps import match_musiccaps, shipped_musiccaps
 from .release import Record, RecordRules, ReleaseFormatError, iter_release_file
+from .reports import SplitReport, log_report
 from .sources import verify_record_count
-
-logger = logging.getLogger("audio_dialogues")
 
 NUM_SHARDS = 64  # per split
 
@@ -78,10 +77,11 @@ class SplitSource:
     missing_audio: str
     verification_mode: str | None
     on_invalid: str = "error"  # "skip": drop records that fail validation, listing them in the report
+    with_metadata: bool = False  # music_dialogues: match the records with MusicCaps (reported)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     _joined: _Records | None = field(default=None, repr=False)
 
-    def read(self) -> tuple[list[JoinedRecord], JoinReport]:
+    def read(self) -> tuple[list[JoinedRecord], SplitReport]:
         """Parse and validate every record, check the published count, then join the audio.
 
         An invalid record raises :class:`ReleaseFormatError`, or with ``on_invalid="skip"`` is left
@@ -108,7 +108,8 @@ class SplitSource:
                                         policy=self.missing_audio, positions=positions if invalid else None)
             report.records, report.on_invalid = position, self.on_invalid
             report.add_invalid(invalid)
-            return joined, report
+            musiccaps = match_musiccaps(joined, shipped_musiccaps(), name=self.name) if self.with_metadata else None
+            return joined, SplitReport(report, musiccaps)
 
     def joined(self) -> list[JoinedRecord]:
         """The joined records, read on the first call in this process (the join summary is logged then)."""
@@ -116,7 +117,7 @@ class SplitSource:
             self._joined = _READ.get(self.token)
         if self._joined is None:
             joined, report = self.read()
-            logger.info(report.summary())
+            log_report(report)
             self.keep(joined)
         return self._joined
 

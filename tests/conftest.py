@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from pathlib import Path
 
@@ -58,3 +59,33 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+class LogLines:
+    """The messages of the ``audio_dialogues`` logger as pytest's ``caplog`` captured them (a live view)."""
+
+    def __init__(self, caplog):
+        self._caplog, self._start = caplog, 0
+
+    def _lines(self) -> list[str]:
+        records = self._caplog.records[self._start:]
+        return [r.getMessage() for r in records if r.name.startswith("audio_dialogues")]
+
+    def __iter__(self):
+        return iter(self._lines())
+
+    def __contains__(self, line) -> bool:
+        return line in self._lines()
+
+    def __len__(self) -> int:
+        return len(self._lines())
+
+    def clear(self) -> None:
+        self._start = len(self._caplog.records)
+
+
+@pytest.fixture
+def summaries(caplog):
+    """What the loader logged (INFO and up), through caplog: the summaries reach the user's logging setup."""
+    caplog.set_level(logging.INFO, logger="audio_dialogues")
+    return LogLines(caplog)

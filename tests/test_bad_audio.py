@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from _audio_dialogues.features import AudioDecodeError, decode_audio
+from _audio_dialogues.decoding import AudioDecodeError, decode_audio
 from conftest import write_clip
 
 
@@ -84,11 +85,11 @@ def test_m4a_without_ffmpeg_says_how_to_fix(tmp_path):
         decode_audio(str(path), 16000)
 
 
-def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp_path, cache_dir, monkeypatch):
+def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp_path, cache_dir, monkeypatch, caplog):
     import logging
 
     from audio_dialogues import load_dataset
-    from _audio_dialogues import features
+    from _audio_dialogues import decoding
     from conftest import dialogue, write_release
 
     clips = tmp_path / "clips"
@@ -106,18 +107,13 @@ def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp
     with pytest.raises(AudioDecodeError, match="YouTube id bbbbbbbbbbb"):
         list(load_dataset("music_dialogues", "train", streaming=True, **load))
 
-    monkeypatch.setattr(features, "_DECODE_FAILURES", [])
-    warnings = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: warnings.append(record.getMessage())
-    logging.getLogger("audio_dialogues").addHandler(handler)
-    try:
-        lenient = load_dataset("music_dialogues", "train", on_decode_error="none", **load)
-        rows = list(lenient) + list(load_dataset("music_dialogues", "train", streaming=True, on_decode_error="none", **load))
-    finally:
-        logging.getLogger("audio_dialogues").removeHandler(handler)
+    monkeypatch.setattr(decoding, "_DECODE_FAILURES", [])
+    caplog.clear()
+    lenient = load_dataset("music_dialogues", "train", on_decode_error="none", **load)
+    rows = list(lenient) + list(load_dataset("music_dialogues", "train", streaming=True, on_decode_error="none", **load))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "audio_dialogues" and r.levelno == logging.WARNING]
     assert [row["audio"] is None for row in rows] == [False, True, False, True]
-    assert len(features.decode_failures()) == 2 and "bbbbbbbbbbb" in features.decode_failures()[-1]
+    assert len(decoding.decode_failures()) == 2 and "bbbbbbbbbbb" in decoding.decode_failures()[-1]
     assert len(warnings) == 1 and "on_decode_error='none'" in warnings[0]  # warned once, then counted
     with pytest.raises(ValueError, match="on_decode_error"):
         load_dataset("music_dialogues", on_decode_error="skip", **load)

@@ -156,16 +156,6 @@ def test_load_dataset(tmp_path, case):
     assert_names_everything(info.value, path, case)
 
 
-@pytest.fixture
-def summaries():
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger("audio_dialogues")
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
-
 
 @pytest.mark.parametrize("case", ERRORS, ids=lambda c: c.id)
 def test_on_invalid_skip(tmp_path, case, summaries):

@@ -67,9 +67,10 @@ def digest(rows: list[tuple[str, str, list]]) -> str:
 _PAUSED_LOAD = """
 import sys, time
 import audio_dialogues
+from _audio_dialogues import builder
 
 data_dir, cache_dir, marker, pause_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-to_example, made = audio_dialogues.to_example, 0
+to_example, made = builder.to_example, 0
 
 def paused_to_example(*args, **kwargs):
     global made
@@ -79,7 +80,7 @@ def paused_to_example(*args, **kwargs):
         time.sleep(600)
     return to_example(*args, **kwargs)
 
-audio_dialogues.to_example = paused_to_example
+builder.to_example = paused_to_example
 audio_dialogues.load_dataset("music_dialogues", data_dir=data_dir, cache_dir=cache_dir)
 """
 
@@ -122,6 +123,7 @@ def test_a_prepare_killed_midway_is_never_served_and_the_next_load_rebuilds(tmp_
 _RACING_LOAD = """
 import hashlib, json, os, sys, time
 import audio_dialogues
+from _audio_dialogues import builder
 
 data_dir, cache_dir, go = sys.argv[1], sys.argv[2], sys.argv[3]
 while not os.path.exists(go):

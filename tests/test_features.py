@@ -78,7 +78,7 @@ def test_rows_are_built_exactly_as_datasets_would_encode_them(config, cache_dir)
     builder = AudioDialogues(config, cache_dir=cache_dir)  # the bundled sample, with some clips missing on purpose
     features = dataset_features(multi_audio, 16000, True)
     rows = []
-    for split, files in builder.config.options.release.files.items():
+    for split, files in builder.release.files.items():
         source = SplitSource(config, split, files, SUBSETS[config].rules, 0, builder.audio_index, "keep", "no_checks")
         rows += [to_example(item, multi_audio) for item in source.read()[0]]
     audio_values = [a for row in rows for a in (row["audios"] if multi_audio else [row["audio"]])]

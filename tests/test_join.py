@@ -3,7 +3,8 @@ import json
 import pytest
 
 from _audio_dialogues.audio_files import index_audio_dirs
-from _audio_dialogues.join import JoinReport, MissingAudioError, join_audio, write_report
+from _audio_dialogues.join import MissingAudioError, join_audio
+from _audio_dialogues.reports import JoinReport, write_join_report as write_report
 from _audio_dialogues.release import Record
 
 TURN = ({"user": "q", "assistant": "a"},)

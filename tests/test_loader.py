@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import pytest
 
+import _audio_dialogues.builder
 import audio_dialogues
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 from _audio_dialogues.join import MissingAudioError
@@ -164,23 +165,6 @@ def copy_sample(tmp_path: Path) -> tuple[Path, Path]:
     return release, audio
 
 
-class Records(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def summaries():
-    handler = Records()
-    logger = logging.getLogger("audio_dialogues")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
-
 
 def test_missing_audio_policies(tmp_path, cache_dir, summaries):
     release, audio = copy_sample(tmp_path)
@@ -275,10 +259,12 @@ def test_cache_follows_audio_dir_release_and_options(tmp_path, cache_dir):
     path.write_text(json.dumps(records))
     assert load_dataset("music_dialogues", "train", **args)[0]["dialogue"][0]["assistant"] == "Edited answer."
 
-    # Options that shape the build give their own cache.
-    dirs = {AudioDialogues("music_dialogues", **{k: v for k, v in args.items() if k != "verification_mode"}, **extra).cache_dir
-            for extra in ({}, {"sampling_rate": 8000}, {"sampling_rate": None}, {"missing_audio": "skip"})}
-    assert len(dirs) == 4
+    # Options that shape the build give their own cache; the decode-time ones (sampling_rate) reuse it.
+    def cache_of(**extra):
+        return AudioDialogues("music_dialogues", **{k: v for k, v in args.items() if k != "verification_mode"}, **extra).cache_dir
+
+    assert cache_of() == cache_of(sampling_rate=8000) == cache_of(sampling_rate=None) == cache_of(decode=False)
+    assert len({cache_of(), cache_of(missing_audio="skip"), cache_of(on_invalid="skip")}) == 3
     assert len(load_dataset("music_dialogues", "train", sampling_rate=8000, **args)[1]["audio"]["array"]) < len(second[1]["audio"]["array"])
 
 
@@ -305,7 +291,7 @@ def test_skip_verifies_the_release_count_before_dropping(tmp_path, cache_dir):
 def test_package_version_and_code_are_part_of_the_cache_key(monkeypatch, cache_dir):
     builder = AudioDialogues("music_dialogues", cache_dir=cache_dir)
     assert f"/{audio_dialogues.__version__}" in builder.cache_dir.replace(os.sep, "/")
-    monkeypatch.setattr(audio_dialogues, "code_fingerprint", lambda: "changed-code")
+    monkeypatch.setattr(_audio_dialogues.builder, "code_fingerprint", lambda: "changed-code")
     assert AudioDialogues("music_dialogues", cache_dir=cache_dir).cache_dir != builder.cache_dir
 
 

@@ -13,13 +13,14 @@ import pytest
 import audio_dialogues
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 from _audio_dialogues.join import JoinedRecord
+from _audio_dialogues.reports import MusicCapsReport, write_musiccaps_report
 from _audio_dialogues.musiccaps import (
-    MUSICCAPS_COLUMN_NAMES, MusicCapsFormatError, MusicCapsReport, match_musiccaps, musiccaps_columns,
-    read_musiccaps, shipped_musiccaps_file, write_musiccaps_report,
+    MUSICCAPS_COLUMN_NAMES, MusicCapsFormatError, match_musiccaps, musiccaps_columns,
+    read_musiccaps, shipped_musiccaps_file,
 )
 from _audio_dialogues.release import Record
 from conftest import REPO, dialogue, write_release
-from test_loader import DATASETS_3, copy_sample, summaries  # noqa: F401 (a fixture)
+from test_loader import DATASETS_3, copy_sample
 
 CSV = REPO / "data" / "metadata" / "musiccaps-public.csv"
 HEADER = "ytid,start_s,end_s,audioset_positive_labels,aspect_list,caption,author_id,is_balanced_subset,is_audioset_eval\n"
@@ -162,7 +163,7 @@ def test_only_music_dialogues_takes_the_option(config, cache_dir):
 def test_the_option_is_part_of_the_cache_key_and_off_changes_nothing(cache_dir):
     off, on = (AudioDialogues("music_dialogues", cache_dir=cache_dir, with_metadata=flag) for flag in (False, True))
     assert off.cache_dir != on.cache_dir
-    assert off.config.options.with_metadata is False and on.config.options.with_metadata is True
+    assert off.config.with_metadata is False and on.config.with_metadata is True
     default = AudioDialogues("music_dialogues", cache_dir=cache_dir)
     assert default.cache_dir == off.cache_dir and default.info.features == off.info.features
     assert not set(MUSICCAPS_COLUMN_NAMES) & set(off.info.features)
@@ -187,7 +188,7 @@ def test_rows_with_metadata_are_built_exactly_as_datasets_would_encode_them(tmp_
                                                           {"audio_id": f"{NOT_IN_MUSICCAPS}.wav", "dialogue": dialogue(1)}])
     builder = AudioDialogues("music_dialogues", with_metadata=True)  # the sample, some clips missing on purpose
     features = dataset_features(False, 16000, True, with_metadata=True)
-    files = {**builder.config.options.release.files, "extra": (str(tmp_path / "music_dialogues" / "train.json"),)}
+    files = {**builder.release.files, "extra": (str(tmp_path / "music_dialogues" / "train.json"),)}
     rows = []
     for split, paths in files.items():
         source = SplitSource("music_dialogues", split, paths, SUBSETS["music_dialogues"].rules, 0, builder.audio_index, "keep", "no_checks")

@@ -1,0 +1,186 @@
+"""The ``datasets`` builder of Audio Dialogues: the release's dialogues joined with local audio by YouTube id.
+
+Read top-down: the dataset's constants, the builder (``_info``, ``_split_generators``,
+``_generate_examples``), then the three public steps it adapts (prepare, read, stream). The work is
+done by pure functions elsewhere: :mod:`.release` parses records, :mod:`.audio_files` finds clips,
+:mod:`.join` joins them, :mod:`.reports` writes, reads and logs what was found, :mod:`.features`
+makes rows. Every option is a field of :class:`~.options.AudioDialoguesConfig`.
+
+The builder lives in the package, not in the loading script ``audio_dialogues.py``, because the
+package's commands (``export``, ``convert``, ``evaluate``, ...) load data and the package never
+imports the script; the script imports it from here (``datasets`` 3.6 finds it there).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+
+import datasets
+
+from . import __version__
+from .audio_files import AudioIndex, index_audio_dirs
+from .features import PreEncodedFeatures, dataset_features, to_example
+from .musiccaps import shipped_musiccaps, shipped_musiccaps_file
+from .options import OPTIONS, AudioDialoguesConfig, check_options, defaults
+from .reports import log_report, read_report, write_report
+from .sources import ReleaseSource, check_cache_dir, code_fingerprint, locate_release, sample_audio_dir, verify_record_count
+from .splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
+from .subsets import SUBSETS, subset
+
+logger = logging.getLogger("audio_dialogues")
+
+_CITATION = """\
+@article{goel2024audiodialogues,
+  title   = {Audio Dialogues: Dialogues dataset for audio and music understanding},
+  author  = {Goel, Arushi and Kong, Zhifeng and Valle, Rafael and Catanzaro, Bryan},
+  journal = {arXiv preprint arXiv:2404.07616},
+  year    = {2024}
+}
+"""
+_DESCRIPTION = "Multi-turn dialogues about sounds (AudioSet) and music (MusicCaps), generated with GPT-4 and filtered."
+_HOMEPAGE = "https://arxiv.org/abs/2404.07616"
+_LICENSE = "Dialogue text: the release's terms. Audio: YouTube clips, not included; download your own."
+_VERSION = datasets.Version(__version__)  # a new package version builds afresh
+
+# What DatasetBuilder.__init__ itself takes (cache_dir, hash, info, ...); data_dir and data_files are our options.
+_BUILDER_ARGS = frozenset(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"} - set(OPTIONS)
+
+
+class AudioDialogues(datasets.GeneratorBasedBuilder):
+    """Audio Dialogues; ``AudioDialogues("music_dialogues", **options)`` with the options of
+    :class:`~.options.AudioDialoguesConfig`, plus ``datasets``' own builder arguments (``cache_dir``, ...)
+    and ``verification_mode`` (``"no_checks"`` accepts a partial release; also a ``download_and_prepare``
+    argument).
+    """
+
+    VERSION = _VERSION
+    # Rows hold audio paths, never audio bytes: datasets' 100-row batches for audio columns (meant for
+    # embedded audio) would only add per-batch overhead to writing and reading.
+    DEFAULT_WRITER_BATCH_SIZE = 1000
+    BUILDER_CONFIG_CLASS = AudioDialoguesConfig
+    BUILDER_CONFIGS = [AudioDialoguesConfig(name=name, version=_VERSION, description=s.description) for name, s in SUBSETS.items()]
+
+    def __init__(self, config_name: str | None = None, *, verification_mode: str | None = None, **kwargs):
+        subset(config_name)  # an unknown config fails here, with the list of configs
+        options = {name: kwargs.pop(name) for name in list(kwargs) if name in OPTIONS}
+        unknown = [name for name in kwargs if name not in _BUILDER_ARGS]
+        if unknown:
+            check_options({unknown[0]: None})  # raises: unknown option, with the valid ones and a did-you-mean
+        options = {**defaults(), **check_options(options)}
+        if options["with_metadata"] and config_name != "music_dialogues":
+            raise ValueError(f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop with_metadata for {config_name}.")
+        if kwargs.get("cache_dir") is not None:
+            check_cache_dir(kwargs["cache_dir"])
+        self.verification_mode = verification_mode
+        self.release: ReleaseSource = locate_release(config_name, SUBSETS[config_name].published, options["data_dir"], options["data_files"])
+        audio_dirs = options["audio_dir"] or ([str(sample_audio_dir())] if self.release.is_sample and options["audio_dir"] is None else [])
+        if not audio_dirs and options["missing_audio"] != "keep":
+            raise ValueError(f"missing_audio={options['missing_audio']!r} needs audio_dir= (the folder of your downloaded clips).")
+        if self.release.is_sample:
+            logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")
+        with paused_gc():
+            self.audio_index: AudioIndex | None = (
+                index_audio_dirs(audio_dirs, follow_symlinks=options["follow_symlinks"], min_bytes=options["min_audio_bytes"])
+                if audio_dirs else None
+            )
+        if self.audio_index:
+            logger.info(self.audio_index.summary())
+        # Only what changes the rows goes to datasets, which hashes it into the cache id; the rest is set after.
+        rows = {name: value for name, value in options.items() if OPTIONS[name].rows and name not in ("data_dir", "data_files", "audio_dir")}
+        kwargs.setdefault("dataset_name", "audio_dialogues")
+        super().__init__(config_name=config_name, rows_fingerprint=self._rows_fingerprint(options["with_metadata"]), **rows, **kwargs)
+        for name, value in options.items():
+            setattr(self.config, name, value)
+        self._reported: set[str] = set()  # splits whose report this builder has logged
+
+    def _rows_fingerprint(self, with_metadata: bool) -> str:
+        """The release files (path, size, mtime), the audio listing, the code and the datasets version
+        (3.6 cannot read the dataset_info.json that 5.x writes) and, with metadata, the MusicCaps CSV."""
+        parts = [self.release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text",
+                 code_fingerprint(), f"datasets{datasets.__version__}"]
+        if with_metadata:  # the CSV is package data, which code_fingerprint does not cover
+            stat = shipped_musiccaps_file().stat()
+            parts.append(f"musiccaps{stat.st_size}.{stat.st_mtime_ns}")
+        return "-".join(parts)
+
+    def _info(self) -> datasets.DatasetInfo:
+        config = self.config
+        return datasets.DatasetInfo(
+            description=f"{_DESCRIPTION} {SUBSETS[config.name].description}",
+            features=dataset_features(SUBSETS[config.name].multi_audio, config.sampling_rate, config.decode,
+                                      config.with_metadata, config.on_decode_error),
+            homepage=_HOMEPAGE,
+            license=_LICENSE,
+            citation=_CITATION,
+        )
+
+    def _split_generators(self, dl_manager):
+        streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
+        output_splits, generators = datasets.SplitDict(), []
+        for split, source in self._sources().items():
+            if not streaming:  # a stream reads nothing until the split is iterated, and then only that split
+                joined, report = source.read()
+                source.keep(joined)
+                # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
+                write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
+                log_report(report)
+                self._reported.add(split)
+                output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
+            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards_of(source, NUM_SHARDS)}))
+        if not streaming:
+            self.info.splits = output_splits  # what datasets' own verification compares the build against
+            self.info.features = PreEncodedFeatures(self.info.features)  # as_dataset puts plain features back
+        return generators
+
+    def _generate_examples(self, shards):
+        multi_audio = SUBSETS[self.config.name].multi_audio
+        musiccaps = shipped_musiccaps() if self.config.with_metadata else None
+        for shard in shards:
+            for item in shard:
+                yield item.id, to_example(item, multi_audio, musiccaps)
+
+    def _sources(self) -> dict[str, SplitSource]:
+        config = self.config
+        return {
+            split: SplitSource(f"{config.name}/{split}", split, files, SUBSETS[config.name].rules,
+                               self.release.expected_records[split], self.audio_index, config.missing_audio,
+                               self.verification_mode, config.on_invalid, config.with_metadata)
+            for split, files in self.release.files.items()
+        }
+
+    # The three public steps: keep our Audio feature (a cached dataset_info.json restores plain
+    # datasets.Audio, which needs torch on datasets 4+), and on a cache hit check the record counts
+    # and repeat the split reports.
+
+    def download_and_prepare(self, *args, verification_mode=None, **kwargs):
+        self.verification_mode = verification_mode or self.verification_mode
+        with paused_gc():  # also while datasets writes our rows: same reason as for reading them
+            result = super().download_and_prepare(*args, verification_mode=verification_mode, **kwargs)
+        self._report_cache_hit()
+        return result
+
+    def _report_cache_hit(self) -> None:
+        """Splits read from the cache: check their release counts as a fresh prepare would, and log their reports."""
+        for split, files in self.release.files.items():
+            if split in self._reported:
+                continue
+            report = read_report(Path(self.cache_dir, "reports"), f"{self.config.name}/{split}", self.config.with_metadata)
+            if report is None:
+                continue
+            verify_record_count(report.join.name, files, report.join.records, self.release.expected_records[split],
+                                self.verification_mode)
+            log_report(report)
+            self._reported.add(split)
+
+    def as_dataset(self, split=None, *args, **kwargs):
+        self.info.features = self._info().features
+        return super().as_dataset(split, *args, **kwargs)
+
+    def as_streaming_dataset(self, *args, **kwargs):
+        self.info.features = self._info().features
+        return super().as_streaming_dataset(*args, **kwargs)
+
+    def __getstate__(self):  # num_proc jobs get no audio listing: each split's SplitSource carries what it reads
+        return {**super().__getstate__(), "audio_index": None}

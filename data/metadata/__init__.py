@@ -1,0 +1,1 @@
+"""Package data: shipped metadata files and their licences (read with importlib.resources)."""

@@ -1,0 +1,1 @@
+"""Package data: the bundled sample release and its clips (read with importlib.resources)."""
