@@ -14,7 +14,8 @@ from huggingface_hub import DatasetCard
 
 import audio_dialogues
 from _audio_dialogues.export import CONFIGS, export, push_to_hub
-from _audio_dialogues.features import SoundfileAudio, decode_audio
+from _audio_dialogues.decoding import decode_audio
+from _audio_dialogues.features import SoundfileAudio
 from _audio_dialogues.sources import sample_audio_dir, sample_manifest
 
 AUDIO_COLUMNS = {"audio", "audios"}

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from _audio_dialogues.features import AudioDecodeError, SoundfileAudio, decode_audio
+from _audio_dialogues.decoding import AudioDecodeError, decode_audio
+from _audio_dialogues.features import SoundfileAudio
+from audio_dialogues import CONFIGS
 from conftest import write_clip
 
 
@@ -63,7 +65,7 @@ def test_feature_serialises_as_audio():
     assert type(restored["audio"]) is datasets.Audio and restored["audio"].sampling_rate == 16000
 
 
-@pytest.mark.parametrize("config", ["audioset_dialogues", "music_dialogues", "audioset_comparison"])
+@pytest.mark.parametrize("config", CONFIGS)
 def test_rows_are_built_exactly_as_datasets_would_encode_them(config, cache_dir):
     """PreEncodedFeatures passes our rows through unencoded; that is only right if encoding changes nothing."""
     import pickle

@@ -20,7 +20,7 @@ from _audio_dialogues.release import ReleaseFormatError
 from _audio_dialogues.sources import sample_dir, sample_manifest
 from conftest import dialogue, write_clip, write_release
 
-CONFIGS = list(SUBSETS)
+CONFIGS = list(audio_dialogues.CONFIGS)
 SPLITS = ("train", "test")
 DATASETS_3 = datasets.__version__.startswith("3.")
 MANIFEST = sample_manifest()
