@@ -134,3 +134,12 @@ def test_summaries_are_printed_once_with_or_without_a_logging_setup(setup, tmp_p
     lines = [line for line in result.stderr.splitlines() if "music_dialogues/test: 12 records" in line]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("ROOT " if setup == "configured" else "[audio_dialogues] ")
+
+
+def test_the_readme_options_table_is_the_table():
+    rows = {}
+    for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 4 and cells[2] in ("yes", "no"):
+            rows[cells[0].strip("`")] = cells[2] == "yes"
+    assert rows == {name: option.rows for name, option in OPTIONS.items()}
