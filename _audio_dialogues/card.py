@@ -8,19 +8,15 @@ for the audio, what is not in it and how to get it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from datasets.info import DatasetInfosDict
 
 from .builder import _CITATION
 from .subsets import SUBSETS
 
-if TYPE_CHECKING:
-    from .export import ExportResult
 
-
-def dataset_card(result: "ExportResult", infos: DatasetInfosDict) -> str:
-    """The README.md of an export: YAML (configs, dataset_info, licence, tags) and the prose."""
+def dataset_card(infos: DatasetInfosDict, embed_audio: bool) -> str:
+    """The README.md of an export of ``infos`` (by config; the first is the default): YAML (configs,
+    dataset_info, licence, tags) and the prose; ``embed_audio``: the Parquet files hold the clips."""
     from huggingface_hub import DatasetCardData
 
     configs = list(infos)
@@ -37,7 +33,7 @@ def dataset_card(result: "ExportResult", infos: DatasetInfosDict) -> str:
         for c in configs
     )
     columns = ", ".join(f"`{name}`" for name in infos[configs[0]].features)
-    if result.embed_audio:
+    if embed_audio:
         audio = (
             "**This copy embeds the audio** (`audio-dialogues export --embed-audio`): each clip's file bytes are in "
             "the Parquet files (`{\"bytes\", \"path\": file name}`; `None` where the clip was not found), so it is "
@@ -94,6 +90,6 @@ Files: `data/<config>/<split>-NNNNN-of-MMMMM.parquet`. Columns (`{configs[0]}`):
 ## Licences
 
 - The dialogue text: the terms of the Audio Dialogues release.
-- The audio: YouTube clips, not redistributable{"; embedded here for private or local use only" if result.embed_audio else ", not included"}.
+- The audio: YouTube clips, not redistributable{"; embedded here for private or local use only" if embed_audio else ", not included"}.
 - MusicCaps metadata, where present: CC BY-SA 4.0 (Google).
 """

@@ -155,7 +155,7 @@ def export(
             dataset_name="audio_dialogues", dataset_size=sum(s.num_bytes for s in splits.values()),
             download_size=sum((out / f).stat().st_size for s in result.splits if s.config == config for f in s.files),
         )
-    (out / "README.md").write_text(dataset_card(result, infos), encoding="utf-8")
+    (out / "README.md").write_text(dataset_card(infos, embed_audio), encoding="utf-8")
     return result
 
 
