@@ -105,21 +105,27 @@ MUSICCAPS_VARIANTS = (
 # Question wordings per dialogue slot; the answers come from the caption and aspects.
 QUESTIONS = {
     "audioset_dialogues": {
-        "describe": ("What is happening in this audio clip?", "Can you describe what you hear?", "What does this clip contain?"),
-        "elements": ("Which sounds stand out?", "What are the main sound sources?", "What can be heard in the foreground?"),
+        "describe": ("What is happening in this audio clip?", "Can you describe what you hear?",
+                     "What does this clip contain?"),
+        "elements": ("Which sounds stand out?", "What are the main sound sources?",
+                     "What can be heard in the foreground?"),
         "details": ("Tell me more about it.", "What else happens in the clip?", "Anything else worth noting?"),
         "character": ("How would you characterise the sound?", "What is the overall feel of the clip?"),
     },
     "music_dialogues": {
-        "describe": ("Describe this piece of music.", "What kind of music is this?", "Can you describe this recording?"),
-        "elements": ("What instruments can you hear?", "Which instruments and voices are in it?", "What is the instrumentation?"),
-        "details": ("What else can you tell me about the song?", "How is the music arranged?", "Tell me more about it."),
+        "describe": ("Describe this piece of music.", "What kind of music is this?",
+                     "Can you describe this recording?"),
+        "elements": ("What instruments can you hear?", "Which instruments and voices are in it?",
+                     "What is the instrumentation?"),
+        "details": ("What else can you tell me about the song?", "How is the music arranged?",
+                    "Tell me more about it."),
         "character": ("Describe the mood of this recording.", "What genre and mood does it suggest?"),
     },
 }
 # Aspects containing one of these words name what makes the sound (else the first aspects are used).
 SOUND_SOURCE_WORDS = ("guitar", "piano", "drum", "bass", "vocal", "voice", "singer", "string", "synth", "percussion",
-                      "violin", "cello", "horn", "trumpet", "sax", "flute", "organ", "keyboard", "choir", "harp", "beat")
+                      "violin", "cello", "horn", "trumpet", "sax", "flute", "organ", "keyboard", "choir", "harp",
+                      "beat")
 COMPARISON_QUESTIONS = (
     "Compare {audios}. How do they differ?",
     "What does each of {audios} contain, and what do they share?",
@@ -129,12 +135,13 @@ COMPARISON_QUESTIONS = (
 
 def musiccaps_clips(csv_path: str | Path) -> list[Clip]:
     """All MusicCaps rows (read by the package), sorted by YouTube id, caption and aspects stripped of blanks."""
-    clips = read_musiccaps(csv_path).values()
-    return sorted(
-        (dataclasses.replace(clip, caption=clip.caption.strip(), aspects=tuple(a.strip() for a in clip.aspects if a.strip()))
-         for clip in clips),
-        key=lambda clip: clip.ytid,
-    )
+    clips = [
+        dataclasses.replace(
+            clip, caption=clip.caption.strip(), aspects=tuple(a.strip() for a in clip.aspects if a.strip())
+        )
+        for clip in read_musiccaps(csv_path).values()
+    ]
+    return sorted(clips, key=lambda clip: clip.ytid)
 
 
 def pick_clips(
@@ -291,7 +298,9 @@ def comparison_records(split_clips: SplitClips, rng: random.Random) -> list[dict
     return records
 
 
-def build_records(plan: dict[str, dict[str, SplitClips]], rng: random.Random) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def build_records(
+    plan: dict[str, dict[str, SplitClips]], rng: random.Random
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """All records: ``{config: {split: [record, ...]}}``."""
     records: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for config, source in (("audioset_dialogues", "audioset"), ("music_dialogues", "music")):
@@ -412,10 +421,12 @@ def make_sample(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CS
 
     _remove_previous_sample(out)
     split_files = {
-        config: {split: write_split(out, config, split, records[config][split]) for split in SPLITS} for config in records
+        config: {split: write_split(out, config, split, records[config][split]) for split in SPLITS}
+        for config in records
     }
     audio_files: dict[str, str] = {}
-    for source, folder, variants in (("audioset", "audioset", AUDIOSET_VARIANTS), ("music", "musiccaps", MUSICCAPS_VARIANTS)):
+    folders = (("audioset", "audioset", AUDIOSET_VARIANTS), ("music", "musiccaps", MUSICCAPS_VARIANTS))
+    for source, folder, variants in folders:
         clips = [clip for split in SPLITS for clip in plan[source][split].with_audio()]
         audio_files.update(write_audio_folder(out / "audio", folder, clips, variants))
     manifest = build_manifest(out, records, split_files, audio_files)
@@ -427,7 +438,8 @@ def make_sample(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CS
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"sample folder to (re)write (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"sample folder to (re)write (default: {DEFAULT_OUT})")
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help=f"MusicCaps CSV (default: {DEFAULT_CSV})")
     args = parser.parse_args(argv)
     manifest = make_sample(args.out, args.csv)

@@ -96,7 +96,8 @@ _QUESTIONS = {
 }
 _ANSWERS = {
     "sounds": ("{Source} is {action}.", "{Source} is {action} {place}.", "It sounds like {source} {action} {place}.",
-               "At first {source} is {action}, then {other} takes over.", "Mostly {source}, with {other} in the background."),
+               "At first {source} is {action}, then {other} takes over.",
+               "Mostly {source}, with {other} in the background."),
     "music": ("{Source} plays the melody while {other} keeps the rhythm.", "It is a {action} {place} piece.",
               "The mood is {action}, carried by {source}.", "Yes, {source} and {other} would suit a {action} scene.",
               "It sounds like {place} music led by {source}."),
@@ -151,7 +152,9 @@ def _check_sizes(sizes: Mapping[str, Mapping[str, int]]) -> None:
 def _open_for_writing(path: Path, compress: bool) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as raw:
-        binary = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) if compress else raw
+        binary = raw
+        if compress:
+            binary = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
         with io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False) as text:
             yield text
 
@@ -171,7 +174,9 @@ def _write_records(out: IO[str], records: Iterator[dict[str, Any]], fmt: str) ->
 
 def _records(shape: _Shape, count: int, rng: random.Random) -> Iterator[dict[str, Any]]:
     """``count`` random records; the random draws are made in bulk up front, then assembled."""
-    return _dialogue_records(shape, count, rng) if shape.audio_weights is None else _comparison_records(shape, count, rng)
+    if shape.audio_weights is None:
+        return _dialogue_records(shape, count, rng)
+    return _comparison_records(shape, count, rng)
 
 
 def _dialogue_records(shape: _Shape, count: int, rng: random.Random) -> Iterator[dict[str, Any]]:
@@ -341,10 +346,12 @@ class AudioSummary:
             links += f"; {self.copies} copies where a hard link failed"
         lines = [f"{self.written} audio files under {self.audio_dir} ({links})"]
         if self.shortfall:
+            drawn_missing = sum(map(len, self.missing.values()))
             lines.append(f"  only {self.written} of the {self.requested} files asked for: the release has "
-                         f"{sum(self.ids.values())} distinct ids, of which {sum(map(len, self.missing.values()))} drawn missing")
+                         f"{sum(self.ids.values())} distinct ids, of which {drawn_missing} drawn missing")
         for config, counts in self.files.items():
-            line = f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, {len(self.missing[config])} drawn missing"
+            line = (f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, "
+                    f"{len(self.missing[config])} drawn missing")
             if self.unreached[config]:
                 line += f", {len(self.unreached[config])} not reached"
             lines.append(line)
@@ -389,7 +396,9 @@ def write_audio(
         raise ValueError(f"seconds must be positive, not {seconds!r}")
     audio_dir = Path(audio_dir)
     if audio_dir.exists() and any(audio_dir.iterdir()):
-        raise FileExistsError(f"audio_dir {audio_dir} is not empty; write_audio fills a new folder (remove it, or pick another)")
+        raise FileExistsError(
+            f"audio_dir {audio_dir} is not empty; write_audio fills a new folder (remove it, or pick another)"
+        )
     release_ids = _release_youtube_ids(release_paths)
     pool_dir = audio_dir.with_name(audio_dir.name + ".pool")
     pool = write_clips(pool_dir, seconds=seconds, seed=seed)
@@ -530,7 +539,9 @@ def _release_youtube_ids(release_paths: Mapping[str, Mapping[str, str | Path]]) 
     """The distinct YouTube ids of each config, in release order, read with the loader's own parser."""
     unknown = set(release_paths) - set(_AUDIO_ORDER)
     if unknown:
-        raise ValueError(f"unknown config(s) {', '.join(sorted(unknown))} in release_paths; expected {', '.join(_AUDIO_ORDER)}")
+        raise ValueError(
+            f"unknown config(s) {', '.join(sorted(unknown))} in release_paths; expected {', '.join(_AUDIO_ORDER)}"
+        )
     ids = {}
     for config in (c for c in _AUDIO_ORDER if c in release_paths):
         rules = _record_rules(config)
@@ -558,11 +569,14 @@ def _parse_size(text: str) -> tuple[str, str, int]:
         config, split = name.split("/")
         return config, split, int(count)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected CONFIG/SPLIT=COUNT, e.g. music_dialogues/test=1641, not {text!r}") from err
+        raise argparse.ArgumentTypeError(
+            f"expected CONFIG/SPLIT=COUNT, e.g. music_dialogues/test=1641, not {text!r}"
+        ) from err
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it.")
+    parser = argparse.ArgumentParser(
+        description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it.")
     parser.add_argument("out", type=Path, help="release root to write <config>/<split>.<fmt> under")
     parser.add_argument("--size", type=_parse_size, action="append", required=True, metavar="CONFIG/SPLIT=COUNT",
                         help="records of one file; repeat for several files")
@@ -570,9 +584,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--audio-dir", type=Path, metavar="DIR",
-                        help="also write clips for the release's ids here (hard links into DIR.pool); needs --audio-files")
+                        help="also write clips for the release's ids here (hard links into DIR.pool); "
+                             "needs --audio-files")
     parser.add_argument("--audio-files", type=int, metavar="N", help="how many audio files to write into --audio-dir")
-    parser.add_argument("--missing", type=float, default=0.15, help="fraction of ids left without a file (default 0.15)")
+    parser.add_argument("--missing", type=float, default=0.15,
+                        help="fraction of ids left without a file (default 0.15)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip (default 10)")
     args = parser.parse_args(argv)
     if (args.audio_dir is None) != (args.audio_files is None):
