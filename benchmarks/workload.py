@@ -22,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
+sys.path.insert(1, str(REPO / "tests"))  # the synthetic release and audio writer (tests/synthetic.py)
 
 from audio_dialogues import CONFIGS  # noqa: E402  (the subsets table, from this checkout)
 

@@ -19,25 +19,34 @@ clips that are (``is_audioset_eval``). The dialogue text is built from each clip
 list by templates. The audio is synthesized (chords and noise bursts, different for every clip), in
 every file-name form and several formats, rates and channel counts; a few ids have no audio file at
 all, as in a real download. ``manifest.json`` is computed from what was written.
+
+The MusicCaps rows are read by the package (``_audio_dialogues.musiccaps.read_musiccaps``); the clips
+are synthesized, written and named by ``tests/synthetic.py`` (``write_clip``, ``audio_file_name``),
+the same code that writes the tests' and benchmarks' audio folders.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import csv
+import dataclasses
 import json
 import random
 import re
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
 import soundfile as sf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# This checkout's package, and the clip writer beside the tests (tests/synthetic.py).
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
+
+from _audio_dialogues.musiccaps import MusicCapsClip as Clip, read_musiccaps  # noqa: E402
+from synthetic import ClipFormat, audio_file_name, write_clip  # noqa: E402
+
 DEFAULT_OUT = REPO_ROOT / "data" / "sample"
 DEFAULT_CSV = REPO_ROOT / "data" / "metadata" / "musiccaps-public.csv"
 
@@ -62,70 +71,61 @@ MISSING_COMPARISON_CLIPS = (2, 5)
 COMPARISON_RECORDS_WITH_MISSING_AUDIO = (1, 6)
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
-CHORDS = ((0, 4, 7), (0, 3, 7), (0, 5, 9), (0, 7), (0, 4, 7, 11))  # semitones above the root
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One row of ``musiccaps-public.csv``."""
-
-    ytid: str
-    start_s: int
-    end_s: int
-    caption: str
-    aspects: tuple[str, ...]
-    is_audioset_eval: bool
+CLIP_SECONDS = (0.5, 1.0)  # each clip's length is drawn from this range: short, so the shipped sample stays small
 
 
 @dataclass(frozen=True)
 class AudioVariant:
-    """How one synthesized clip is stored: file-name form, container, encoding, rate, channels."""
+    """How one synthesized clip is stored: its file-name form (a key of ``synthetic.NAME_FORMS``) and format."""
 
-    name: str  # str.format template over ytid, start_ms, start, end
-    format: str
-    subtype: str
-    sampling_rate: int
-    channels: int = 1
+    form: str
+    clip: ClipFormat
 
 
 # Cycled over each folder's clips, so train and test each get every form. Every naming form the
 # loader resolves appears: Y<id>.ext, <id>.ext, <id>_<start ms>.ext, <id>_<start s>_<end s>.ext.
 AUDIOSET_VARIANTS = (
-    AudioVariant("Y{ytid}.wav", "WAV", "PCM_16", 16000),
-    AudioVariant("{ytid}_{start_ms}.wav", "WAV", "PCM_16", 16000),
-    AudioVariant("Y{ytid}.wav", "WAV", "PCM_16", 16000),
-    AudioVariant("{ytid}_{start}_{end}.flac", "FLAC", "PCM_16", 16000),
-    AudioVariant("Y{ytid}.ogg", "OGG", "VORBIS", 22050),
-    AudioVariant("Y{ytid}.wav", "WAV", "PCM_16", 16000, channels=2),
-    AudioVariant("Y{ytid}.wav", "WAV", "PCM_16", 16000),
-    AudioVariant("{ytid}_{start_ms}.wav", "WAV", "PCM_24", 16000),  # not FLOAT: its PEAK chunk holds a timestamp
+    AudioVariant("audioset", ClipFormat("wav", 16000, 1)),
+    AudioVariant("start_ms", ClipFormat("wav", 16000, 1)),
+    AudioVariant("audioset", ClipFormat("wav", 16000, 1)),
+    AudioVariant("start_end_whole", ClipFormat("flac", 16000, 1)),
+    AudioVariant("audioset", ClipFormat("ogg", 22050, 1)),
+    AudioVariant("audioset", ClipFormat("wav", 16000, 2)),
+    AudioVariant("audioset", ClipFormat("wav", 16000, 1)),
+    AudioVariant("start_ms", ClipFormat("wav", 16000, 1, "PCM_24")),  # not FLOAT: its PEAK chunk holds a timestamp
 )
 MUSICCAPS_VARIANTS = (
-    AudioVariant("{ytid}.wav", "WAV", "PCM_16", 16000),
-    AudioVariant("{ytid}_{start:.3f}_{end:.3f}.flac", "FLAC", "PCM_16", 44100, channels=2),
-    AudioVariant("{ytid}.wav", "WAV", "PCM_16", 16000),
-    AudioVariant("{ytid}.mp3", "MP3", "MPEG_LAYER_III", 48000),
-    AudioVariant("{ytid}_{start_ms}.wav", "WAV", "PCM_16", 22050),
+    AudioVariant("bare", ClipFormat("wav", 16000, 1)),
+    AudioVariant("start_end", ClipFormat("flac", 44100, 2)),
+    AudioVariant("bare", ClipFormat("wav", 16000, 1)),
+    AudioVariant("bare", ClipFormat("mp3", 48000, 1)),
+    AudioVariant("start_ms", ClipFormat("wav", 22050, 1)),
 )
 
 # Question wordings per dialogue slot; the answers come from the caption and aspects.
 QUESTIONS = {
     "audioset_dialogues": {
-        "describe": ("What is happening in this audio clip?", "Can you describe what you hear?", "What does this clip contain?"),
-        "elements": ("Which sounds stand out?", "What are the main sound sources?", "What can be heard in the foreground?"),
+        "describe": ("What is happening in this audio clip?", "Can you describe what you hear?",
+                     "What does this clip contain?"),
+        "elements": ("Which sounds stand out?", "What are the main sound sources?",
+                     "What can be heard in the foreground?"),
         "details": ("Tell me more about it.", "What else happens in the clip?", "Anything else worth noting?"),
         "character": ("How would you characterise the sound?", "What is the overall feel of the clip?"),
     },
     "music_dialogues": {
-        "describe": ("Describe this piece of music.", "What kind of music is this?", "Can you describe this recording?"),
-        "elements": ("What instruments can you hear?", "Which instruments and voices are in it?", "What is the instrumentation?"),
-        "details": ("What else can you tell me about the song?", "How is the music arranged?", "Tell me more about it."),
+        "describe": ("Describe this piece of music.", "What kind of music is this?",
+                     "Can you describe this recording?"),
+        "elements": ("What instruments can you hear?", "Which instruments and voices are in it?",
+                     "What is the instrumentation?"),
+        "details": ("What else can you tell me about the song?", "How is the music arranged?",
+                    "Tell me more about it."),
         "character": ("Describe the mood of this recording.", "What genre and mood does it suggest?"),
     },
 }
 # Aspects containing one of these words name what makes the sound (else the first aspects are used).
 SOUND_SOURCE_WORDS = ("guitar", "piano", "drum", "bass", "vocal", "voice", "singer", "string", "synth", "percussion",
-                      "violin", "cello", "horn", "trumpet", "sax", "flute", "organ", "keyboard", "choir", "harp", "beat")
+                      "violin", "cello", "horn", "trumpet", "sax", "flute", "organ", "keyboard", "choir", "harp",
+                      "beat")
 COMPARISON_QUESTIONS = (
     "Compare {audios}. How do they differ?",
     "What does each of {audios} contain, and what do they share?",
@@ -133,25 +133,14 @@ COMPARISON_QUESTIONS = (
 )
 
 
-def read_musiccaps(csv_path: str | Path) -> list[Clip]:
-    """All MusicCaps rows, sorted by YouTube id.
-
-    A row (``aspect_list`` is a Python list literal)::
-
-        -0Gj8-vB1q4,30,40,"/m/0140xf,...","['low quality', 'sustained strings melody']","The low quality ...",4,False,True
-    """
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        clips = [
-            Clip(
-                ytid=row["ytid"],
-                start_s=int(row["start_s"]),
-                end_s=int(row["end_s"]),
-                caption=row["caption"].strip(),
-                aspects=tuple(a.strip() for a in ast.literal_eval(row["aspect_list"]) if a.strip()),
-                is_audioset_eval=row["is_audioset_eval"] == "True",
-            )
-            for row in csv.DictReader(handle)
-        ]
+def musiccaps_clips(csv_path: str | Path) -> list[Clip]:
+    """All MusicCaps rows (read by the package), sorted by YouTube id, caption and aspects stripped of blanks."""
+    clips = [
+        dataclasses.replace(
+            clip, caption=clip.caption.strip(), aspects=tuple(a.strip() for a in clip.aspects if a.strip())
+        )
+        for clip in read_musiccaps(csv_path).values()
+    ]
     return sorted(clips, key=lambda clip: clip.ytid)
 
 
@@ -231,87 +220,16 @@ def comparison_record(clips: Sequence[Clip], rng: random.Random) -> dict[str, An
 # --- audio ---------------------------------------------------------------------------------------
 
 
-def synthesize(ytid: str, sampling_rate: int, channels: int) -> np.ndarray:
-    """0.5-1.0 s of a chord plus noise bursts, with fades; seeded by the id so every clip differs.
-
-    Returns float32 of shape ``(frames,)`` for mono or ``(frames, channels)``; peak at most 0.45 (0.5 after lossy coding).
-    """
-    rng = np.random.default_rng(zlib.crc32(ytid.encode("utf-8")))
-    frames = int(round(rng.uniform(0.5, 1.0) * sampling_rate))
-    t = np.arange(frames) / sampling_rate
-    root = 110.0 * 2 ** (rng.integers(0, 30) / 12)
-    intervals = CHORDS[rng.integers(len(CHORDS))]
-    tone = sum(np.sin(2 * np.pi * root * 2 ** (i / 12) * t + rng.uniform(0, 2 * np.pi)) for i in intervals)
-    for _ in range(rng.integers(0, 3)):
-        start = rng.integers(0, frames // 2)
-        length = int(0.05 * sampling_rate)
-        tone[start : start + length] += rng.normal(0, 0.5, size=len(tone[start : start + length]))
-    fade = min(int(0.02 * sampling_rate), frames // 2)
-    envelope = np.ones(frames)
-    envelope[:fade] = np.linspace(0, 1, fade)
-    envelope[frames - fade :] = np.linspace(1, 0, fade)
-    mono = tone * envelope
-    mono *= rng.uniform(0.25, 0.45) / np.max(np.abs(mono))  # headroom: lossy codecs overshoot a little
-    if channels == 1:
-        return mono.astype(np.float32)
-    gains = np.linspace(1.0, 0.4, channels)  # a different level per channel
-    return (mono[:, None] * gains[None, :]).astype(np.float32)
+def clip_seconds(ytid: str) -> float:
+    """The length of the clip of ``ytid``, drawn from :data:`CLIP_SECONDS` (seeded by the id)."""
+    return round(random.Random(f"{SEED}/{ytid}").uniform(*CLIP_SECONDS), 3)
 
 
-def _ogg_crc_table() -> list[int]:
-    """CRC-32 lookup table of the Ogg framing (polynomial 0x04C11DB7, MSB first, no reflection)."""
-    table = []
-    for byte in range(256):
-        crc = byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
-        table.append(crc)
-    return table
-
-
-_OGG_CRC_TABLE = _ogg_crc_table()
-
-
-def _ogg_crc(page: bytes) -> int:
-    crc = 0
-    for byte in page:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC_TABLE[(crc >> 24) ^ byte]
-    return crc
-
-
-def _fix_ogg_serial(path: Path, serial: int) -> None:
-    """Replace the random stream serial libsndfile writes into every Ogg page, for identical bytes."""
-    data = bytearray(path.read_bytes())
-    offset = 0
-    while offset < len(data):
-        if data[offset : offset + 4] != b"OggS":
-            raise ValueError(f"{path}: no Ogg page at byte {offset}")
-        segments = data[offset + 26]
-        header_size = 27 + segments
-        page_size = header_size + sum(data[offset + 27 : offset + header_size])
-        data[offset + 14 : offset + 18] = serial.to_bytes(4, "little")
-        data[offset + 22 : offset + 26] = bytes(4)
-        crc = _ogg_crc(bytes(data[offset : offset + page_size]))
-        data[offset + 22 : offset + 26] = crc.to_bytes(4, "little")
-        offset += page_size
-    path.write_bytes(bytes(data))
-
-
-def write_clip(audio_dir: Path, folder: str, clip: Clip, variant: AudioVariant) -> str:
+def write_sample_clip(audio_dir: Path, folder: str, clip: Clip, variant: AudioVariant) -> str:
     """Synthesize and write one clip; returns its path relative to ``audio_dir`` (POSIX)."""
-    name = variant.name.format(ytid=clip.ytid, start_ms=clip.start_s * 1000, start=clip.start_s, end=clip.end_s)
-    path = audio_dir / folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    samples = synthesize(clip.ytid, variant.sampling_rate, variant.channels)
-    sf.write(path, samples, variant.sampling_rate, format=variant.format, subtype=variant.subtype)
-    if variant.format == "OGG":
-        _fix_ogg_serial(path, zlib.crc32(name.encode("utf-8")))
+    name = audio_file_name(variant.form, clip.ytid, variant.clip.format, clip.start_s, clip.end_s)
+    write_clip(audio_dir / folder / name, variant.clip, clip_seconds(clip.ytid), zlib.crc32(clip.ytid.encode("utf-8")))
     return f"{folder}/{name}"
-
-
-def writable(variant: AudioVariant) -> bool:
-    """Whether this soundfile/libsndfile build can write the variant's format and encoding."""
-    return variant.format in sf.available_formats() and variant.subtype in sf.available_subtypes(variant.format)
 
 
 def write_audio_folder(
@@ -324,11 +242,11 @@ def write_audio_folder(
     written = {}
     for position, clip in enumerate(clips):
         variant = variants[position % len(variants)]
-        if not writable(variant):
-            print(f"note: soundfile cannot write {variant.format}/{variant.subtype} here; "
-                  f"{clip.ytid} is written as {variants[0].format} instead")
-            variant = variants[0]
-        written[write_clip(audio_dir, folder, clip, variant)] = clip.ytid
+        if not variant.clip.writable():
+            print(f"note: soundfile cannot write {variant.clip} here; "
+                  f"{clip.ytid} is written as {variants[0].clip} instead")
+            variant = dataclasses.replace(variant, clip=variants[0].clip)
+        written[write_sample_clip(audio_dir, folder, clip, variant)] = clip.ytid
     return written
 
 
@@ -380,7 +298,9 @@ def comparison_records(split_clips: SplitClips, rng: random.Random) -> list[dict
     return records
 
 
-def build_records(plan: dict[str, dict[str, SplitClips]], rng: random.Random) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def build_records(
+    plan: dict[str, dict[str, SplitClips]], rng: random.Random
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """All records: ``{config: {split: [record, ...]}}``."""
     records: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for config, source in (("audioset_dialogues", "audioset"), ("music_dialogues", "music")):
@@ -473,6 +393,10 @@ Regenerate (deterministic; the files come out byte-identical) with:
 """
 
 
+# data/sample is installed as the package _audio_dialogues.sample (setup.cfg), so it needs an __init__.py.
+PACKAGE_INIT = '''"""Package data: the bundled sample release and its clips (read with importlib.resources)."""\n'''
+
+
 def _remove_previous_sample(out: Path) -> None:
     """Delete the audio and release files of an earlier run, so renamed clips leave nothing behind."""
     audio_dir = out / "audio"
@@ -492,26 +416,30 @@ def make_sample(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CS
     """(Re)write the sample release under ``out``; returns its manifest."""
     out = Path(out)
     rng = random.Random(SEED)
-    plan = plan_clips(read_musiccaps(csv_path), rng)
+    plan = plan_clips(musiccaps_clips(csv_path), rng)
     records = build_records(plan, rng)
 
     _remove_previous_sample(out)
     split_files = {
-        config: {split: write_split(out, config, split, records[config][split]) for split in SPLITS} for config in records
+        config: {split: write_split(out, config, split, records[config][split]) for split in SPLITS}
+        for config in records
     }
     audio_files: dict[str, str] = {}
-    for source, folder, variants in (("audioset", "audioset", AUDIOSET_VARIANTS), ("music", "musiccaps", MUSICCAPS_VARIANTS)):
+    folders = (("audioset", "audioset", AUDIOSET_VARIANTS), ("music", "musiccaps", MUSICCAPS_VARIANTS))
+    for source, folder, variants in folders:
         clips = [clip for split in SPLITS for clip in plan[source][split].with_audio()]
         audio_files.update(write_audio_folder(out / "audio", folder, clips, variants))
     manifest = build_manifest(out, records, split_files, audio_files)
     _write_json(out / "manifest.json", manifest)
     (out / "README.md").write_text(README, encoding="utf-8", newline="\n")
+    (out / "__init__.py").write_text(PACKAGE_INIT, encoding="utf-8", newline="\n")
     return manifest
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"sample folder to (re)write (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"sample folder to (re)write (default: {DEFAULT_OUT})")
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help=f"MusicCaps CSV (default: {DEFAULT_CSV})")
     args = parser.parse_args(argv)
     manifest = make_sample(args.out, args.csv)

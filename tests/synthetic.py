@@ -22,6 +22,11 @@ the release that "was downloaded" gets a hard link to one pool clip, named in on
 loader resolves (``Y<id>.wav``, ``<id>.flac``, ``<id>_30000.mp3``, ``<id>_30.000_40.000.wav``), so
 120,000 files take seconds and almost no disk. About ``missing`` of the ids get no file, like
 downloads that failed.
+
+One clip is written by :func:`write_clip` (the sound comes from :func:`synthesize`; same seed, same
+bytes, Ogg included) in any :class:`ClipFormat` (also ogg vorbis and other wav subtypes), and named
+by :func:`audio_file_name` in one of :data:`NAME_FORMS`; ``scripts/make_sample.py`` writes the
+bundled sample's clips with them.
 """
 
 from __future__ import annotations
@@ -34,11 +39,12 @@ import json
 import os
 import random
 import shutil
+import zlib
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import soundfile
@@ -90,7 +96,8 @@ _QUESTIONS = {
 }
 _ANSWERS = {
     "sounds": ("{Source} is {action}.", "{Source} is {action} {place}.", "It sounds like {source} {action} {place}.",
-               "At first {source} is {action}, then {other} takes over.", "Mostly {source}, with {other} in the background."),
+               "At first {source} is {action}, then {other} takes over.",
+               "Mostly {source}, with {other} in the background."),
     "music": ("{Source} plays the melody while {other} keeps the rhythm.", "It is a {action} {place} piece.",
               "The mood is {action}, carried by {source}.", "Yes, {source} and {other} would suit a {action} scene.",
               "It sounds like {place} music led by {source}."),
@@ -145,7 +152,9 @@ def _check_sizes(sizes: Mapping[str, Mapping[str, int]]) -> None:
 def _open_for_writing(path: Path, compress: bool) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as raw:
-        binary = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) if compress else raw
+        binary = raw
+        if compress:
+            binary = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
         with io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False) as text:
             yield text
 
@@ -165,7 +174,9 @@ def _write_records(out: IO[str], records: Iterator[dict[str, Any]], fmt: str) ->
 
 def _records(shape: _Shape, count: int, rng: random.Random) -> Iterator[dict[str, Any]]:
     """``count`` random records; the random draws are made in bulk up front, then assembled."""
-    return _dialogue_records(shape, count, rng) if shape.audio_weights is None else _comparison_records(shape, count, rng)
+    if shape.audio_weights is None:
+        return _dialogue_records(shape, count, rng)
+    return _comparison_records(shape, count, rng)
 
 
 def _dialogue_records(shape: _Shape, count: int, rng: random.Random) -> Iterator[dict[str, Any]]:
@@ -221,28 +232,68 @@ def _text_pool(templates: tuple[str, ...], bank: str, rng: random.Random, size: 
 # --- the audio folder ----------------------------------------------------------------------------
 
 _LAYOUTS = {1: "mono", 2: "stereo"}
+# soundfile's (format, usual subtype) for each extension.
+_ENCODINGS = {
+    "wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III"),
+}
 
 
 @dataclass(frozen=True, order=True)
 class ClipFormat:
-    """How one synthetic clip is stored; ``format`` is also the file's extension."""
+    """How one synthetic clip is stored; ``format`` is also the file's extension.
 
-    format: str  # "wav", "flac" or "mp3"
+    ``subtype`` is soundfile's encoding; left out, it is the format's usual one (PCM_16 for wav and flac).
+    """
+
+    format: str  # "wav", "flac", "ogg" or "mp3"
     sampling_rate: int
     channels: int
+    subtype: str = ""
+
+    def __post_init__(self) -> None:
+        if self.format not in _ENCODINGS:
+            raise ValueError(f"unknown clip format {self.format!r}; expected one of {', '.join(_ENCODINGS)}")
+        if not self.subtype:
+            object.__setattr__(self, "subtype", _ENCODINGS[self.format][1])
+
+    @property
+    def container(self) -> str:
+        """soundfile's name of the format ("WAV", "FLAC", "OGG", "MP3")."""
+        return _ENCODINGS[self.format][0]
+
+    def writable(self) -> bool:
+        """Whether this soundfile/libsndfile build can write the format and encoding."""
+        formats = soundfile.available_formats()
+        return self.container in formats and self.subtype in soundfile.available_subtypes(self.container)
 
     def __str__(self) -> str:
-        return f"{self.format} {self.sampling_rate} Hz {_LAYOUTS[self.channels]}"
+        usual = "" if self.subtype == _ENCODINGS[self.format][1] else f" {self.subtype}"
+        return f"{self.format}{usual} {self.sampling_rate} Hz {_LAYOUTS[self.channels]}"
 
 
-# soundfile's (format, subtype) for each extension.
-_ENCODINGS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "mp3": ("MP3", "MPEG_LAYER_III")}
 # Every combination of the formats, rates and channel counts users really have; files cycle through them.
 CLIP_FORMATS: tuple[ClipFormat, ...] = tuple(
-    ClipFormat(fmt, rate, channels) for fmt in _ENCODINGS for rate in (16000, 22050, 44100, 48000) for channels in (1, 2)
+    ClipFormat(fmt, rate, channels) for fmt in ("wav", "flac", "mp3") for rate in (16000, 22050, 44100, 48000)
+    for channels in (1, 2)
 )
-# The file-name forms the loader resolves (see audio_files.py), cycled independently of CLIP_FORMATS.
-_NAME_FORMS = ("Y{id}.{ext}", "{id}.{ext}", "{id}_30000.{ext}", "{id}_30.000_40.000.{ext}")
+# The file-name forms the loader resolves (audio_files.parse_audio_name), over a YouTube id, an extension and the
+# clip's start and end in seconds: Y<id>, <id>, <id>_<start ms>, <id>_<start s>_<end s> with or without decimals.
+NAME_FORMS: dict[str, str] = {
+    "audioset": "Y{id}.{ext}",  # Y2oSP0SN3d2g.wav
+    "bare": "{id}.{ext}",  # 2oSP0SN3d2g.flac
+    "start_ms": "{id}_{start_ms}.{ext}",  # 2oSP0SN3d2g_30000.wav
+    "start_end": "{id}_{start:.3f}_{end:.3f}.{ext}",  # 2oSP0SN3d2g_30.000_40.000.mp3
+    "start_end_whole": "{id}_{start}_{end}.{ext}",  # 2oSP0SN3d2g_30_40.flac
+}
+# The forms write_audio cycles through (independently of CLIP_FORMATS); whole seconds are left to the sample.
+_AUDIO_NAME_FORMS = ("audioset", "bare", "start_ms", "start_end")
+
+
+def audio_file_name(form: str, youtube_id: str, ext: str, start_s: int = 30, end_s: int = 40) -> str:
+    """The file name of a clip in one of :data:`NAME_FORMS`, e.g. ``("start_ms", id, "wav")`` -> ``<id>_30000.wav``."""
+    return NAME_FORMS[form].format(id=youtube_id, ext=ext, start_ms=start_s * 1000, start=start_s, end=end_s)
+
+
 _SUBFOLDERS = 5  # <audio_dir>/<config>/part0 ... part4: the loader searches recursively
 # The small config first, so that a small n_files still covers it whole.
 _AUDIO_ORDER = ("music_dialogues", "audioset_dialogues", "audioset_comparison")
@@ -295,10 +346,12 @@ class AudioSummary:
             links += f"; {self.copies} copies where a hard link failed"
         lines = [f"{self.written} audio files under {self.audio_dir} ({links})"]
         if self.shortfall:
+            drawn_missing = sum(map(len, self.missing.values()))
             lines.append(f"  only {self.written} of the {self.requested} files asked for: the release has "
-                         f"{sum(self.ids.values())} distinct ids, of which {sum(map(len, self.missing.values()))} drawn missing")
+                         f"{sum(self.ids.values())} distinct ids, of which {drawn_missing} drawn missing")
         for config, counts in self.files.items():
-            line = f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, {len(self.missing[config])} drawn missing"
+            line = (f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, "
+                    f"{len(self.missing[config])} drawn missing")
             if self.unreached[config]:
                 line += f", {len(self.unreached[config])} not reached"
             lines.append(line)
@@ -343,7 +396,9 @@ def write_audio(
         raise ValueError(f"seconds must be positive, not {seconds!r}")
     audio_dir = Path(audio_dir)
     if audio_dir.exists() and any(audio_dir.iterdir()):
-        raise FileExistsError(f"audio_dir {audio_dir} is not empty; write_audio fills a new folder (remove it, or pick another)")
+        raise FileExistsError(
+            f"audio_dir {audio_dir} is not empty; write_audio fills a new folder (remove it, or pick another)"
+        )
     release_ids = _release_youtube_ids(release_paths)
     pool_dir = audio_dir.with_name(audio_dir.name + ".pool")
     pool = write_clips(pool_dir, seconds=seconds, seed=seed)
@@ -367,8 +422,8 @@ def write_audio(
                 present[youtube_id] = rng.random() >= missing
                 if present[youtube_id]:
                     clip = CLIP_FORMATS[written % len(CLIP_FORMATS)]
-                    form = _NAME_FORMS[(written + written // len(CLIP_FORMATS)) % len(_NAME_FORMS)]
-                    target = folders[written % _SUBFOLDERS] / form.format(id=youtube_id, ext=clip.format)
+                    form = _AUDIO_NAME_FORMS[(written + written // len(CLIP_FORMATS)) % len(_AUDIO_NAME_FORMS)]
+                    target = folders[written % _SUBFOLDERS] / audio_file_name(form, youtube_id, clip.format)
                     summary.copies += _link_or_copy(pool[clip], target)
                     counts[clip] += 1
                     written += 1
@@ -380,27 +435,41 @@ def write_audio(
 def write_clips(folder: str | Path, *, seconds: float = 10.0, seed: int = 0) -> dict[ClipFormat, Path]:
     """Write one synthesized clip per :data:`CLIP_FORMATS` entry into ``folder``; returns their paths.
 
-    Each clip is a seeded chord with tremolo, background noise and a few noise bursts (channels at
-    different levels and phases), peak 0.5, so every clip differs; another ``seed`` gives other clips.
-    A file is written under a temporary name and then renamed, so hard links to an earlier clip of
-    the same name keep their content. The names (``clip00_16000hz_mono.wav``, ...) hold no YouTube id.
+    Each clip is :func:`synthesize`'d from ``(seed, its position)``, so every clip differs and another
+    ``seed`` gives other clips. The names (``clip00_16000hz_mono.wav``, ...) hold no YouTube id.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for number, clip in enumerate(CLIP_FORMATS):
         path = folder / f"clip{number:02d}_{clip.sampling_rate}hz_{_LAYOUTS[clip.channels]}.{clip.format}"
-        partial = path.with_name(path.name + ".partial")
-        container, subtype = _ENCODINGS[clip.format]
-        soundfile.write(partial, _synthesize(clip, seconds, np.random.default_rng([seed, number])),
-                        clip.sampling_rate, format=container, subtype=subtype)
-        os.replace(partial, path)
-        paths[clip] = path
+        paths[clip] = write_clip(path, clip, seconds, (seed, number))
     return paths
 
 
-def _synthesize(clip: ClipFormat, seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """``seconds`` of sound as float32 ``(frames, channels)``."""
+def write_clip(path: str | Path, clip: ClipFormat, seconds: float, seed: int | Sequence[int]) -> Path:
+    """Synthesize ``seconds`` of sound seeded by ``seed`` and write it to ``path`` as ``clip`` says; returns ``path``.
+
+    The same arguments give the same bytes (an Ogg file's random stream serial is replaced by one
+    derived from the file name). The file is written under a temporary name and then renamed, so
+    hard links to an earlier file of the same name keep their content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    samples = synthesize(clip, seconds, np.random.default_rng(seed))
+    soundfile.write(partial, samples, clip.sampling_rate, format=clip.container, subtype=clip.subtype)
+    if clip.format == "ogg":
+        _fix_ogg_serial(partial, zlib.crc32(path.name.encode("utf-8")))
+    os.replace(partial, path)
+    return path
+
+
+def synthesize(clip: ClipFormat, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """``seconds`` of sound as float32 ``(frames, channels)``, peak 0.5.
+
+    A chord with tremolo, background noise and three noise bursts; the channels differ in level and
+    phase (at most 10 ms apart). Drawn from ``rng``, so another seed gives another clip.
+    """
     frames = max(1, int(round(seconds * clip.sampling_rate)))
     t = np.arange(frames) / clip.sampling_rate
     root = 110.0 * 2 ** (rng.integers(0, 24) / 12)
@@ -413,6 +482,45 @@ def _synthesize(clip: ClipFormat, seconds: float, rng: np.random.Generator) -> n
     gains = np.linspace(1.0, 0.6, clip.channels)
     shifts = [int(rng.integers(0, clip.sampling_rate // 100 + 1)) * c for c in range(clip.channels)]  # <= 10 ms apart
     return np.stack([gain * np.roll(sound, shift) for gain, shift in zip(gains, shifts)], axis=1).astype(np.float32)
+
+
+def _ogg_crc_table() -> list[int]:
+    """CRC-32 lookup table of the Ogg framing (polynomial 0x04C11DB7, MSB first, no reflection)."""
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+        table.append(crc)
+    return table
+
+
+_OGG_CRC_TABLE = _ogg_crc_table()
+
+
+def _ogg_crc(page: bytes) -> int:
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC_TABLE[(crc >> 24) ^ byte]
+    return crc
+
+
+def _fix_ogg_serial(path: Path, serial: int) -> None:
+    """Replace the random stream serial libsndfile writes into every Ogg page, for identical bytes."""
+    data = bytearray(path.read_bytes())
+    offset = 0
+    while offset < len(data):
+        if data[offset : offset + 4] != b"OggS":
+            raise ValueError(f"{path}: no Ogg page at byte {offset}")
+        segments = data[offset + 26]
+        header_size = 27 + segments
+        page_size = header_size + sum(data[offset + 27 : offset + header_size])
+        data[offset + 14 : offset + 18] = serial.to_bytes(4, "little")
+        data[offset + 22 : offset + 26] = bytes(4)
+        crc = _ogg_crc(bytes(data[offset : offset + page_size]))
+        data[offset + 22 : offset + 26] = crc.to_bytes(4, "little")
+        offset += page_size
+    path.write_bytes(bytes(data))
 
 
 def _link_or_copy(source: Path, target: Path) -> bool:
@@ -431,7 +539,9 @@ def _release_youtube_ids(release_paths: Mapping[str, Mapping[str, str | Path]]) 
     """The distinct YouTube ids of each config, in release order, read with the loader's own parser."""
     unknown = set(release_paths) - set(_AUDIO_ORDER)
     if unknown:
-        raise ValueError(f"unknown config(s) {', '.join(sorted(unknown))} in release_paths; expected {', '.join(_AUDIO_ORDER)}")
+        raise ValueError(
+            f"unknown config(s) {', '.join(sorted(unknown))} in release_paths; expected {', '.join(_AUDIO_ORDER)}"
+        )
     ids = {}
     for config in (c for c in _AUDIO_ORDER if c in release_paths):
         rules = _record_rules(config)
@@ -459,11 +569,14 @@ def _parse_size(text: str) -> tuple[str, str, int]:
         config, split = name.split("/")
         return config, split, int(count)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected CONFIG/SPLIT=COUNT, e.g. music_dialogues/test=1641, not {text!r}") from err
+        raise argparse.ArgumentTypeError(
+            f"expected CONFIG/SPLIT=COUNT, e.g. music_dialogues/test=1641, not {text!r}"
+        ) from err
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it.")
+    parser = argparse.ArgumentParser(
+        description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it.")
     parser.add_argument("out", type=Path, help="release root to write <config>/<split>.<fmt> under")
     parser.add_argument("--size", type=_parse_size, action="append", required=True, metavar="CONFIG/SPLIT=COUNT",
                         help="records of one file; repeat for several files")
@@ -471,9 +584,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--audio-dir", type=Path, metavar="DIR",
-                        help="also write clips for the release's ids here (hard links into DIR.pool); needs --audio-files")
+                        help="also write clips for the release's ids here (hard links into DIR.pool); "
+                             "needs --audio-files")
     parser.add_argument("--audio-files", type=int, metavar="N", help="how many audio files to write into --audio-dir")
-    parser.add_argument("--missing", type=float, default=0.15, help="fraction of ids left without a file (default 0.15)")
+    parser.add_argument("--missing", type=float, default=0.15,
+                        help="fraction of ids left without a file (default 0.15)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip (default 10)")
     args = parser.parse_args(argv)
     if (args.audio_dir is None) != (args.audio_files is None):
