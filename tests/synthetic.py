@@ -49,7 +49,8 @@ from typing import IO, Any, Iterator, Mapping, Sequence
 import numpy as np
 import soundfile
 
-from _audio_dialogues.release import RecordRules, read_release_file
+from _audio_dialogues.release import read_release_file
+from _audio_dialogues.subsets import SUBSETS
 
 SPLITS = ("train", "test")
 FORMATS = ("json", "jsonl")
@@ -544,22 +545,13 @@ def _release_youtube_ids(release_paths: Mapping[str, Mapping[str, str | Path]]) 
         )
     ids = {}
     for config in (c for c in _AUDIO_ORDER if c in release_paths):
-        rules = _record_rules(config)
+        rules = SUBSETS[config].rules
         distinct: dict[str, None] = {}
         for path in release_paths[config].values():
             for record in read_release_file(path, rules):
                 distinct.update(dict.fromkeys(record.youtube_ids))
         ids[config] = list(distinct)
     return ids
-
-
-def _record_rules(config: str) -> RecordRules:
-    """The loader's validation rules for ``config``, from the shapes drawn here (equal to ``SUBSETS``'s)."""
-    shape = _SHAPES[config]
-    if shape.audio_weights is None:
-        return RecordRules(multi_audio=False, max_turns=len(shape.turn_weights))
-    return RecordRules(multi_audio=True, max_turns=len(shape.turn_weights), min_audios=2,
-                       max_audios=len(shape.audio_weights) + 1)
 
 
 def _parse_size(text: str) -> tuple[str, str, int]:

@@ -14,7 +14,7 @@ import pytest
 import soundfile
 
 from _audio_dialogues.audio_files import parse_audio_name
-from synthetic import CLIP_FORMATS, _record_rules, main, write_audio, write_clips, write_release
+from synthetic import _SHAPES, CLIP_FORMATS, main, write_audio, write_clips, write_release
 
 SMALL = {
     "audioset_dialogues": {"train": 23, "test": 5},
@@ -315,8 +315,12 @@ def test_a_load_finds_audio_for_exactly_the_files_written(tmp_path, release, cac
 def test_record_rules_are_the_loaders(tmp_path):
     from audio_dialogues import SUBSETS
 
-    for config, subset in SUBSETS.items():
-        assert _record_rules(config) == subset.rules
+    for config, subset in SUBSETS.items():  # the shapes drawn here span exactly the loader's rules
+        shape, rules = _SHAPES[config], subset.rules
+        assert (shape.audio_weights is not None) == rules.multi_audio
+        assert len(shape.turn_weights) == rules.max_turns and shape.turn_weights[0] > 0
+        if shape.audio_weights is not None:
+            assert (rules.min_audios, rules.max_audios) == (2, len(shape.audio_weights) + 1)
 
 
 @pytest.mark.parametrize(
