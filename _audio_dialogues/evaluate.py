@@ -278,6 +278,180 @@ def _pair(given: Mapping[str, _Prediction], dialogues: Mapping[str, Sequence[Tur
 
 
 # ---------------------------------------------------------------------------------------------
+# The protocol: a model answers a split turn by turn
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question put to the model: turn ``turn`` (from 1) of dialogue ``id``."""
+
+    id: str
+    turn: int
+    audio: Any  # the decoded clip {"path", "array", "sampling_rate"}, a list of them (comparison), or None if missing
+    history: list[Turn]  # the earlier turns: the model's own answers, or the references with teacher forcing
+    question: str
+
+
+Model = Callable[[Any, list[Turn], str], str]  # model(audio, history, question) -> answer
+
+
+@dataclass
+class ProtocolReport:
+    """What one :func:`run_protocol` run did; every dialogue of the split is in exactly one count."""
+
+    config: str
+    split: str
+    out: str
+    teacher_forcing: bool
+    dialogues: int  # in the split (release records)
+    answered: int = 0  # answered and written by this run
+    resumed: int = 0  # already in ``out`` from an earlier run, not asked again
+    skipped_missing_audio: int = 0  # left out by the loader (missing_audio="skip"): not in ``out``
+    without_audio: int = 0  # answered with audio None (missing_audio="keep", or an undecodable clip)
+    torn_lines: int = 0  # an unfinished last line of ``out`` (an interrupted write) that was dropped and redone
+
+    @property
+    def complete(self) -> bool:
+        return self.resumed + self.answered + self.skipped_missing_audio == self.dialogues
+
+    def summary(self) -> str:
+        mode = "teacher forcing (reference history)" if self.teacher_forcing else "own-answer history"
+        line = (f"{self.config}/{self.split} -> {self.out} ({mode}): {self.dialogues} dialogues; answered "
+                f"{self.answered} now, {self.resumed} already written, {self.skipped_missing_audio} skipped "
+                f"(missing audio), {self.without_audio} answered without audio (missing or undecodable)")
+        if self.torn_lines:
+            line += f"; dropped {self.torn_lines} unfinished last line and answered that dialogue again"
+        return line
+
+
+def run_protocol(
+    model: Model,
+    config: str,
+    split: str = "test",
+    *,
+    out: str | os.PathLike,
+    teacher_forcing: bool = False,
+    batch_size: int = 1,
+    progress: bool = True,
+    **load_options: Any,
+) -> ProtocolReport:
+    """Run ``model`` over a split the paper's way and write the predictions file :func:`evaluate` reads.
+
+    For each dialogue, turn by turn, the model is called as ``model(audio, history, question)`` and
+    returns its answer: ``audio`` is the decoded clip (the list of clips for ``audioset_comparison``),
+    ``history`` the earlier turns with the model's own answers (the release's answers when
+    ``teacher_forcing=True``), ``question`` the user turn. A model with an ``answer_batch(queries)``
+    method (a list of :class:`Query` -> a list of answers) is asked ``batch_size`` dialogues' turn
+    ``k`` at once instead.
+
+    The split is loaded with :func:`~.loading.load_dataset` and ``load_options`` (``data_dir``,
+    ``audio_dir``, ``missing_audio``, ``cache_dir``, ...): a record whose audio is missing is
+    answered with ``audio=None`` (``missing_audio="keep"``), left out (``"skip"``), or stops the run
+    (``"error"``), and counted in the report. Each dialogue's line is appended to ``out`` once all
+    its turns are answered; a rerun with the same ``out`` continues after the dialogues already
+    there (an unfinished last line from an interrupted write is dropped and redone). The settings are
+    kept in ``<out>.protocol.json``; a rerun with other settings is refused.
+    """
+    from .loading import load_dataset
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1.")
+    out = Path(out)
+    settings = {"config": config, "split": split, "teacher_forcing": teacher_forcing}
+    ds = load_dataset(config, split, **load_options)
+    release = {k: v for k, v in load_options.items() if k in ("data_dir", "data_files", "verification_mode", "on_invalid")}
+    records = read_release(config, [split], **release)[split]
+    report = ProtocolReport(config, split, str(out), teacher_forcing, len(records))
+    report.skipped_missing_audio = len(records) - len(ds)
+    ids = ds["id"]
+    done, report.torn_lines = _resume(out, settings, set(ids))
+    report.resumed = len(done)
+    todo = [i for i, example_id in enumerate(ids) if example_id not in done]
+    audio_column = "audios" if "audios" in ds.column_names else "audio"
+    answer_batch = getattr(model, "answer_batch", None)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(ids), initial=len(done), unit="dialogue", desc=f"{config}/{split}", disable=not progress)
+    try:
+        with out.open("a", encoding="utf-8") as sink:
+            for start in range(0, len(todo), batch_size):
+                rows = [ds[i] for i in todo[start:start + batch_size]]
+                for row in rows:
+                    audio = row[audio_column]
+                    report.without_audio += audio is None or (isinstance(audio, list) and None in audio)
+                answers = _answer(model, answer_batch, rows, audio_column, teacher_forcing)
+                sink.write("".join(json.dumps({"id": row["id"], "answers": a}, ensure_ascii=False) + "\n"
+                                   for row, a in zip(rows, answers)))
+                sink.flush()
+                os.fsync(sink.fileno())
+                report.answered += len(rows)
+                bar.update(len(rows))
+    except KeyboardInterrupt:
+        logger.warning(f"interrupted: {report.resumed + report.answered} of {len(ids)} dialogues are in {out}; "
+                       "run again with the same out to continue")
+        raise
+    finally:
+        bar.close()
+    logger.info(report.summary())
+    return report
+
+
+def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, teacher_forcing: bool) -> list[list[str]]:
+    """Every turn of ``rows``' dialogues answered, turn ``k`` of all rows before turn ``k + 1``."""
+    answers: list[list[str]] = [[] for _ in rows]
+    for turn in range(max(len(row["dialogue"]) for row in rows)):
+        asking = [(row, given) for row, given in zip(rows, answers) if turn < len(row["dialogue"])]
+        queries = [Query(row["id"], turn + 1, row[audio_column],
+                         [Turn(user=t["user"], assistant=t["assistant"] if teacher_forcing else a)
+                          for t, a in zip(row["dialogue"], given)],
+                         row["dialogue"][turn]["user"]) for row, given in asking]
+        if answer_batch is not None:
+            replies = list(answer_batch(queries))
+            if len(replies) != len(queries):
+                raise ValueError(f"model.answer_batch returned {len(replies)} answers for {len(queries)} queries "
+                                 f"(turn {turn + 1} of {', '.join(q.id for q in queries)}); return one per query.")
+        else:
+            replies = [model(q.audio, q.history, q.question) for q in queries]
+        for query, reply, (_, given) in zip(queries, replies, asking):
+            if not isinstance(reply, str):
+                raise TypeError(f"The model answered {type(reply).__name__} for {query.id} turn {query.turn}; "
+                                "expected the answer text (str).")
+            given.append(reply)
+    return answers
+
+
+def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> tuple[set[str], int]:
+    """The ids already answered in ``out`` (created with the settings file if new) and the torn lines dropped."""
+    marker = out.with_name(out.name + ".protocol.json")
+    if marker.is_file():
+        kept = json.loads(marker.read_text(encoding="utf-8"))
+        if kept != settings:
+            raise ValueError(f"{out} was written with {kept} ({marker}), not {settings}: choose another out file, or "
+                             "delete both files to start again.")
+    elif out.exists() and out.stat().st_size:
+        raise ValueError(f"{out} exists and was not written by run_protocol (no {marker.name} beside it): choose "
+                         "another out file, or delete it.")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(settings) + "\n", encoding="utf-8")
+        out.write_bytes(b"")
+        return set(), 0
+    data = out.read_bytes() if out.exists() else b""
+    torn = 0
+    if data and not data.endswith(b"\n"):  # an interrupted write: drop the unfinished line, answer it again
+        keep = data.rfind(b"\n") + 1
+        with out.open("r+b") as handle:
+            handle.truncate(keep)
+        data, torn = data[:keep], 1
+    done = set(read_predictions(out)) if data else set()
+    unknown = sorted(done - ids)
+    if unknown:
+        raise ValueError(f"{out} holds answers for ids not in this split ({', '.join(unknown[:5])}): it belongs to "
+                         "another release or split; choose another out file.")
+    return done, torn
+
+
+# ---------------------------------------------------------------------------------------------
 # The command
 
 
