@@ -226,7 +226,8 @@ def read_predictions(path: str | os.PathLike) -> dict[str, _Prediction]:
             raise PredictionError(f"{where}: not valid JSON ({err.msg} at column {err.colno}); expected "
                                   '{"id": "<example id>", "answers": ["...", ...]}.') from None
         if not isinstance(obj, dict):
-            raise PredictionError(f"{where}: expected a JSON object with 'id' and 'answers', found {type(obj).__name__}.")
+            raise PredictionError(f"{where}: expected a JSON object with 'id' and 'answers', "
+                                  f"found {type(obj).__name__}.")
         _add(out, obj.get("id"), obj.get("answers"), where)
     return out
 
@@ -260,8 +261,9 @@ def _pair(given: Mapping[str, _Prediction], dialogues: Mapping[str, Sequence[Tur
         if dialogue is None:
             ids = list(dialogues)
             span = f"ids {ids[0]} to {ids[-1]}" if ids else "no dialogues"
-            raise PredictionError(f"{prediction.where}: id {example_id!r} is not a dialogue of {name} ({len(ids)} "
-                                  f"dialogues, {span}). Check --config and --split, and that ids are the loader's 'id'.")
+            raise PredictionError(f"{prediction.where}: id {example_id!r} is not a dialogue of {name} "
+                                  f"({len(ids)} dialogues, {span}). Check --config and --split, and that ids are "
+                                  "the loader's 'id'.")
         if len(prediction.answers) != len(dialogue):
             raise PredictionError(f"{prediction.where}: id {example_id!r} has {len(prediction.answers)} answer(s) "
                                   f"for a dialogue of {len(dialogue)} turn(s); give one answer per turn, in order.")
@@ -359,8 +361,7 @@ def run_protocol(
     out = Path(out)
     settings = {"config": config, "split": split, "teacher_forcing": teacher_forcing}
     ds = load_dataset(config, split, **load_options)
-    release = {k: v for k, v in load_options.items() if k in ("data_dir", "data_files", "verification_mode", "on_invalid")}
-    records = read_release(config, [split], **release)[split]
+    records = read_release(config, [split], **_release_options(load_options))[split]
     report = ProtocolReport(config, split, str(out), teacher_forcing, len(records))
     report.skipped_missing_audio = len(records) - len(ds)
     ids = ds["id"]
@@ -394,6 +395,11 @@ def run_protocol(
         bar.close()
     logger.info(report.summary())
     return report
+
+
+def _release_options(load_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The load options that :func:`~.splits.read_release` takes (the others concern audio)."""
+    return {k: v for k, v in load_options.items() if k in ("data_dir", "data_files", "verification_mode", "on_invalid")}
 
 
 def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, teacher_forcing: bool) -> list[list[str]]:
@@ -460,7 +466,8 @@ def add_cli(commands, loader_options) -> None:
     parser = commands.add_parser(
         "evaluate", parents=[loader_options],
         help="score a predictions file (JSON Lines: id, answers) with BLEU-4, ROUGE-L and CIDEr, as in the paper")
-    parser.add_argument("predictions", metavar="PREDICTIONS", help='JSON Lines: {"id": "test-000012", "answers": [...]}')
+    parser.add_argument("predictions", metavar="PREDICTIONS",
+                        help='JSON Lines, one dialogue a line: {"id": "test-000012", "answers": [...]}')
     parser.add_argument("--config", required=True, choices=CONFIGS)
     parser.add_argument("--split", default="test")
     parser.add_argument("--output", metavar="SCORES.json", help="also write the scores as JSON here")
@@ -470,10 +477,9 @@ def add_cli(commands, loader_options) -> None:
 
 
 def _run(args, load_kwargs: dict) -> int:
-    release_options = {k: v for k, v in load_kwargs.items()
-                       if k in ("data_dir", "data_files", "verification_mode", "on_invalid")}
     try:
-        scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options)
+        scores = evaluate(args.predictions, args.config, args.split, subset=args.subset,
+                          **_release_options(load_kwargs))
     except (PredictionError, JavaMissingError, FileNotFoundError, ImportError) as err:
         print(f"audio-dialogues evaluate: {err}", file=sys.stderr)
         return 1

@@ -30,17 +30,20 @@ CORPUS = [
     [("A café crowd is chatting.", "People talk in a café"),
      ("Yes, the voices are in French: « bonjour ».", "Oui: French voices; « bonjour »"),
      ("About 20–30 people.", "Purple elephants sing opera")],
-    [("The siren is wailing.", "The siren is wailing!!!"), ("It's an ambulance passing by.", "it's an AMBULANCE passing by"),
+    [("The siren is wailing.", "The siren is wailing!!!"),
+     ("It's an ambulance passing by.", "it's an AMBULANCE passing by"),
      ("The pitch drops: the Doppler effect.", "xyz"), ("No, nobody speaks.", "No — nobody speaks...")],
-    [("Birds chirp in a park.", "Birds chirp in a park."), ("Mostly sparrows; 日本語 is not spoken.", "麻雀 sparrows mostly")],
+    [("Birds chirp in a park.", "Birds chirp in a park."),
+     ("Mostly sparrows; 日本語 is not spoken.", "麻雀 sparrows mostly")],
     [("A door slams.", "...")],
 ]
 
 
 def release_of(tmp_path: Path, corpus: list[list[tuple[str, str]]], split: str = "test") -> tuple[Path, dict]:
     """A partial audioset_dialogues release of ``corpus``'s references, and the predictions by example id."""
-    records = [{"audio_id": f"Yabcdefghi{i:02d}.wav", "dialogue": [{"user": f"Question {t} about clip {i}?",
-                                                                      "assistant": ref} for t, (ref, _) in enumerate(d)]}
+    records = [{"audio_id": f"Yabcdefghi{i:02d}.wav",
+                "dialogue": [{"user": f"Question {t} about clip {i}?", "assistant": ref}
+                             for t, (ref, _) in enumerate(d)]}
                for i, d in enumerate(corpus)]
     write_release(tmp_path / "release", CONFIG, "train", records[:1], "jsonl")  # a release has both splits
     write_release(tmp_path / "release", CONFIG, split, records, "jsonl")
@@ -51,6 +54,10 @@ def write_predictions(path: Path, predictions: dict) -> Path:
     path.write_text("".join(json.dumps({"id": k, "answers": v}, ensure_ascii=False) + "\n"
                             for k, v in predictions.items()), encoding="utf-8")
     return path
+
+
+def evaluate_args(path: Path, data_dir: Path) -> list[str]:
+    return ["evaluate", str(path), "--config", CONFIG, "--data-dir", str(data_dir), "--verification-mode", "no_checks"]
 
 
 def coco(items: dict[str, tuple[str, str]]) -> dict[str, float]:
@@ -88,15 +95,18 @@ def test_scores_equal_pycocoevalcap_overall_and_per_turn(tmp_path):
 
 def test_hand_computed_scores(tmp_path):
     """Independent of pycocoevalcap: values worked out by hand from the metrics' definitions."""
-    data_dir, predictions = release_of(tmp_path / "one", [[("A dog is barking outside.", "a dog is barking loudly outside")]])
+    pair = ("A dog is barking outside.", "a dog is barking loudly outside")
+    data_dir, predictions = release_of(tmp_path / "one", [[pair]])
     one = evaluate(predictions, CONFIG, data_dir=data_dir, verification_mode="no_checks").overall
     # n-gram precisions 5/6, 3/5, 2/4, 1/3; candidate longer than the reference: no brevity penalty
     assert one["BLEU-4"] == pytest.approx((5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25, abs=1e-6)
     precision, recall, beta = 5 / 6, 1.0, 1.2  # LCS "a dog is barking outside": 5 of 6 and 5 of 5 tokens
-    assert one["ROUGE-L"] == pytest.approx((1 + beta**2) * precision * recall / (recall + beta**2 * precision), abs=1e-6)
+    f_score = (1 + beta**2) * precision * recall / (recall + beta**2 * precision)
+    assert one["ROUGE-L"] == pytest.approx(f_score, abs=1e-6)
     assert one["CIDEr"] == 0.0  # one document: every n-gram's document frequency is the corpus size, idf 0
 
-    refs = [[("Rain falls on the tin roof.", "RAIN falls on the tin roof")], [("A siren wails far away!", "a siren wails far away")]]
+    refs = [[("Rain falls on the tin roof.", "RAIN falls on the tin roof")],
+            [("A siren wails far away!", "a siren wails far away")]]
     data_dir, predictions = release_of(tmp_path / "same", refs)
     same = evaluate(predictions, CONFIG, data_dir=data_dir, verification_mode="no_checks").overall
     assert same == pytest.approx({"BLEU-4": 1.0, "ROUGE-L": 1.0, "CIDEr": 10.0}, abs=1e-6)  # CIDEr-D is x10
@@ -107,7 +117,8 @@ def test_hand_computed_scores(tmp_path):
 
 
 def test_tokenization_is_the_coco_tokenizer():
-    texts = ["Hello, World! It's 3.5 dB.", "naïve Ünïcode — “quotes”…", "...", "日本語 と English", "(a) [b] {c}; d-e"]
+    texts = ["Hello, World! It's 3.5 dB.", "naïve Ünïcode — “quotes”…", "...", "日本語 と English",
+             "(a) [b] {c}; d-e"]
     assert ptb_tokenize(texts) == [PTBTokenizer().tokenize({0: [{"caption": t}]})[0][0] for t in texts]
     assert ptb_tokenize(texts)[:3] == ["hello world it 's 3.5 db", "naïve ünïcode quotes", ""]
 
@@ -122,8 +133,8 @@ def test_refusals_name_the_id_and_the_fix(tmp_path):
     data_dir, predictions = release_of(tmp_path, CORPUS)
     options = {"data_dir": data_dir, "verification_mode": "no_checks"}
 
-    with pytest.raises(PredictionError, match=r"id 'test-000099' is not a dialogue of audioset_dialogues/test \(6 dialogues, "
-                                              r"ids test-000000 to test-000005\)"):
+    with pytest.raises(PredictionError, match=r"id 'test-000099' is not a dialogue of audioset_dialogues/test "
+                                              r"\(6 dialogues, ids test-000000 to test-000005\)"):
         evaluate({**predictions, "test-000099": ["x"]}, CONFIG, **options)
     with pytest.raises(PredictionError, match=r"id 'test-000002' has 2 answer\(s\) for a dialogue of 3 turn\(s\)"):
         evaluate({**predictions, "test-000002": ["a", "b"]}, CONFIG, **options)
@@ -136,7 +147,7 @@ def test_refusals_name_the_id_and_the_fix(tmp_path):
     path = write_predictions(tmp_path / "pred.jsonl", predictions)
     lines = path.read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join(lines + [lines[1]]) + "\n", encoding="utf-8")
-    with pytest.raises(PredictionError, match=r"pred.jsonl line 7: id 'test-000001' is predicted twice \(first at .*line 2\)"):
+    with pytest.raises(PredictionError, match=r"line 7: id 'test-000001' is predicted twice \(first at .*line 2\)"):
         read_predictions(path)
     path.write_text(lines[0] + "\n" + lines[1][:-3] + "\n", encoding="utf-8")
     with pytest.raises(PredictionError, match=r"pred.jsonl line 2: not valid JSON"):
@@ -162,7 +173,7 @@ def test_java_missing_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(JavaMissingError, match="install a Java runtime, e.g. apt-get install default-jre-headless"):
         evaluate(path, CONFIG, data_dir=data_dir, verification_mode="no_checks")
-    assert main(["evaluate", str(path), "--config", CONFIG, "--data-dir", str(data_dir), "--verification-mode", "no_checks"]) == 1
+    assert main(evaluate_args(path, data_dir)) == 1
     assert "no 'java' is on PATH: install a Java runtime" in capsys.readouterr().err
 
 
@@ -170,8 +181,7 @@ def test_the_command_prints_a_table_and_writes_the_scores(tmp_path, capsys):
     data_dir, predictions = release_of(tmp_path, CORPUS)
     path = write_predictions(tmp_path / "pred.jsonl", predictions)
     out = tmp_path / "scores.json"
-    assert main(["evaluate", str(path), "--config", CONFIG, "--data-dir", str(data_dir), "--verification-mode", "no_checks",
-                 "--output", str(out)]) == 0
+    assert main([*evaluate_args(path, data_dir), "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     written = json.loads(out.read_text(encoding="utf-8"))
     library = evaluate(path, CONFIG, data_dir=data_dir, verification_mode="no_checks")
@@ -182,20 +192,20 @@ def test_the_command_prints_a_table_and_writes_the_scores(tmp_path, capsys):
 
     del predictions["test-000004"]
     write_predictions(path, predictions)
-    assert main(["evaluate", str(path), "--config", CONFIG, "--data-dir", str(data_dir), "--verification-mode", "no_checks"]) == 1
+    assert main(evaluate_args(path, data_dir)) == 1
     assert "have no prediction (first: test-000004)" in capsys.readouterr().err
-    assert main(["evaluate", str(path), "--config", CONFIG, "--data-dir", str(data_dir), "--verification-mode", "no_checks",
-                 "--subset"]) == 0
+    assert main([*evaluate_args(path, data_dir), "--subset"]) == 0
     assert "5 of 6 dialogues scored (a subset)" in capsys.readouterr().out
 
 
 def test_the_console_script_scores_the_bundled_sample(tmp_path):
     records = read_release("music_dialogues", ["test"])["test"]
-    path = write_predictions(tmp_path / "pred.jsonl", {r.id: [t["assistant"] for t in r.record.dialogue] for r in records})
+    references = {r.id: [t["assistant"] for t in r.record.dialogue] for r in records}
+    path = write_predictions(tmp_path / "pred.jsonl", references)
     script = Path(sys.executable).with_name("audio-dialogues")
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    done = subprocess.run([str(script), "evaluate", str(path), "--config", "music_dialogues", "--output", str(tmp_path / "s.json")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    command = [str(script), "evaluate", str(path), "--config", "music_dialogues", "--output", str(tmp_path / "s.json")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     scores = json.loads((tmp_path / "s.json").read_text())
     assert scores["dialogues"] == len(records) and scores["overall"]["CIDEr"] == pytest.approx(10.0)
@@ -234,10 +244,12 @@ def test_protocol_history_is_the_models_own_answers_or_the_references(tmp_path, 
     dialogues = {r.id: r.record.dialogue for r in read_release(CONFIG, ["test"])["test"]}
     for teacher_forcing in (False, True):
         model, out = Recorder(), tmp_path / f"pred-{teacher_forcing}.jsonl"
-        report = run_protocol(model, CONFIG, out=out, teacher_forcing=teacher_forcing, progress=False, cache_dir=shared_cache)
+        report = run_protocol(model, CONFIG, out=out, teacher_forcing=teacher_forcing, progress=False,
+                              cache_dir=shared_cache)
         written = lines_of(out)
         assert list(written) == list(dialogues) and report.answered == 12 and report.complete
-        assert report.without_audio == 2 and sum(audio is None for audio, _, _ in model.calls) == 2 + 1  # one has 2 turns
+        # test-000004 (2 turns) and test-000009 (1 turn) have no clip
+        assert report.without_audio == 2 and sum(audio is None for audio, _, _ in model.calls) == 2 + 1
         calls = iter(model.calls)
         for example_id, turns in dialogues.items():
             assert len(written[example_id]) == len(turns)
@@ -307,8 +319,9 @@ def test_protocol_gives_a_comparison_all_its_clips(tmp_path, shared_cache):
         heard.append(audio)
         return "Audio 1 is louder."
 
-    report = run_protocol(model, "audioset_comparison", out=tmp_path / "cmp.jsonl", progress=False, cache_dir=shared_cache)
+    out = tmp_path / "cmp.jsonl"
+    report = run_protocol(model, "audioset_comparison", out=out, progress=False, cache_dir=shared_cache)
     records = read_release("audioset_comparison", ["test"])["test"]
     assert [len(a) for a in heard] == [len(r.record.audio_ids) for r in records]
     assert report.without_audio == sum(any(c is None for c in a) for a in heard) > 0
-    assert math.isfinite(evaluate(tmp_path / "cmp.jsonl", "audioset_comparison").overall["CIDEr"])
+    assert math.isfinite(evaluate(out, "audioset_comparison").overall["CIDEr"])
