@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
                      median(parts["tokenize"]), median(parts["score"]),
                      f"{overall['BLEU-4']:.3f} / {overall['ROUGE-L']:.3f} / {overall['CIDEr']:.3f}"])
         print(f"{config}: {scores.dialogues} dialogues, evaluate median {median(totals):.2f} s", file=sys.stderr)
-    print(f"\nmedians of {args.repeats} repeats, seconds")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmedians of {args.repeats} repeats, seconds (load average at the end: {load}; other work slows it down)")
     print(table(["config (test)", "dialogues", "turns", "evaluate", "read", "tokenize", "score",
                  "BLEU-4 / ROUGE-L / CIDEr"], rows))
 
