@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .release import Turn
 from .splits import read_release
-from .subsets import CONFIGS
+from .subsets import CONFIGS, subset as subset_row
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -181,8 +181,7 @@ def evaluate(
             the dialogue's turns, a malformed line, or (without ``subset``) dialogues not predicted.
         JavaMissingError: no Java for the tokenizer.
     """
-    if config not in CONFIGS:
-        raise ValueError(f"Unknown config {config!r}: choose one of {', '.join(CONFIGS)}.")
+    subset_row(config)  # an unknown config is refused before anything is read, with a did-you-mean
     given = read_predictions(predictions) if isinstance(predictions, (str, os.PathLike)) else _from_mapping(predictions)
     records = read_release(config, [split], data_dir=data_dir, data_files=data_files,
                            verification_mode=verification_mode, on_invalid=on_invalid)[split]

@@ -143,6 +143,8 @@ def test_refusals_name_the_id_and_the_fix(tmp_path):
         evaluate(partial, CONFIG, **options)
     with pytest.raises(PredictionError, match="id 'train-000000' is not a dialogue of audioset_dialogues/test"):
         evaluate({"train-000000": ["x"]}, CONFIG, **options)
+    with pytest.raises(ValueError, match="Unknown config 'music_dialogue'.* Did you mean 'music_dialogues'"):
+        evaluate(predictions, "music_dialogue", **options)
 
     path = write_predictions(tmp_path / "pred.jsonl", predictions)
     lines = path.read_text(encoding="utf-8").splitlines()
