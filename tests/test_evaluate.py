@@ -304,10 +304,12 @@ def test_protocol_resumes_after_an_interruption_and_a_torn_line(tmp_path, shared
         run_protocol(Recorder(), CONFIG, out=out, teacher_forcing=True, progress=False, cache_dir=shared_cache)
 
 
-def test_protocol_counts_dialogues_skipped_for_missing_audio(tmp_path, shared_cache):
+def test_protocol_counts_dialogues_skipped_for_missing_audio(tmp_path, shared_cache, capsys):
     out = tmp_path / "pred.jsonl"
-    report = run_protocol(Recorder(), CONFIG, out=out, missing_audio="skip", progress=False, cache_dir=shared_cache)
+    report = run_protocol(Recorder(), CONFIG, out=out, missing_audio="skip", cache_dir=shared_cache)
     assert (report.dialogues, report.answered, report.skipped_missing_audio, report.without_audio) == (12, 10, 2, 0)
+    progress = capsys.readouterr().err  # the progress bar counts the dialogues the loader kept
+    assert f"{CONFIG}/test: 100%" in progress and "10/10" in progress
     assert "2 skipped (missing audio)" in report.summary()
     with pytest.raises(PredictionError, match="2 of 12 dialogues"):
         evaluate(out, CONFIG)
