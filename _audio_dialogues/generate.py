@@ -30,12 +30,14 @@ import hashlib
 import json
 import os
 import random
+import signal
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -223,28 +225,27 @@ def generate(
     with Ledger(config_dir / "ledger.jsonl") as ledger:
         if ledger.cut_partial_line:
             summary.notes.append("the ledger's last line was cut off by a killed run; that clip is asked again")
-        is_done = lambda key: key in ledger and (ledger.get(key)["status"] == "ok" or not retry_failed)  # noqa: E731
-        jobs = make_jobs(config, clips, seed, pending=lambda key: not is_done(key), scorer=scorer,
-                         audio_index=audio_index, notes=summary.notes)
+
+        def to_ask(key: str) -> bool:  # not in the ledger, or failed there and --retry-failed
+            entry = ledger.get(key)
+            return entry is None or (retry_failed and entry["status"] != "ok")
+
+        jobs = make_jobs(config, clips, seed, pending=to_ask, scorer=scorer, audio_index=audio_index,
+                         notes=summary.notes)
         summary.jobs = len(jobs)
-        pending = [job for job in jobs if not is_done(job.key)]
+        pending = [job for job in jobs if to_ask(job.key)]
         summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
 
-        descriptions: dict[str, str] = {}
-        description_ledger = None
-        if row.rules.multi_audio or config == "audioset_dialogues":
-            description_ledger = Ledger(out / DESCRIPTIONS_FILE)
-            descriptions = read_label_descriptions(label_descriptions) if label_descriptions else {}
-            descriptions.update({e["key"]: e["description"] for e in description_ledger if e["status"] == "ok"})
+        description_ledger = Ledger(out / DESCRIPTIONS_FILE) if config != "music_dialogues" else None
+        descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
+        descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
+        asked_before = {e["key"] for e in description_ledger or () if not retry_failed}
         wanted = sorted({label for job in pending for clip in job.clips if clip.strong for label in clip.strong.labels}
-                        - set(descriptions)
-                        - {e["key"] for e in (description_ledger or ()) if not retry_failed})
+                        - set(descriptions) - asked_before)
         summary.descriptions_requested = len(wanted)
 
         if dry_run:
-            if description_ledger is not None:
-                description_ledger.close()
-            placeholder = {**{label: "description to be generated" for label in wanted}, **descriptions}
+            placeholder = {**dict.fromkeys(wanted, "description to be generated"), **descriptions}
             summary.first_prompt = build_messages(template, job_text(pending[0], placeholder)) if pending else None
             echo(_show_prompt(summary.first_prompt))
             _tally_ledger(ledger, summary)
@@ -253,46 +254,35 @@ def generate(
         backend = ChatBackend(model=model, base_url=base_url, api_key=_api_key(api_key_env, base_url),
                               temperature=temperature, seed=seed,
                               policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout))
-        budget, stop = Budget(max_requests), threading.Event()
-        show = sys.stderr.isatty() if progress is None else progress
+        run = _Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency),
+                   sys.stderr.isatty() if progress is None else progress)
         try:
-            if wanted:
-                _ask_descriptions(backend, wanted, description_ledger, descriptions, summary, budget=budget,
-                                  stop=stop, concurrency=concurrency, progress=show)
-            requests = [_Request(job.key, build_messages(template, job_text(job, descriptions)),
-                                 _dialogue_parser(row.rules.max_turns), job) for job in pending]
-
-            def record(request: _Request, answer: Answer) -> None:
-                _count(answer, summary)
-                if answer.status == "stopped":
-                    summary.not_finished += 1
-                    return
-                job = request.job
-                ledger.record({"key": job.key, "status": answer.status, "split": job.split,
-                               "audio_ids": [c.audio_id for c in job.clips],
-                               "most_similar": job.most_similar, "dialogue": answer.value, "reason": answer.reason,
-                               "reply": answer.reply, "model": model, "usage": answer.usage.as_dict(),
-                               "requests": answer.requests, "retries": answer.retry_reasons,
-                               "prompt_sha256": _sha(request.messages)})
-                if answer.status == "ok":
-                    summary.generated += 1
-                else:
-                    summary.failed[answer.reason] += 1
-
-            unsent = _ask_all(backend, requests, record, budget=budget, stop=stop, concurrency=concurrency,
-                              progress=show, label=f"{config}: dialogues")
-            summary.not_finished += unsent
+            with _ctrl_c_stops(run.stop):
+                if wanted:
+                    _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
+                _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
         except Interrupted:
             summary.interrupted = True
             summary.not_finished = summary.pending - summary.generated - sum(summary.failed.values())
         finally:
             if description_ledger is not None:
                 description_ledger.close()
-        summary.budget_reached = budget.exhausted and summary.not_finished > 0
+        summary.budget_reached = run.budget.exhausted and summary.not_finished > 0
         _tally_ledger(ledger, summary)
         write_output(config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index,
                      min_similarity=min_similarity)
     return summary
+
+
+@dataclass
+class _Run:
+    """What every request of one run shares."""
+
+    backend: ChatBackend
+    budget: Budget
+    stop: threading.Event  # set by Ctrl-C or a fatal server answer
+    concurrency: int
+    progress: bool
 
 
 # --- 1. clips -------------------------------------------------------------------------------------
@@ -403,8 +393,9 @@ def read_label_descriptions(path: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-def _ask_descriptions(backend: ChatBackend, labels: list[str], ledger: Ledger, descriptions: dict[str, str],
-                      summary: GenerateSummary, **run) -> None:
+def _ask_descriptions(run: _Run, labels: list[str], ledger: Ledger, descriptions: dict[str, str],
+                      summary: GenerateSummary) -> None:
+    """Ask for the short description of each label (once: every answer is kept in ``ledger``)."""
     names = shipped_label_names()
 
     def record(request: _Request, answer: Answer) -> None:
@@ -413,14 +404,14 @@ def _ask_descriptions(backend: ChatBackend, labels: list[str], ledger: Ledger, d
             return
         ledger.record({"key": request.key, "name": names.get(request.key, request.key), "status": answer.status,
                        "description": answer.value, "reason": answer.reason, "reply": answer.reply,
-                       "model": backend.model, "usage": answer.usage.as_dict(), "requests": answer.requests})
+                       "model": run.backend.model, "usage": answer.usage.as_dict(), "requests": answer.requests})
         if answer.status == "ok":
             descriptions[request.key] = answer.value
         else:
             summary.descriptions_failed += 1
 
     requests = [_Request(mid, description_messages(names.get(mid, mid)), parse_description_reply) for mid in labels]
-    _ask_all(backend, requests, record, label="label descriptions", **run)
+    _ask_all(run, requests, record, label="label descriptions")
     if summary.descriptions_failed:
         summary.notes.append(f"{summary.descriptions_failed} labels have no description (their request failed): "
                              "their events are shown by name only")
@@ -510,59 +501,100 @@ class _Request:
     job: Job | None = None
 
 
-def _dialogue_parser(max_turns: int) -> Callable[[str], list[Turn]]:
-    return lambda text: parse_dialogue_reply(text, max_turns)
+def _ask_dialogues(run: _Run, config: str, template: str, pending: Sequence[Job], descriptions: dict[str, str],
+                   ledger: Ledger, summary: GenerateSummary) -> None:
+    """One request per pending job; each answer (ok or failed) goes to the ledger at once."""
+    max_turns = subset(config).rules.max_turns
+    requests = [_Request(job.key, build_messages(template, job_text(job, descriptions)),
+                         lambda text: parse_dialogue_reply(text, max_turns), job) for job in pending]
+
+    def record(request: _Request, answer: Answer) -> None:
+        _count(answer, summary)
+        if answer.status == "stopped":
+            summary.not_finished += 1
+            return
+        job = request.job
+        ledger.record({"key": job.key, "status": answer.status, "split": job.split,
+                       "audio_ids": [c.audio_id for c in job.clips], "most_similar": job.most_similar,
+                       "dialogue": answer.value, "reason": answer.reason, "reply": answer.reply,
+                       "model": run.backend.model, "usage": answer.usage.as_dict(), "requests": answer.requests,
+                       "retries": answer.retry_reasons, "prompt_sha256": _sha(request.messages)})
+        if answer.status == "ok":
+            summary.generated += 1
+        else:
+            summary.failed[answer.reason] += 1
+
+    summary.not_finished += _ask_all(run, requests, record, label=f"{config}: dialogues")
 
 
-def _ask_all(backend: ChatBackend, requests: Sequence[_Request], record: Callable[[_Request, Answer], None], *,
-             budget: Budget, stop: threading.Event, concurrency: int, progress: bool, label: str) -> int:
+def _ask_all(run: _Run, requests: Sequence[_Request], record: Callable[[_Request, Answer], None], *, label: str) -> int:
     """Send ``requests`` with ``concurrency`` in flight; ``record`` each answer in this (the main) thread.
 
-    Returns how many were never sent (the budget ran out). On Ctrl-C: stop sending, let the requests
-    in flight finish and record them (a second Ctrl-C abandons them), then raise :class:`Interrupted`.
+    Returns how many were never sent (the budget ran out). Once ``stop`` is set (Ctrl-C, see
+    :func:`_ctrl_c_stops`), nothing more is sent, the requests in flight finish and are recorded,
+    and :class:`Interrupted` is raised.
     """
     from tqdm.auto import tqdm
 
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
-    bar = tqdm(total=len(requests), desc=label, disable=not progress, file=sys.stderr)
+    budget, stop = run.budget, run.stop
+    pool = ThreadPoolExecutor(max_workers=run.concurrency)
+    bar = tqdm(total=len(requests), desc=label, disable=not run.progress, file=sys.stderr)
     queue = iter(requests)
     running: dict[Any, _Request] = {}
     sent = 0
-
-    def finish(done) -> None:
-        for future in done:
-            request = running.pop(future)
-            record(request, future.result())
-            bar.update()
-
+    fatal: BackendError | None = None
     try:
         while True:
-            while len(running) < max(1, concurrency) and not budget.exhausted and not stop.is_set():
+            while len(running) < run.concurrency and not budget.exhausted and not stop.is_set():
                 request = next(queue, None)
                 if request is None:
                     break
                 sent += 1
-                rng = random.Random(request.key)
-                running[pool.submit(backend.ask, request.messages, request.parse, budget=budget, stop=stop,
-                                    rng=rng)] = request
+                running[pool.submit(run.backend.ask, request.messages, request.parse, budget=budget, stop=stop,
+                                    rng=random.Random(request.key))] = request
             if not running:
-                return len(requests) - sent
-            finish(wait(running, return_when=FIRST_COMPLETED)[0])
-    except (KeyboardInterrupt, BackendError) as err:
-        stop.set()
-        try:
-            if running:
-                print(f"\nstopping: waiting for {len(running)} requests in flight (Ctrl-C again to abandon them)",
-                      file=sys.stderr)
-            finish(wait(list(running))[0])
-        except (KeyboardInterrupt, BackendError):
-            pass
-        if isinstance(err, BackendError):
-            raise
-        raise Interrupted from err
+                break
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                request = running.pop(future)
+                try:
+                    answer = future.result()
+                except BackendError as err:
+                    fatal = fatal or err
+                    stop.set()  # the others finish and are recorded; then the error is raised
+                    continue
+                record(request, answer)
+                bar.update()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
+    if fatal is not None:
+        raise fatal
+    if stop.is_set():
+        raise Interrupted
+    return len(requests) - sent
+
+
+@contextmanager
+def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While the run lasts, a first Ctrl-C sets ``stop`` (the run ends cleanly, the ledger whole);
+    a second one interrupts at once, losing at most the requests in flight."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_ctrl_c(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+        print("\nstopping: no new requests; waiting for those in flight (Ctrl-C again to abandon them)",
+              file=sys.stderr)
+
+    signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _count(answer: Answer, summary: GenerateSummary) -> None:

@@ -399,27 +399,56 @@ def test_the_similarity_filter_with_a_clap_model(tmp_path, server):
     assert model2.audio_calls == []
 
 
-def test_kill_9_loses_at_most_the_requests_in_flight(tmp_path, monkeypatch):
+RUN = """
+import sys
+from _audio_dialogues.generate import generate
+summary = generate(sys.argv[1], "music_dialogues", ids=sys.argv[2], base_url=sys.argv[3], concurrency=2, progress=False)
+print(summary.summary())
+sys.exit(130 if summary.interrupted else 0)
+"""
+
+
+def start_run(out: Path, ids_file: Path, server: ChatServer, min_finished: int) -> subprocess.Popen:
+    """A generate run in another process, returned once its ledger holds ``min_finished`` entries."""
+    process = subprocess.Popen([sys.executable, "-c", RUN, str(out), str(ids_file), server.base_url],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
+    ledger = out / "music_dialogues" / "ledger.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < min_finished):
+        time.sleep(0.01)
+    return process
+
+
+def test_kill_9_loses_at_most_the_requests_in_flight(tmp_path):
     ids, out = music_ids(8, 0), tmp_path / "out"
     ids_file = write_ids(tmp_path / "ids", ids)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     with ChatServer(delay=0.15) as server:
-        command = [str(Path(sys.executable).with_name("audio-dialogues")), "generate", str(out), "--config",
-                   "music_dialogues", "--ids", str(ids_file), "--base-url", server.base_url, "--concurrency", "2"]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        ledger = out / "music_dialogues" / "ledger.jsonl"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 3):
-            time.sleep(0.02)
+        process = start_run(out, ids_file, server, 3)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        finished = len(ledger.read_text().splitlines())
+        finished = len(ledger_lines(out, "music_dialogues"))
         assert 3 <= finished < 8
-        sent_before = server.count()
-        assert sent_before <= finished + 2  # at most the two in flight were lost
+        assert server.count() <= finished + 2  # at most the two in flight were lost
         summary = generate(out, "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST)
         assert summary.requests == 8 - finished and summary.ledger_ok == 8
         assert server.count() <= 8 + 2
+
+
+def test_ctrl_c_records_the_requests_in_flight_and_writes_the_output(tmp_path):
+    ids, out = music_ids(8, 0), tmp_path / "out"
+    ids_file = write_ids(tmp_path / "ids", ids)
+    with ChatServer(delay=0.3) as server:
+        process = start_run(out, ids_file, server, 1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == 130, stderr
+        finished = len(ledger_lines(out, "music_dialogues"))
+        assert finished < 8 and server.count() == finished  # every answer that came back was recorded
+        assert f"written: train.jsonl {finished} records" in stdout
+        assert f"not finished: {8 - finished} dialogues (interrupted)" in stdout
+        summary = generate(out, "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST)
+        assert summary.requests == 8 - finished and server.count() == 8
 
 
 def test_the_console_script_runs_against_the_server(tmp_path, server):
