@@ -133,7 +133,8 @@ class ChatBackend:
                 answer.status, answer.reason = "failed", f"HTTP {err.status_code}: {_first_line(err.message)}"
                 return answer
             except (openai.APITimeoutError, openai.APIConnectionError) as err:
-                answer.retry_reasons.append("timeout" if isinstance(err, openai.APITimeoutError) else "connection error")
+                timed_out = isinstance(err, openai.APITimeoutError)
+                answer.retry_reasons.append("timeout" if timed_out else "connection error")
                 continue
             answer.usage.add(getattr(response, "usage", None))
             answer.reply = _reply_text(response)

@@ -45,7 +45,8 @@ def shipped_phrases_file() -> Path:
     for path in (checkout, installed):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"The phrase list is missing (looked for {checkout} and {installed}); reinstall audio-dialogues.")
+    raise FileNotFoundError(f"The phrase list is missing (looked for {checkout} and {installed}); "
+                            "reinstall audio-dialogues.")
 
 
 @lru_cache(maxsize=1)
@@ -132,7 +133,8 @@ class ClapScorer:
         todo = [p for p in dict.fromkeys(audio_paths) if p not in self._audio]
         for start in range(0, len(todo), 32):
             batch = todo[start:start + 32]
-            vectors = np.asarray(self.model.get_audio_embedding_from_filelist(x=batch, use_tensor=False), dtype=np.float32)
+            vectors = self.model.get_audio_embedding_from_filelist(x=batch, use_tensor=False)
+            vectors = np.asarray(vectors, dtype=np.float32)
             for path, vector in zip(batch, vectors):
                 self._audio[path] = _unit(vector)
         return np.stack([self._audio[p] for p in audio_paths]) if audio_paths else np.zeros((0, 0), np.float32)

@@ -295,7 +295,8 @@ def parse_source(value: str | os.PathLike) -> tuple[str | None, Path]:
     if sep and split in SPLITS:
         return split, Path(path).expanduser()
     if sep and "/" not in split and os.sep not in split and not Path(text).exists():
-        raise ValueError(f"--source {text!r}: the split must be one of {', '.join(SPLITS)} (SPLIT=FILE), or give FILE alone")
+        raise ValueError(f"--source {text!r}: the split must be one of {', '.join(SPLITS)} (SPLIT=FILE), "
+                         "or give FILE alone")
     return None, Path(text).expanduser()
 
 
@@ -348,7 +349,8 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     if repeated:
         notes.append(f"{repeated} clips appear in more than one source: the first source's row is used")
     if not any(split for split, _ in parsed):
-        notes.append(f"splits: a stable hash of the YouTube id puts {share:.1%} of the clips in test (the paper's share)")
+        notes.append(f"splits: a stable hash of the YouTube id puts {share:.1%} of the clips in test "
+                     "(the paper's share)")
     if ids is not None:
         wanted = read_ids(ids)
         missing = [y for y in wanted if y not in clips]
@@ -378,7 +380,8 @@ def read_label_descriptions(path: str | os.PathLike) -> dict[str, str]:
         raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno}); expected an object such as "
                          '{"Dog": "a dog barking in short bursts"}') from err
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of label name or MID -> description, found {type(data).__name__}")
+        raise ValueError(f"{path}: expected a JSON object of label name or MID -> description, "
+                         f"found {type(data).__name__}")
     names = shipped_label_names()
     by_name = {name.lower(): mid for mid, name in names.items()}
     out = {}
@@ -438,11 +441,12 @@ def make_jobs(config: str, clips: Sequence[Clip], seed: int, *, pending: Callabl
         pool = [clip for clip in clips if clip.split == split]
         if len(pool) == 1:
             notes.append(f"{split}: 1 clip, no comparison possible (a comparison needs 2 clips of the same split)")
-        if len(pool) < 2:
+        todo = [i for i, clip in enumerate(pool) if pending(clip.youtube_id)] if len(pool) > 1 else []
+        if not todo:
+            jobs += [Job(clip.youtube_id, split, (clip,)) for clip in pool if len(pool) > 1]
             continue
         vectors, method = _similarity_vectors(pool, scorer, audio_index)
         notes.append(f"{split}: comparison neighbours by {method}")
-        todo = [i for i, clip in enumerate(pool) if pending(clip.youtube_id)]
         plans = {}
         for i in todo:
             rng = random.Random(f"{seed}:{pool[i].youtube_id}")
@@ -748,8 +752,9 @@ def add_cli(commands, loader_options) -> None:
     p.add_argument("--prompt", metavar="FILE", help="replace the built-in prompt ($clip: where the clip's text goes)")
     p.add_argument("--dry-run", action="store_true", help="print the first prompt and how many requests would be sent")
     p.add_argument("--retry-failed", action="store_true", help="ask again for the clips that failed before")
-    p.add_argument("--clap-checkpoint", metavar="FILE", help="LAION-CLAP checkpoint: turns the similarity filter on "
-                                                             "(needs --audio-dir and pip install 'audio-dialogues[clap]')")
+    p.add_argument("--clap-checkpoint", metavar="FILE",
+                   help="LAION-CLAP checkpoint: turns the similarity filter on "
+                        "(needs --audio-dir and pip install 'audio-dialogues[clap]')")
     p.add_argument("--clap-amodel", default="HTSAT-tiny", help="the checkpoint's audio model (default HTSAT-tiny)")
     p.add_argument("--min-similarity", type=float, default=PAPER_MIN_SIMILARITY,
                    help=f"drop pairs below this similarity (default {PAPER_MIN_SIMILARITY}, the paper's)")

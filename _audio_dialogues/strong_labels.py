@@ -69,8 +69,8 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"Strong-label file {path} does not exist: download audioset_train_strong.tsv / "
-                                "audioset_eval_strong.tsv from the AudioSet site and pass their paths as --source.") from err
+        raise FileNotFoundError(f"Strong-label file {path} does not exist: download audioset_train_strong.tsv "
+                                "and audioset_eval_strong.tsv from the AudioSet site; pass them as --source.") from err
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
@@ -95,7 +95,8 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
             except ValueError as err:
                 raise StrongLabelsFormatError(path, number, name, f"expected seconds, found {value!r}") from err
         if not label.startswith("/"):
-            raise StrongLabelsFormatError(path, number, "label", f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}")
+            raise StrongLabelsFormatError(path, number, "label",
+                                          f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}")
         clip = clips.setdefault(youtube_id, StrongClip(youtube_id, int(start_ms)))
         if clip.start_ms != int(start_ms):
             raise StrongLabelsFormatError(path, number, "segment_id", f"YouTube id {youtube_id} appears with two clip "
