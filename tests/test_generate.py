@@ -401,6 +401,35 @@ def test_the_similarity_filter_with_a_clap_model(tmp_path, server):
     assert model2.audio_calls == []
 
 
+class FakeClapEmbeddings(FakeClap):
+    """Audio embeddings that differ per clip: the clip's first letter picks a direction."""
+
+    DIRECTIONS = {"a": [1.0, 0.0], "b": [0.9, 0.2], "c": [0.0, 1.0], "d": [0.3, 1.0], "e": [0.7, 0.7],
+                  "f": [1.0, 0.1], "g": [0.0, 1.0], "h": [1.0, 0.0]}
+
+    def get_audio_embedding_from_filelist(self, x, use_tensor=False):
+        self.audio_calls.append(list(x))
+        return np.array([self.DIRECTIONS[Path(p).name[1]] for p in x])
+
+
+def test_comparison_neighbours_by_audio_embeddings_when_the_scorer_has_them(tmp_path, server):
+    sources, out, audio = audioset_sources(tmp_path), tmp_path / "out", tmp_path / "audio"
+    for letter in "abcdefgh":
+        write_clip(audio / f"Y{letter * 11}.wav", seconds=0.1)
+    summary = generate(out, "audioset_comparison", sources=sources, base_url=server.base_url,
+                       scorer=ClapScorer(model=FakeClapEmbeddings()), audio_dir=str(audio), **FAST)
+    assert "train: comparison neighbours by laion-clap:FakeClapEmbeddings audio embeddings" in summary.summary()
+    assert "similarity filter: not applied to comparisons" in summary.summary()
+    unit = {k: np.array(v) / np.linalg.norm(v) for k, v in FakeClapEmbeddings.DIRECTIONS.items()}
+    for entry in ledger_lines(out, "audioset_comparison"):
+        letters = [a[1] for a in entry["audio_ids"]]
+        pool = "abcde" if letters[0] in "abcde" else "fgh"
+        cosine = {y: float(unit[letters[0]] @ unit[y]) for y in pool if y != letters[0]}
+        chosen, others = [cosine[y] for y in letters[1:]], [c for y, c in cosine.items() if y not in letters]
+        if others:
+            assert min(chosen) >= max(others) if entry["most_similar"] else max(chosen) <= min(others)
+
+
 RUN = """
 import sys
 from _audio_dialogues.generate import generate
