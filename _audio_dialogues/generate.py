@@ -103,6 +103,7 @@ class GenerateSummary:
     config: str
     out_dir: str
     clips: int = 0
+    clips_by_split: dict[str, int] = field(default_factory=dict)
     jobs: int = 0
     finished_before: int = 0  # jobs already in the ledger
     pending: int = 0
@@ -134,8 +135,9 @@ class GenerateSummary:
 
     def summary(self) -> str:
         name = f"{self.config} -> {self.out_dir}"
-        lines = [f"{name}: {self.clips} clips, {self.jobs} dialogues to make, {self.finished_before} already in the "
-                 f"ledger, {self.pending} to request"]
+        splits = ", ".join(f"{split} {n}" for split, n in self.clips_by_split.items())
+        lines = [f"{name}: {self.clips} clips ({splits}), {self.jobs} dialogues to make, {self.finished_before} "
+                 f"already in the ledger, {self.pending} to request"]
         if self.dry_run:
             lines.append(f"dry run: would send {self.pending + self.descriptions_requested} requests "
                          f"({self.pending} dialogues, {self.descriptions_requested} label descriptions; "
@@ -218,6 +220,7 @@ def generate(
     summary = GenerateSummary(config=config, out_dir=str(out), dry_run=dry_run)
     clips = collect_clips(config, sources, ids, summary.notes)
     summary.clips = len(clips)
+    summary.clips_by_split = {split: sum(clip.split == split for clip in clips) for split in SPLITS}
     template = Path(prompt).expanduser().read_text(encoding="utf-8") if prompt else BUILT_IN_PROMPTS[config]
     if prompt:
         summary.notes.append(f"prompt: {prompt} (not the built-in one)")

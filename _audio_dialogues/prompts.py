@@ -132,11 +132,13 @@ def description_messages(name: str) -> list[dict[str, str]]:
 
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
+_THINKING = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)  # reasoning models' preamble (DeepSeek-R1, Qwen3)
 
 
 def parse_dialogue_reply(text: str, max_turns: int) -> list[Turn]:
     """The turns of a reply: a JSON array of turns, a ``{"dialogue": [...]}`` object, or one JSON
-    object a line (optionally comma-separated), any of them inside a Markdown code fence.
+    object a line (optionally comma-separated), any of them inside a Markdown code fence or after a
+    sentence of prose, after a reasoning model's ``<think>...</think>``.
 
     Raises:
         InvalidReply: not JSON in any of these forms, a turn whose keys are not exactly ``user`` and
@@ -144,8 +146,11 @@ def parse_dialogue_reply(text: str, max_turns: int) -> list[Turn]:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidReply("empty reply")
+    text = _THINKING.sub("", text, count=1)
     fenced = _FENCE.search(text)
     body = (fenced.group(1) if fenced else text).strip()
+    if not fenced and body[:1] not in "[{" and "{" in body:  # "Here is the dialogue: [...]"
+        body = body[min(i for i in (body.find("["), body.find("{")) if i >= 0):]
     turns = _as_turns(body)
     if not 1 <= len(turns) <= max_turns:
         raise InvalidReply(f"{len(turns)} turns (expected 1 to {max_turns})")

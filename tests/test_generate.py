@@ -69,6 +69,8 @@ def ledger_lines(out: Path, config: str) -> list[dict]:
     "```\n" + json.dumps(TURN) + "\n" + json.dumps(TURN) + "\n```",
     json.dumps(TURN) + ",\n" + json.dumps(TURN),
     json.dumps({"dialogue": [TURN, TURN]}),
+    "Here is the dialogue:\n" + json.dumps([TURN, TURN]),
+    "<think>\nThe caption says {guitar}.\n</think>\n" + json.dumps(TURN) + "\n" + json.dumps(TURN),
 ])
 def test_reply_forms_models_produce_are_read(reply):
     assert parse_dialogue_reply(reply, 4) == [TURN, TURN]
