@@ -45,7 +45,7 @@ from .audio_files import AudioIndex, index_audio_dirs, parse_audio_name
 from .chat import Answer, BackendError, Budget, ChatBackend, RetryPolicy
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, filter_dialogue, pair_text
 from .ledger import Ledger
-from .musiccaps import read_musiccaps, shipped_musiccaps_file
+from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from .prompts import (BUILT_IN_PROMPTS, build_messages, comparison_text, description_messages, event_text,
                       parse_description_reply, parse_dialogue_reply)
 from .release import Turn
@@ -148,7 +148,8 @@ class GenerateSummary:
         lines += [
             f"this run: {self.requests} requests sent, {self.generated} dialogues generated, {self.retried} retries"
             + (f" ({retried})" if retried else "") + f", failed: {failed}",
-            f"label descriptions: {self.descriptions_requested} requested, {self.descriptions_failed} failed",
+            *([f"label descriptions: {self.descriptions_requested} requested, {self.descriptions_failed} failed"]
+              if self.config != "music_dialogues" else []),
             f"tokens this run: {self.prompt_tokens} prompt + {self.completion_tokens} completion",
         ]
         if self.not_finished:
@@ -239,6 +240,12 @@ def generate(
         pending = [job for job in jobs if to_ask(job.key)]
         summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
 
+        if config == "music_dialogues" and label_descriptions:
+            summary.notes.append("--label-descriptions is not used by music_dialogues (its clips have captions)")
+        unnamed = {label for clip in clips if clip.strong for label in clip.strong.labels} - set(shipped_label_names())
+        if unnamed:
+            summary.notes.append(f"{len(unnamed)} labels are not in mid_to_display_name.tsv and are shown by their MID "
+                                 f"(first: {', '.join(sorted(unnamed)[:3])})")
         description_ledger = Ledger(out / DESCRIPTIONS_FILE) if config != "music_dialogues" else None
         descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
         descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
@@ -330,7 +337,8 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     parsed = [parse_source(s) for s in sources]
     if config == "music_dialogues":
         parsed = parsed or [(None, shipped_musiccaps_file())]
-        read: Callable[[Path], dict] = read_musiccaps
+        read: Callable[[Path], dict] = lambda path: (shipped_musiccaps() if path == shipped_musiccaps_file()
+                                                     else read_musiccaps(path))
     else:
         if not parsed:
             raise ValueError(f"{config} is made from the AudioSet strong labels: pass them as --source, e.g. "
