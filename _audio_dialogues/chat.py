@@ -6,16 +6,24 @@ what was asked for (the parser raises :class:`~.prompts.InvalidReply`), on HTTP 
 on timeouts or dropped connections, up to ``retries`` times, waiting an exponential backoff with
 jitter, or the server's ``Retry-After``. A refused key, a refused model or an unknown model stops
 the whole run (:class:`BackendError`): no later request could succeed.
+
+:func:`ask_all` sends many requests with a few in flight, handing each answer to the caller in the
+main thread (so the caller's ledger is written by one thread only); :func:`ctrl_c_stops` turns the
+first Ctrl-C into a clean stop.
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
+import signal
+import sys
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from .prompts import InvalidReply
 
@@ -111,6 +119,7 @@ class ChatBackend:
 
         rng = rng or random.Random()
         answer: Answer[T] = Answer("stopped")
+        retry_after: float | None = None  # what the server asked us to wait, after a 429 or 5xx
         for attempt in range(self.policy.retries + 1):
             if attempt:
                 if stop.wait(self.policy.backoff(attempt, retry_after, rng)):
@@ -194,3 +203,98 @@ def _fatal_message(err: Any, base_url: str | None, model: str) -> str:
 
 def _first_line(text: Any) -> str:
     return str(text).strip().split("\n", 1)[0][:200]
+
+
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C): the requests in flight were recorded, no others sent."""
+
+
+@dataclass
+class Request:
+    """One logical request: what to send and how to read the reply."""
+
+    key: str
+    messages: list[dict]
+    parse: Callable[[str], Any]
+    job: Any = None  # what the answer belongs to (the caller's)
+
+
+@dataclass
+class Run:
+    """What every request of one run shares."""
+
+    backend: ChatBackend
+    budget: Budget
+    stop: threading.Event  # set by Ctrl-C or a fatal server answer
+    concurrency: int
+    progress: bool
+
+
+def ask_all(run: Run, requests: Sequence[Request], record: Callable[[Request, Answer], None], *, label: str) -> int:
+    """Send ``requests`` with ``concurrency`` in flight; ``record`` each answer in this (the main) thread.
+
+    Returns how many were never sent (the budget ran out). Once ``stop`` is set (Ctrl-C, see
+    :func:`ctrl_c_stops`), nothing more is sent, the requests in flight finish and are recorded,
+    and :class:`Interrupted` is raised.
+    """
+    from tqdm.auto import tqdm
+
+    budget, stop = run.budget, run.stop
+    pool = ThreadPoolExecutor(max_workers=run.concurrency)
+    bar = tqdm(total=len(requests), desc=label, disable=not run.progress, file=sys.stderr)
+    queue = iter(requests)
+    running: dict[Any, Request] = {}
+    sent = 0
+    fatal: BackendError | None = None
+    try:
+        while True:
+            while len(running) < run.concurrency and not budget.exhausted and not stop.is_set():
+                request = next(queue, None)
+                if request is None:
+                    break
+                sent += 1
+                running[pool.submit(run.backend.ask, request.messages, request.parse, budget=budget, stop=stop,
+                                    rng=random.Random(request.key))] = request
+            if not running:
+                break
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                request = running.pop(future)
+                try:
+                    answer = future.result()
+                except BackendError as err:
+                    fatal = fatal or err
+                    stop.set()  # the others finish and are recorded; then the error is raised
+                    continue
+                record(request, answer)
+                bar.update()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+    if fatal is not None:
+        raise fatal
+    if stop.is_set():
+        raise Interrupted
+    return len(requests) - sent
+
+
+@contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While the run lasts, a first Ctrl-C sets ``stop`` (the run ends cleanly, the ledger whole);
+    a second one interrupts at once, losing at most the requests in flight."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_ctrl_c(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+        print("\nstopping: no new requests; waiting for those in flight (Ctrl-C again to abandon them)",
+              file=sys.stderr)
+
+    signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -30,21 +30,20 @@ import hashlib
 import json
 import os
 import random
-import signal
 import sys
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .audio_files import AudioIndex, index_audio_dirs, parse_audio_name
-from .chat import Answer, BackendError, Budget, ChatBackend, RetryPolicy
+from .chat import (Answer, BackendError, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all,
+                   ctrl_c_stops)
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, filter_dialogue, pair_text
 from .ledger import Ledger
+from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from .prompts import (BUILT_IN_PROMPTS, build_messages, comparison_text, description_messages, event_text,
                       parse_description_reply, parse_dialogue_reply)
@@ -158,7 +157,7 @@ class GenerateSummary:
         per = 1000 / self.ledger_ok if self.ledger_ok else 0.0
         lines.append(f"ledger: {self.ledger_ok} dialogues, failed: "
                      + (", ".join(f"{r}: {n}" for r, n in sorted(self.ledger_failed.items())) or "none")
-                     + (f" (rerun with --retry-failed to ask again)" if self.ledger_failed else ""))
+                     + (" (rerun with --retry-failed to ask again)" if self.ledger_failed else ""))
         if self.ledger_ok:
             lines.append(f"cost per 1,000 dialogues: {self.ledger_requests * per:.0f} requests, "
                          f"{self.ledger_prompt_tokens * per:.0f} prompt + {self.ledger_completion_tokens * per:.0f} "
@@ -175,10 +174,6 @@ class GenerateSummary:
             mean = sum(c * n for c, n in self.clips_per_record.items()) / sum(self.clips_per_record.values())
             lines.append(f"clips per comparison: mean {mean:.2f} (paper: {PAPER_MEAN_CLIPS:.2f})")
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
-
-
-class Interrupted(Exception):
-    pass
 
 
 def generate(
@@ -215,7 +210,7 @@ def generate(
     (it needs ``audio_dir`` to find the clips). A Ctrl-C stops sending, records the requests in
     flight, writes the output and returns with ``interrupted`` set.
     """
-    row = subset(config)
+    subset(config)  # an unknown config fails here, listing the configs
     out = Path(out_dir).expanduser()
     config_dir = out / config
     summary = GenerateSummary(config=config, out_dir=str(out), dry_run=dry_run)
@@ -264,10 +259,10 @@ def generate(
         backend = ChatBackend(model=model, base_url=base_url, api_key=_api_key(api_key_env, base_url),
                               temperature=temperature, seed=seed,
                               policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout))
-        run = _Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency),
+        run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency),
                    sys.stderr.isatty() if progress is None else progress)
         try:
-            with _ctrl_c_stops(run.stop):
+            with ctrl_c_stops(run.stop):
                 if wanted:
                     _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
                 _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
@@ -282,17 +277,6 @@ def generate(
         write_output(config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index,
                      min_similarity=min_similarity)
     return summary
-
-
-@dataclass
-class _Run:
-    """What every request of one run shares."""
-
-    backend: ChatBackend
-    budget: Budget
-    stop: threading.Event  # set by Ctrl-C or a fatal server answer
-    concurrency: int
-    progress: bool
 
 
 # --- 1. clips -------------------------------------------------------------------------------------
@@ -407,12 +391,12 @@ def read_label_descriptions(path: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-def _ask_descriptions(run: _Run, labels: list[str], ledger: Ledger, descriptions: dict[str, str],
+def _ask_descriptions(run: Run, labels: list[str], ledger: Ledger, descriptions: dict[str, str],
                       summary: GenerateSummary) -> None:
     """Ask for the short description of each label (once: every answer is kept in ``ledger``)."""
     names = shipped_label_names()
 
-    def record(request: _Request, answer: Answer) -> None:
+    def record(request: Request, answer: Answer) -> None:
         _count(answer, summary)
         if answer.status == "stopped":
             return
@@ -424,8 +408,8 @@ def _ask_descriptions(run: _Run, labels: list[str], ledger: Ledger, descriptions
         else:
             summary.descriptions_failed += 1
 
-    requests = [_Request(mid, description_messages(names.get(mid, mid)), parse_description_reply) for mid in labels]
-    _ask_all(run, requests, record, label="label descriptions")
+    requests = [Request(mid, description_messages(names.get(mid, mid)), parse_description_reply) for mid in labels]
+    ask_all(run, requests, record, label="label descriptions")
     if summary.descriptions_failed:
         summary.notes.append(f"{summary.descriptions_failed} labels have no description (their request failed): "
                              "their events are shown by name only")
@@ -462,7 +446,7 @@ def make_jobs(config: str, clips: Sequence[Clip], seed: int, *, pending: Callabl
         for i in todo:
             rng = random.Random(f"{seed}:{pool[i].youtube_id}")
             plans[i] = (min(rng.randint(*COMPARISON_CLIPS), len(pool)), rng.random() < 0.5)
-        chosen = _neighbours(vectors, todo, plans, seed)
+        chosen = choose_neighbours(vectors, todo, plans, seed)
         for i, clip in enumerate(pool):
             if i in chosen:
                 jobs.append(Job(clip.youtube_id, split, (clip, *(pool[j] for j in chosen[i])), plans[i][1]))
@@ -477,53 +461,22 @@ def _similarity_vectors(pool: Sequence[Clip], scorer, audio_index: AudioIndex | 
     if scorer is not None and hasattr(scorer, "audio_embeddings") and audio_index is not None:
         paths = [audio_index.resolve(c.audio_id, c.youtube_id).path for c in pool]
         if all(paths):
-            vectors = np.asarray(scorer.audio_embeddings(paths), dtype=np.float32)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            return vectors / np.where(norms == 0, 1, norms), f"{scorer.name} audio embeddings"
+            return unit_rows(scorer.audio_embeddings(paths)), f"{scorer.name} audio embeddings"
         method_note = f" ({sum(p is None for p in paths)} clips have no audio, so no audio embeddings)"
     else:
         method_note = " (no scorer with audio embeddings)"
-    vocabulary = {label: i for i, label in enumerate(sorted({l for c in pool for l in c.strong.labels}))}
-    vectors = np.zeros((len(pool), len(vocabulary)), dtype=np.float32)
-    for row, clip in enumerate(pool):
-        vectors[row, [vocabulary[label] for label in clip.strong.labels]] = 1.0
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = label_vectors([clip.strong.labels for clip in pool])
     return vectors, "the cosine similarity of their label sets" + method_note
 
 
-def _neighbours(vectors: np.ndarray, anchors: list[int], plans: dict[int, tuple[int, bool]], seed: int,
-                chunk: int = 256) -> dict[int, list[int]]:
-    """For each anchor, its k-1 most (or least) similar other clips, most similar first (ties: seeded)."""
-    out: dict[int, list[int]] = {}
-    for start in range(0, len(anchors), chunk):
-        rows = anchors[start:start + chunk]
-        rng = np.random.default_rng([seed, start])
-        similarity = vectors[rows] @ vectors.T + rng.uniform(0, 1e-6, (len(rows), len(vectors)))
-        for r, anchor in enumerate(rows):
-            k, most = plans[anchor]
-            scores = similarity[r] if most else -similarity[r]
-            scores[anchor] = -np.inf
-            picked = np.argpartition(-scores, k - 1)[: k - 1] if k - 1 < len(scores) else np.arange(len(scores))
-            out[anchor] = [int(j) for j in picked[np.argsort(-scores[picked])] if j != anchor][: k - 1]
-    return out
-
-
-@dataclass
-class _Request:
-    key: str
-    messages: list[dict]
-    parse: Callable[[str], Any]
-    job: Job | None = None
-
-
-def _ask_dialogues(run: _Run, config: str, template: str, pending: Sequence[Job], descriptions: dict[str, str],
+def _ask_dialogues(run: Run, config: str, template: str, pending: Sequence[Job], descriptions: dict[str, str],
                    ledger: Ledger, summary: GenerateSummary) -> None:
     """One request per pending job; each answer (ok or failed) goes to the ledger at once."""
     max_turns = subset(config).rules.max_turns
-    requests = [_Request(job.key, build_messages(template, job_text(job, descriptions)),
+    requests = [Request(job.key, build_messages(template, job_text(job, descriptions)),
                          lambda text: parse_dialogue_reply(text, max_turns), job) for job in pending]
 
-    def record(request: _Request, answer: Answer) -> None:
+    def record(request: Request, answer: Answer) -> None:
         _count(answer, summary)
         if answer.status == "stopped":
             summary.not_finished += 1
@@ -539,77 +492,7 @@ def _ask_dialogues(run: _Run, config: str, template: str, pending: Sequence[Job]
         else:
             summary.failed[answer.reason] += 1
 
-    summary.not_finished += _ask_all(run, requests, record, label=f"{config}: dialogues")
-
-
-def _ask_all(run: _Run, requests: Sequence[_Request], record: Callable[[_Request, Answer], None], *, label: str) -> int:
-    """Send ``requests`` with ``concurrency`` in flight; ``record`` each answer in this (the main) thread.
-
-    Returns how many were never sent (the budget ran out). Once ``stop`` is set (Ctrl-C, see
-    :func:`_ctrl_c_stops`), nothing more is sent, the requests in flight finish and are recorded,
-    and :class:`Interrupted` is raised.
-    """
-    from tqdm.auto import tqdm
-
-    budget, stop = run.budget, run.stop
-    pool = ThreadPoolExecutor(max_workers=run.concurrency)
-    bar = tqdm(total=len(requests), desc=label, disable=not run.progress, file=sys.stderr)
-    queue = iter(requests)
-    running: dict[Any, _Request] = {}
-    sent = 0
-    fatal: BackendError | None = None
-    try:
-        while True:
-            while len(running) < run.concurrency and not budget.exhausted and not stop.is_set():
-                request = next(queue, None)
-                if request is None:
-                    break
-                sent += 1
-                running[pool.submit(run.backend.ask, request.messages, request.parse, budget=budget, stop=stop,
-                                    rng=random.Random(request.key))] = request
-            if not running:
-                break
-            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in done:
-                request = running.pop(future)
-                try:
-                    answer = future.result()
-                except BackendError as err:
-                    fatal = fatal or err
-                    stop.set()  # the others finish and are recorded; then the error is raised
-                    continue
-                record(request, answer)
-                bar.update()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        bar.close()
-    if fatal is not None:
-        raise fatal
-    if stop.is_set():
-        raise Interrupted
-    return len(requests) - sent
-
-
-@contextmanager
-def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """While the run lasts, a first Ctrl-C sets ``stop`` (the run ends cleanly, the ledger whole);
-    a second one interrupts at once, losing at most the requests in flight."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def first_ctrl_c(signum, frame) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, previous)
-        print("\nstopping: no new requests; waiting for those in flight (Ctrl-C again to abandon them)",
-              file=sys.stderr)
-
-    signal.signal(signal.SIGINT, first_ctrl_c)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    summary.not_finished += ask_all(run, requests, record, label=f"{config}: dialogues")
 
 
 def _count(answer: Answer, summary: GenerateSummary) -> None:
