@@ -13,6 +13,10 @@ One module per job, each usable and tested without ``datasets``:
 - :mod:`.export`        script-free Parquet + dataset card for the Hub, optionally with audio embedded;
 - :mod:`.musiccaps`     MusicCaps' captions and aspects for ``music_dialogues`` (``with_metadata=True``);
 - :mod:`.synthetic`     writing a synthetic release of any size, and real clips for it (tests, benchmarks);
+- :mod:`.generate`      making the dialogues with a chat model (``audio-dialogues generate``), helped by
+  :mod:`.strong_labels` (AudioSet strong labels), :mod:`.prompts` (what is asked, how replies are read),
+  :mod:`.chat` (requests with retries), :mod:`.ledger` (resume), :mod:`.neighbours` (comparison clips)
+  and :mod:`.filters` (low-confidence phrases, CLAP similarity);
 - :mod:`.cli`           the ``audio-dialogues`` command.
 """
 

@@ -43,8 +43,8 @@ from .chat import (Answer, BackendError, Budget, ChatBackend, Interrupted, Reque
                    ctrl_c_stops)
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, filter_dialogue, pair_text
 from .ledger import Ledger
-from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
+from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .prompts import (BUILT_IN_PROMPTS, build_messages, comparison_text, description_messages, event_text,
                       parse_description_reply, parse_dialogue_reply)
 from .release import Turn

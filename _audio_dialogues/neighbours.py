@@ -31,8 +31,9 @@ def label_vectors(label_sets: Sequence[Sequence[str]]) -> np.ndarray:
 
 
 def choose_neighbours(vectors: np.ndarray, anchors: list[int], plans: dict[int, tuple[int, bool]], seed: int,
-                chunk: int = 256) -> dict[int, list[int]]:
-    """For each anchor, its k-1 most (or least) similar other clips, most similar first (ties: seeded)."""
+                      chunk: int = 256) -> dict[int, list[int]]:
+    """For each anchor row, the k-1 other rows most similar to it (``plans[anchor] == (k, True)``) or
+    least similar (``(k, False)``), the closest to that end first; ties are broken by a seeded jitter."""
     out: dict[int, list[int]] = {}
     for start in range(0, len(anchors), chunk):
         rows = anchors[start:start + chunk]
