@@ -256,23 +256,24 @@ def generate(
             _tally_ledger(ledger, summary)
             return summary
 
-        backend = ChatBackend(model=model, base_url=base_url, api_key=_api_key(api_key_env, base_url),
-                              temperature=temperature, seed=seed,
-                              policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout))
-        run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency),
-                   sys.stderr.isatty() if progress is None else progress)
         try:
-            with ctrl_c_stops(run.stop):
-                if wanted:
-                    _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
-                _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
+            if pending or wanted:  # a rerun with nothing to ask (e.g. to filter again) needs no server nor key
+                backend = ChatBackend(model=model, base_url=base_url, api_key=_api_key(api_key_env, base_url),
+                                      temperature=temperature, seed=seed,
+                                      policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout))
+                run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency),
+                          sys.stderr.isatty() if progress is None else progress)
+                with ctrl_c_stops(run.stop):
+                    if wanted:
+                        _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
+                    _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
+                summary.budget_reached = run.budget.exhausted and summary.not_finished > 0
         except Interrupted:
             summary.interrupted = True
             summary.not_finished = summary.pending - summary.generated - sum(summary.failed.values())
         finally:
             if description_ledger is not None:
                 description_ledger.close()
-        summary.budget_reached = run.budget.exhausted and summary.not_finished > 0
         _tally_ledger(ledger, summary)
         write_output(config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index,
                      min_similarity=min_similarity)

@@ -169,8 +169,8 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
     entry = ledger_lines(out, "music_dialogues")[0]
     assert entry["model"] == "test-model" and entry["usage"]["prompt_tokens"] > 0 and entry["reply"]
 
-    # a rerun asks nothing; two more ids cost exactly two requests
-    assert generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST).requests == 0
+    # a rerun asks nothing (and needs neither server nor key); two more ids cost exactly two requests
+    assert generate(out, "music_dialogues", ids=ids, **FAST).requests == 0
     more = ids + music_ids(1, 1, skip=3)
     summary = generate(out, "music_dialogues", ids=more, base_url=server.base_url, **FAST)
     assert (summary.requests, summary.generated, server.count()) == (2, 2, len(ids) + 2)
