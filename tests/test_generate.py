@@ -219,6 +219,7 @@ def test_low_confidence_answers_are_filtered_and_listed(tmp_path, server):
                              [ids[1], "all", "no_turn_left", "1 turn(s) removed"]])]
     records = [json.loads(line) for line in (out / "music_dialogues" / "train.jsonl").read_text().splitlines()]
     assert {r["audio_id"][1:12]: len(r["dialogue"]) for r in records} == {ids[0]: 1, ids[2]: 2}
+    assert all(set(r) == {"audio_id", "dialogue"} for r in records)  # the release's keys only
     assert (out / "music_dialogues" / "test.jsonl").read_text() == ""  # every split is written, even empty
     assert summary.filtered["low_confidence_phrase"] == 2
     assert "similarity filter: off" in summary.summary()
@@ -375,6 +376,28 @@ class FakeClap:
 
     def get_text_embedding(self, texts, use_tensor=False):
         return np.array([[1.0, 0.2] if "guitar" in t else [0.1, 1.0] for t in texts])
+
+
+def test_timeouts_are_retried_then_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with ChatServer(delay=0.6) as slow:
+        summary = generate(tmp_path / "out", "music_dialogues", ids=music_ids(1, 0), base_url=slow.base_url,
+                           timeout=0.2, retries=1, **FAST)
+        assert summary.failed == {"timeout": 1} and summary.requests == 2
+        assert (tmp_path / "out" / "music_dialogues" / "failed.tsv").read_text().splitlines()[1].endswith("timeout")
+
+
+def test_the_clap_scorer_needs_a_checkpoint_file_and_never_downloads(tmp_path):
+    with pytest.raises(ValueError, match="pass --clap-checkpoint FILE"):
+        ClapScorer()
+    with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
+        ClapScorer(tmp_path / "missing.pt")
+    try:
+        import laion_clap  # noqa: F401
+    except ImportError:
+        (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
+        with pytest.raises(ImportError, match=r"pip install 'audio-dialogues\[clap\]'"):
+            ClapScorer(tmp_path / "model.pt")
 
 
 def test_the_similarity_filter_with_a_clap_model(tmp_path, server):
