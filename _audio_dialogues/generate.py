@@ -217,7 +217,7 @@ def generate(
     clips = collect_clips(config, sources, ids, summary.notes)
     summary.clips = len(clips)
     summary.clips_by_split = {split: sum(clip.split == split for clip in clips) for split in SPLITS}
-    template = Path(prompt).expanduser().read_text(encoding="utf-8") if prompt else BUILT_IN_PROMPTS[config]
+    template = _read_text(prompt, "--prompt") if prompt else BUILT_IN_PROMPTS[config]
     if prompt:
         summary.notes.append(f"prompt: {prompt} (not the built-in one)")
     audio_index = _audio_index(audio_dir)
@@ -301,7 +301,7 @@ def read_ids(ids: str | os.PathLike | Iterable[str]) -> list[str]:
     if isinstance(ids, (str, os.PathLike)):
         path = Path(ids).expanduser()
         lines = [(f"{path}, line {n}", line.strip()) for n, line in
-                 enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)]
+                 enumerate(_read_text(path, "--ids").splitlines(), start=1)]
     else:
         lines = [(f"id {i + 1}", str(x).strip()) for i, x in enumerate(ids)]
     out = []
@@ -371,7 +371,7 @@ def read_label_descriptions(path: str | os.PathLike) -> dict[str, str]:
     """MID -> description from a JSON object keyed by MID or label name (``{"Dog": "a dog barking"}``)."""
     path = Path(path).expanduser()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(path, "--label-descriptions"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno}); expected an object such as "
                          '{"Dog": "a dog barking in short bursts"}') from err
@@ -609,6 +609,16 @@ def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str
     return score, unscored
 
 
+def _read_text(path: str | os.PathLike, flag: str) -> str:
+    path = Path(path).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{flag} {path}: no such file") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{flag} {path}: not UTF-8 text (byte {err.start})") from err
+
+
 def _tsv(text: str) -> str:
     return str(text).replace("\t", " ").replace("\n", " ")
 
@@ -660,11 +670,11 @@ def add_cli(commands, loader_options) -> None:
 
 def _run(args, load_kwargs: dict) -> int:
     scorer = None
-    if args.clap_checkpoint:
-        from .filters import ClapScorer
-
-        scorer = ClapScorer(args.clap_checkpoint, amodel=args.clap_amodel)
     try:
+        if args.clap_checkpoint:
+            from .filters import ClapScorer
+
+            scorer = ClapScorer(args.clap_checkpoint, amodel=args.clap_amodel)
         summary = generate(
             args.out_dir, args.config, sources=args.source, ids=args.ids, label_descriptions=args.label_descriptions,
             base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
@@ -672,7 +682,7 @@ def _run(args, load_kwargs: dict) -> int:
             prompt=args.prompt, dry_run=args.dry_run, retry_failed=args.retry_failed, scorer=scorer,
             audio_dir=load_kwargs.get("audio_dir"), min_similarity=args.min_similarity, backoff_base=args.backoff,
             timeout=args.timeout)
-    except BackendError as err:
+    except (BackendError, ValueError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary.summary())

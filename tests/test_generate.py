@@ -362,6 +362,8 @@ def test_no_key_and_a_refused_key_are_errors_that_say_what_to_do(tmp_path, serve
     assert server.count() == 1  # nothing more was sent
     with pytest.raises(ValueError, match="--source train=audioset_train_strong.tsv"):
         generate(tmp_path / "out", "audioset_dialogues", **FAST)
+    assert main(["generate", str(tmp_path / "out"), "--config", "music_dialogues", "--ids", "nowhere.txt"]) == 2
+    assert "error: --ids nowhere.txt: no such file" in capsys.readouterr().err
 
 
 class FakeClap:
