@@ -229,8 +229,9 @@ def generate(
             entry = ledger.get(key)
             return entry is None or (retry_failed and entry["status"] != "ok")
 
+        show_progress = sys.stderr.isatty() if progress is None else progress
         jobs = make_jobs(config, clips, seed, pending=to_ask, scorer=scorer, audio_index=audio_index,
-                         notes=summary.notes)
+                         notes=summary.notes, progress=show_progress)
         summary.jobs = len(jobs)
         pending = [job for job in jobs if to_ask(job.key)]
         summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
@@ -261,8 +262,7 @@ def generate(
                 backend = ChatBackend(model=model, base_url=base_url, api_key=_api_key(api_key_env, base_url),
                                       temperature=temperature, seed=seed,
                                       policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout))
-                run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency),
-                          sys.stderr.isatty() if progress is None else progress)
+                run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency), show_progress)
                 with ctrl_c_stops(run.stop):
                     if wanted:
                         _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
@@ -428,7 +428,8 @@ def job_text(job: Job, descriptions: dict[str, str]) -> str:
 
 
 def make_jobs(config: str, clips: Sequence[Clip], seed: int, *, pending: Callable[[str], bool],
-              scorer=None, audio_index: AudioIndex | None = None, notes: list[str]) -> list[Job]:
+              scorer=None, audio_index: AudioIndex | None = None, notes: list[str],
+              progress: bool = False) -> list[Job]:
     """One job per clip; for comparisons the neighbours are chosen only for jobs still pending."""
     if not subset(config).multi_audio:
         return [Job(clip.youtube_id, clip.split, (clip,)) for clip in clips]
@@ -447,7 +448,7 @@ def make_jobs(config: str, clips: Sequence[Clip], seed: int, *, pending: Callabl
         for i in todo:
             rng = random.Random(f"{seed}:{pool[i].youtube_id}")
             plans[i] = (min(rng.randint(*COMPARISON_CLIPS), len(pool)), rng.random() < 0.5)
-        chosen = choose_neighbours(vectors, todo, plans, seed)
+        chosen = choose_neighbours(vectors, todo, plans, seed, progress=progress)
         for i, clip in enumerate(pool):
             if i in chosen:
                 jobs.append(Job(clip.youtube_id, split, (clip, *(pool[j] for j in chosen[i])), plans[i][1]))
