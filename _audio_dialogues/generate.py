@@ -161,7 +161,8 @@ class GenerateSummary:
         if self.ledger_ok:
             lines.append(f"cost per 1,000 dialogues: {self.ledger_requests * per:.0f} requests, "
                          f"{self.ledger_prompt_tokens * per:.0f} prompt + {self.ledger_completion_tokens * per:.0f} "
-                         "completion tokens (measured over the ledger, label descriptions not included)")
+                         "completion tokens (the ledger's requests, failed ones included, over its dialogues; "
+                         "label descriptions not included)")
         lines.append("filtered: " + (", ".join(f"{f}: {n}" for f, n in sorted(self.filtered.items())) or "nothing")
                      + f" (listed in {self.config}/filtered.tsv)")
         lines.append("written: " + ", ".join(f"{split}.jsonl {n} records" for split, n in self.written.items()))
@@ -531,14 +532,15 @@ def _show_prompt(messages: list[dict] | None) -> str:
 
 
 def _tally_ledger(ledger: Ledger, summary: GenerateSummary) -> None:
+    """The ledger's dialogues and failures, and what they cost (failed clips' requests included)."""
     for entry in ledger:
         if entry["status"] == "ok":
             summary.ledger_ok += 1
-            summary.ledger_requests += entry.get("requests", 1)
-            summary.ledger_prompt_tokens += entry["usage"]["prompt_tokens"]
-            summary.ledger_completion_tokens += entry["usage"]["completion_tokens"]
         else:
             summary.ledger_failed[entry["reason"]] += 1
+        summary.ledger_requests += entry.get("requests", 1)
+        summary.ledger_prompt_tokens += entry["usage"]["prompt_tokens"]
+        summary.ledger_completion_tokens += entry["usage"]["completion_tokens"]
 
 
 def write_output(config_dir: Path, config: str, ledger: Ledger, summary: GenerateSummary, *,

@@ -194,6 +194,7 @@ def test_retries_on_bad_replies_and_429_then_failure_is_recorded(tmp_path, serve
     assert summary.generated == 3 and summary.failed == {"invalid reply": 1}
     assert summary.retry_reasons == {"invalid reply": 4, "HTTP 429": 1, "HTTP 500": 1, "HTTP 503": 1}
     assert summary.retried == 7 and summary.requests == 10
+    assert "cost per 1,000 dialogues: 3333 requests" in summary.summary()  # 10 requests for 3 dialogues
     failed = (out / "music_dialogues" / "failed.tsv").read_text().splitlines()
     assert failed[1].startswith(f"{ids[2]}\tinvalid reply\t3\tinvalid reply: turn 1 has the keys")
 
