@@ -239,10 +239,6 @@ def generate(
 
         if config == "music_dialogues" and label_descriptions:
             summary.notes.append("--label-descriptions is not used by music_dialogues (its clips have captions)")
-        unnamed = {label for clip in clips if clip.strong for label in clip.strong.labels} - set(shipped_label_names())
-        if unnamed:
-            summary.notes.append(f"{len(unnamed)} labels are not in mid_to_display_name.tsv and are shown by their MID "
-                                 f"(first: {', '.join(sorted(unnamed)[:3])})")
         description_ledger = Ledger(out / DESCRIPTIONS_FILE) if config != "music_dialogues" else None
         descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
         descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
@@ -348,6 +344,11 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     if not any(split for split, _ in parsed):
         notes.append(f"splits: a stable hash of the YouTube id puts {share:.1%} of the clips in test "
                      "(the paper's share)")
+    labels = {label for clip in clips.values() if clip.strong for label in clip.strong.labels}
+    unnamed = labels - set(shipped_label_names())
+    if unnamed:
+        notes.append(f"{len(unnamed)} labels are not in mid_to_display_name.tsv and are shown by their MID "
+                     f"(first: {', '.join(sorted(unnamed)[:3])})")
     if ids is not None:
         wanted = read_ids(ids)
         missing = [y for y in wanted if y not in clips]

@@ -270,6 +270,15 @@ def test_audioset_events_with_descriptions_asked_once_per_label(tmp_path, server
     assert server.count("Describe the acoustic character") == 0 and server.count() == 8
 
 
+def test_a_label_without_a_name_is_shown_by_its_mid_and_counted(tmp_path, server):
+    source = write_strong(tmp_path / "strong.tsv", [("aaaaaaaaaaa_0", 0.0, 1.0, "/m/not_a_label")])
+    summary = generate(tmp_path / "out", "audioset_dialogues", sources=[f"train={source}"],
+                       base_url=server.base_url, **FAST)
+    assert "1 labels are not in mid_to_display_name.tsv and are shown by their MID (first: /m/not_a_label)" \
+        in summary.summary()
+    assert server.requests[-1]["messages"][-1]["content"].startswith("Sound of /m/not_a_label (")
+
+
 def test_comparisons_show_an_anchor_with_its_neighbours(tmp_path, server, cache_dir):
     sources, out = audioset_sources(tmp_path), tmp_path / "out"
     summary = generate(out, "audioset_comparison", sources=sources, base_url=server.base_url, seed=3, **FAST)
