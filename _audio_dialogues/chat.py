@@ -30,6 +30,9 @@ from .prompts import InvalidReply
 T = TypeVar("T")
 
 
+RETRIED_STATUSES = (408, 409, 429)  # and every 5xx: the server is busy or failed, the same request may pass later
+
+
 class BackendError(RuntimeError):
     """The server refuses every request (bad key, no access, unknown model or URL)."""
 
@@ -134,12 +137,14 @@ class ChatBackend:
                 response = self.client.chat.completions.create(**self._request(messages))
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as err:
                 raise BackendError(_fatal_message(err, self.base_url, self.model)) from err
-            except (openai.RateLimitError, openai.InternalServerError) as err:
-                retry_after = _retry_after(err.response.headers)
-                answer.retry_reasons.append(f"HTTP {err.status_code}")
-                continue
-            except openai.APIStatusError as err:  # another 4xx: this request itself is refused; no retry helps
-                answer.status, answer.reason = "failed", f"HTTP {err.status_code}: {_first_line(err.message)}"
+            except openai.APIStatusError as err:
+                if err.status_code in RETRIED_STATUSES or err.status_code >= 500:
+                    retry_after = _retry_after(err.response.headers)
+                    answer.retry_reasons.append(f"HTTP {err.status_code}")
+                    continue
+                # another 4xx (e.g. 400, the prompt is too long for the model): no retry helps this request
+                answer.retry_reasons.append(f"HTTP {err.status_code}: {_server_message(err)}")
+                answer.status, answer.reason = "failed", f"HTTP {err.status_code}"
                 return answer
             except (openai.APITimeoutError, openai.APIConnectionError) as err:
                 timed_out = isinstance(err, openai.APITimeoutError)
@@ -198,7 +203,14 @@ def _fatal_message(err: Any, base_url: str | None, model: str) -> str:
             403: "the key has no access to this model or endpoint",
             404: f"no model {model!r} or no chat-completions endpoint here: check --model and --base-url "
                  "(a local server's URL usually ends in /v1)"}.get(err.status_code, "")
-    return f"{server} answered HTTP {err.status_code} ({_first_line(err.message)}): {hint}. Nothing more was sent."
+    return f"{server} answered HTTP {err.status_code} ({_server_message(err)}): {hint}. Nothing more was sent."
+
+
+def _server_message(err: Any) -> str:
+    """What the server said: the ``message`` of its JSON error body, or the client's description."""
+    body = getattr(err, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    return _first_line(message if isinstance(message, str) else err.message)
 
 
 def _first_line(text: Any) -> str:

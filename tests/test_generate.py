@@ -185,14 +185,14 @@ def test_retries_on_bad_replies_and_429_then_failure_is_recorded(tmp_path, serve
     server.add(caption[ids[0]], "I think the user would ask about guitars.", fenced)
     server.add(caption[ids[1]], HttpReply(429, {"Retry-After": "1"}), json.dumps([TURN]))
     server.add(caption[ids[2]], json.dumps([{"question": "q", "answer": "a"}]))  # always wrong keys
-    server.add(caption[ids[3]], HttpReply(500), HttpReply(503), json.dumps(TURN))
+    server.add(caption[ids[3]], HttpReply(500), HttpReply(408), json.dumps(TURN))
     out = tmp_path / "out"
     started = time.monotonic()
     summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, retries=2, **FAST)
     assert time.monotonic() - started >= 1.0  # Retry-After was honoured
     assert [server.count(caption[y]) for y in ids] == [2, 2, 3, 3]
     assert summary.generated == 3 and summary.failed == {"invalid reply": 1}
-    assert summary.retry_reasons == {"invalid reply": 4, "HTTP 429": 1, "HTTP 500": 1, "HTTP 503": 1}
+    assert summary.retry_reasons == {"invalid reply": 4, "HTTP 429": 1, "HTTP 500": 1, "HTTP 408": 1}
     assert summary.retried == 7 and summary.requests == 10
     assert "cost per 1,000 dialogues: 3333 requests" in summary.summary()  # 10 requests for 3 dialogues
     failed = (out / "music_dialogues" / "failed.tsv").read_text().splitlines()
@@ -306,6 +306,16 @@ def test_comparisons_show_an_anchor_with_its_neighbours(tmp_path, server, cache_
     ds = load_dataset("audioset_comparison", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir,
                       decode=False)
     assert {split: len(ds[split]) for split in ds} == {"train": 5, "test": 3}
+
+
+def test_a_refused_request_fails_at_once_with_the_servers_words(tmp_path, server):
+    ids = music_ids(2, 0)
+    server.add(shipped_musiccaps()[ids[0]].caption,
+               HttpReply(400, body='{"error": {"message": "This model\'s maximum context length is 8 tokens"}}'))
+    summary = generate(tmp_path / "out", "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    assert summary.failed == {"HTTP 400": 1} and summary.generated == 1 and server.count() == 2  # no retry
+    failed = (tmp_path / "out" / "music_dialogues" / "failed.tsv").read_text().splitlines()
+    assert failed[1] == f"{ids[0]}\tHTTP 400\t1\tHTTP 400: This model's maximum context length is 8 tokens"
 
 
 def test_max_requests_stops_cleanly_and_the_rerun_goes_on(tmp_path, server):
