@@ -2,8 +2,8 @@
 
 Any server that speaks the chat-completions API works: hosted APIs, vLLM, llama.cpp's server,
 Ollama. One :meth:`ChatBackend.ask` is one logical request; it is sent again when the reply is not
-what was asked for (the parser raises :class:`~.prompts.InvalidReply`), on HTTP 429 and 5xx, and
-on timeouts or dropped connections, up to ``retries`` times, waiting an exponential backoff with
+what was asked for (the parser raises :class:`~.prompts.InvalidReply`), on HTTP 408, 409, 429 and
+5xx, and on timeouts or dropped connections, up to ``retries`` times, waiting an exponential backoff with
 jitter, or the server's ``Retry-After``. A refused key, a refused model or an unknown model stops
 the whole run (:class:`BackendError`): no later request could succeed.
 
