@@ -25,6 +25,7 @@ from _audio_dialogues.decoding import AudioDecodeError, decode_audio, decode_fai
 from _audio_dialogues.evaluate import JavaMissingError, PredictionError, ProtocolReport, Query, Scores, evaluate, run_protocol
 from _audio_dialogues.export import ExportResult, export, push_to_hub
 from _audio_dialogues.features import SoundfileAudio
+from _audio_dialogues.generate import GenerateSummary, generate
 from _audio_dialogues.join import MissingAudioError
 from _audio_dialogues.loading import load_dataset
 from _audio_dialogues.musiccaps import MusicCapsFormatError
@@ -43,6 +44,8 @@ __all__ = [
     "SoundfileAudio", "decode_audio", "decode_failures", "collate_audio", "pad_audio", "PaddedAudio",
     # evaluation
     "evaluate", "run_protocol", "Scores", "Query", "ProtocolReport", "PredictionError", "JavaMissingError",
+    # making the dialogues
+    "generate", "GenerateSummary",
     # export and chat formats
     "export", "push_to_hub", "ExportResult", "FORMATS", "convert_example", "to_dialogue", "write_jsonl",
     "__version__",

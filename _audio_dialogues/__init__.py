@@ -17,6 +17,11 @@ One module per job, each usable and tested without ``datasets`` where it can be:
 - :mod:`.training`      a padding collate function for a PyTorch ``DataLoader`` (torch optional);
 - :mod:`.convert`       chat formats for training (openai / llava / swift) and back;
 - :mod:`.export`        script-free Parquet for the Hub; :mod:`.card` its dataset card;
+- :mod:`.evaluate`      scoring predictions the paper's way (BLEU-4, ROUGE-L, CIDEr) and the multi-turn protocol;
+- :mod:`.generate`      making the dialogues with a chat model (``audio-dialogues generate``), helped by
+  :mod:`.strong_labels` (AudioSet strong labels), :mod:`.prompts` (what is asked, how replies are read),
+  :mod:`.chat` (requests with retries), :mod:`.ledger` (resume), :mod:`.neighbours` (comparison clips)
+  and :mod:`.filters` (low-confidence phrases, CLAP similarity);
 - :mod:`.cli`           the ``audio-dialogues`` command.
 """
 

@@ -47,18 +47,28 @@ def cache_dir(tmp_path: Path) -> str:
 def no_network(monkeypatch):
     """Tests never use the network: an internet socket that tries to connect fails loudly.
 
-    Local (AF_UNIX) sockets stay usable: multiprocessing talks through them for num_proc.
+    Local (AF_UNIX) sockets stay usable: multiprocessing talks through them for num_proc; so do
+    loopback addresses (127.0.0.0/8, ::1), where tests run their own servers.
     """
     original_connect = socket.socket.connect
 
     def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
             raise RuntimeError(f"a test tried to open a network connection to {address!r}")
         return original_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+def _is_loopback(address) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address[0]).is_loopback
+    except (ValueError, TypeError, IndexError):
+        return False  # a host name: never resolved here
 
 
 class LogLines:

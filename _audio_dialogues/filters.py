@@ -1,0 +1,168 @@
+"""The two filters of the paper, applied turn by turn to a generated dialogue.
+
+1. **Low-confidence phrases**: an answer holding one of the phrases of
+   ``data/metadata/low_confidence_phrases.json`` (case-insensitive substring; the list and its
+   source are in that file) is a guess or a refusal.
+2. **Audio-text similarity**: a :class:`SimilarityScorer` scores the clip against the text of each
+   question-answer pair; a pair below the threshold (the paper: 0.3, LAION-CLAP cosine) is removed.
+   :class:`ClapScorer` is the built-in scorer; it needs the ``clap`` extra and a checkpoint file.
+
+A dialogue whose turn k is filtered keeps its turns before k (later turns may build on turn k);
+with no turn left the dialogue is dropped. Every removal is a :class:`Removal` (one row of
+``filtered.tsv``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .release import Turn
+
+PHRASES_FILE = "low_confidence_phrases.json"
+PAPER_MIN_SIMILARITY = 0.3
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One turn (or a whole dialogue, ``turn`` None) removed by a filter."""
+
+    youtube_id: str
+    turn: int | None  # 1-based
+    filter: str  # "low_confidence_phrase", "similarity", "after_removed_turn", "no_turn_left"
+    detail: str
+
+
+def shipped_phrases_file() -> Path:
+    checkout = Path(__file__).resolve().parent.parent / "data" / "metadata" / PHRASES_FILE
+    installed = Path(__file__).resolve().parent / "metadata" / PHRASES_FILE
+    for path in (checkout, installed):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"The phrase list is missing (looked for {checkout} and {installed}); "
+                            "reinstall audio-dialogues.")
+
+
+@lru_cache(maxsize=1)
+def low_confidence_phrases() -> tuple[str, ...]:
+    """Every phrase of the shipped list, lower-cased, repeats removed, in the source's order."""
+    data = json.loads(shipped_phrases_file().read_text(encoding="utf-8"))
+    phrases = [p.lower() for group in data["groups"].values() for p in group["phrases"]]
+    return tuple(dict.fromkeys(phrases))
+
+
+def find_low_confidence_phrase(answer: str, phrases: Sequence[str] | None = None) -> str | None:
+    """The first phrase of the list that ``answer`` holds (case-insensitive), or ``None``."""
+    text = answer.lower()
+    return next((p for p in (phrases if phrases is not None else low_confidence_phrases()) if p in text), None)
+
+
+@runtime_checkable
+class SimilarityScorer(Protocol):
+    """Scores how well a text describes a clip (higher: closer). ``name`` identifies the model in caches."""
+
+    name: str
+
+    def similarity(self, audio_path: str, text: str) -> float: ...
+
+
+class AudioEmbedder(Protocol):
+    """A scorer that can also embed audio (used to choose comparison neighbours)."""
+
+    def audio_embeddings(self, audio_paths: Sequence[str]) -> np.ndarray: ...
+
+
+def pair_text(turn: Turn) -> str:
+    """The text a question-answer pair is scored by: question and answer together."""
+    return f"{turn['user']} {turn['assistant']}"
+
+
+def filter_dialogue(
+    key: str,
+    dialogue: Sequence[Turn],
+    *,
+    phrases: Sequence[str] | None = None,
+    score: Callable[[int, Turn], float | None] | None = None,
+    min_similarity: float = PAPER_MIN_SIMILARITY,
+) -> tuple[list[Turn], list[Removal]]:
+    """The turns kept (those before the first filtered one) and what was removed, and why.
+
+    ``score(index, turn)`` is the pair's similarity, or ``None`` when it cannot be scored (no audio).
+    """
+    for index, turn in enumerate(dialogue):
+        phrase = find_low_confidence_phrase(turn["assistant"], phrases)
+        removal = Removal(key, index + 1, "low_confidence_phrase", phrase) if phrase else None
+        if removal is None and score is not None:
+            value = score(index, turn)
+            if value is not None and value < min_similarity:
+                removal = Removal(key, index + 1, "similarity", f"{value:.4f} < {min_similarity}")
+        if removal is None:
+            continue
+        removed = [removal] + [Removal(key, later + 1, "after_removed_turn", f"turn {index + 1} was removed")
+                               for later in range(index + 1, len(dialogue))]
+        if index == 0:
+            removed.append(Removal(key, None, "no_turn_left", f"{len(dialogue)} turn(s) removed"))
+        return list(dialogue[:index]), removed
+    return list(dialogue), []
+
+
+class ClapScorer:
+    """LAION-CLAP cosine similarity between a clip and a text, from a checkpoint file the user gives.
+
+    ``model`` is anything with LAION-CLAP's ``get_audio_embedding_from_filelist(x=[paths],
+    use_tensor=False)`` and ``get_text_embedding([texts], use_tensor=False)``; without it,
+    ``laion_clap.CLAP_Module`` is built and ``checkpoint`` loaded (no weights are ever downloaded).
+    Audio embeddings are computed once per file and kept.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, *, model=None, amodel: str = "HTSAT-tiny",
+                 enable_fusion: bool | None = None):
+        if model is None:
+            model = _load_clap(checkpoint, amodel, enable_fusion)
+        self.model = model
+        self.name = f"laion-clap:{Path(checkpoint).name if checkpoint else type(model).__name__}"
+        self._audio: dict[str, np.ndarray] = {}
+
+    def audio_embeddings(self, audio_paths: Sequence[str]) -> np.ndarray:
+        todo = [p for p in dict.fromkeys(audio_paths) if p not in self._audio]
+        for start in range(0, len(todo), 32):
+            batch = todo[start:start + 32]
+            vectors = self.model.get_audio_embedding_from_filelist(x=batch, use_tensor=False)
+            vectors = np.asarray(vectors, dtype=np.float32)
+            for path, vector in zip(batch, vectors):
+                self._audio[path] = _unit(vector)
+        return np.stack([self._audio[p] for p in audio_paths]) if audio_paths else np.zeros((0, 0), np.float32)
+
+    def similarity(self, audio_path: str, text: str) -> float:
+        audio = self.audio_embeddings([audio_path])[0]
+        text_vector = _unit(np.asarray(self.model.get_text_embedding([text], use_tensor=False), dtype=np.float32)[0])
+        return float(audio @ text_vector)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+def _load_clap(checkpoint: str | os.PathLike | None, amodel: str, enable_fusion: bool | None):
+    if checkpoint is None:
+        raise ValueError("The CLAP scorer needs a checkpoint file (e.g. 630k-audioset-fusion-best.pt from the "
+                         "LAION-CLAP releases): pass --clap-checkpoint FILE. Weights are never downloaded here.")
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"CLAP checkpoint {path} does not exist: download it once and pass its path.")
+    try:
+        import laion_clap
+    except ImportError as err:
+        raise ImportError("The CLAP similarity filter needs laion-clap (and torch): "
+                          "pip install 'audio-dialogues[clap]'.") from err
+    fusion = "fusion" in path.name if enable_fusion is None else enable_fusion
+    model = laion_clap.CLAP_Module(enable_fusion=fusion, amodel=amodel)
+    model.load_ckpt(ckpt=str(path))
+    return model
