@@ -463,7 +463,7 @@ def fetch_clip(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Pro
 def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Processes) -> Outcome:
     """One try: yt-dlp fetches the window into a temporary folder, ffmpeg converts, the result is renamed."""
     assert clip.time is not None
-    work = out_dir / TEMP_DIR / clip.youtube_id
+    work = out_dir / TEMP_DIR / f"{os.getpid()}-{clip.youtube_id}"  # apart from a killed run's orphaned yt-dlp
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
