@@ -65,7 +65,7 @@ RETRY_ON_RERUN = RETRY_IN_RUN | {"no-clip-time"}  # tried again by a rerun (the 
 NEEDS_COOKIES = frozenset({"age-restricted", "sign-in"})  # also tried again by a rerun given --cookies
 
 # The tool's error message -> status; the first pattern that matches wins.
-_ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((status, re.compile(pattern, re.IGNORECASE)) for status, pattern in (
+_ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((status, re.compile(pattern, re.I)) for status, pattern in (
     ("rate-limited", r"HTTP Error 429|Too Many Requests"),
     ("private", r"private video|video is private"),
     ("age-restricted", r"confirm your age|age[- ]restricted|inappropriate for some users"),
@@ -364,7 +364,8 @@ def find_ffmpeg() -> str:
 
 
 def find_js_runtime() -> str | None:
-    """deno from the ``deno`` package (yt-dlp's ``deno`` extra) or PATH: yt-dlp needs a JavaScript runtime for YouTube."""
+    """deno from the ``deno`` package (yt-dlp's ``deno`` extra) or PATH: yt-dlp needs a JavaScript runtime
+    for YouTube."""
     try:
         import deno
 
@@ -434,11 +435,8 @@ def fetch_clip(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Pro
 
     ``None`` when an interrupt stopped it before any try ended (nothing to record).
     """
-    start, end = (_seconds(clip.time.start), _seconds(clip.time.end)) if clip.time else ("", "")
-    row = LedgerRow(clip.youtube_id, "no-clip-time", previous_attempts, "", start, end,
-                    "not in the MusicCaps CSV nor any --clip-times file")
-    if clip.time is None:
-        return row
+    assert clip.time is not None
+    row = LedgerRow(clip.youtube_id, "error", previous_attempts, "", _seconds(clip.time.start), _seconds(clip.time.end))
     tried = False
     for attempt in range(options.retries + 1):
         if attempt:
@@ -542,7 +540,8 @@ class DownloadResult:
     out_dir: str
     plan: Plan
     rows: dict[str, LedgerRow]  # the ledger's rows of the planned clips
-    fetched: int = 0  # clips tried in this run
+    tried: int = 0  # clips tried in this run
+    no_time: int = 0  # clips without a window (status no-clip-time), not tried
     skipped_done: int = 0  # ok in the ledger and the file is there
     skipped_final: int = 0  # a failure recorded earlier and not retried (see RETRY_ON_RERUN)
     not_attempted: int = 0  # left for a later run by --limit or an interrupt
@@ -565,8 +564,9 @@ class DownloadResult:
     def summary(self) -> str:
         ok = {c.youtube_id for c in self.plan.clips if self.rows.get(c.youtube_id, LedgerRow("", "")).status == "ok"}
         lines = [f"{self.plan.config} -> {self.out_dir} (ledger {LEDGER}): {len(self.plan.clips)} clips; this run "
-                 f"fetched {self.fetched}, retried {self.retries} times, skipped {self.skipped_done} already "
+                 f"tried {self.tried}, retried {self.retries} times, skipped {self.skipped_done} already "
                  f"downloaded and {self.skipped_final} recorded failures"
+                 + (f", found no window for {self.no_time}" if self.no_time else "")
                  + (f", left {self.not_attempted} for a later run" if self.not_attempted else "")
                  + (f", recorded {self.adopted} complete files found without a row" if self.adopted else "")]
         for split, needed in self.plan.needed.items():
@@ -577,6 +577,9 @@ class DownloadResult:
         if self.plan.not_in_release:
             lines.append(f"  {len(self.plan.not_in_release)} ids of the .missing.tsv files are not needed by the "
                          f"chosen splits, not fetched (first: {', '.join(self.plan.not_in_release[:3])})")
+        if self.no_time:
+            lines.append(f"  {self.no_time} clips have no window (status no-clip-time): pass --clip-times with the "
+                         "AudioSet strong-label TSV or segments CSV that lists them")
         if self.torn_lines:
             lines.append(f"  the ledger's last line was cut short by an earlier kill: dropped, that clip was redone")
         if self.interrupted:
@@ -654,24 +657,7 @@ def download(
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         ledger = Ledger(out / LEDGER)
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
-        todo: list[Clip] = []
-        for clip in plan.clips:
-            row = ledger.rows.get(clip.youtube_id)
-            if clip.time is not None and (row is None or row.status != "ok"):
-                name = clip.file_name(audio_format)
-                if (out / name).is_file():  # renamed complete, then killed before its row was written
-                    ledger.append(LedgerRow(clip.youtube_id, "ok", row.attempts if row else 1, name,
-                                            _seconds(clip.time.start), _seconds(clip.time.end),
-                                            "complete file found from an earlier run"))
-                    result.adopted += 1
-                    row = ledger.rows[clip.youtube_id]
-            decision = _to_fetch(clip, row, out, options, retry_failed)
-            if decision == "done":
-                result.skipped_done += 1
-            elif decision == "final":
-                result.skipped_final += 1
-            else:
-                todo.append(clip)
+        todo = _triage(plan, ledger, out, options, retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
         try:
@@ -680,6 +666,37 @@ def download(
             ledger.compact()
             shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
     return result
+
+
+def _triage(plan: Plan, ledger: Ledger, out: Path, options: FetchOptions, retry_failed: bool,
+            result: DownloadResult) -> list[Clip]:
+    """The clips to fetch now; the others are counted in ``result`` (and clips without a window recorded)."""
+    todo: list[Clip] = []
+    for clip in plan.clips:
+        row = ledger.rows.get(clip.youtube_id)
+        if clip.time is None:
+            where = "the MusicCaps CSV nor any --clip-times file" if plan.config == "music_dialogues" else \
+                "any --clip-times file"
+            ledger.rows[clip.youtube_id] = LedgerRow(clip.youtube_id, "no-clip-time", row.attempts if row else 0,
+                                                     detail=f"not in {where}")
+            result.no_time += 1
+            continue
+        if row is None or row.status != "ok":
+            name = clip.file_name(options.audio_format)
+            if (out / name).is_file():  # renamed complete, then killed before its row was written
+                ledger.append(LedgerRow(clip.youtube_id, "ok", row.attempts if row else 1, name,
+                                        _seconds(clip.time.start), _seconds(clip.time.end),
+                                        "complete file found from an earlier run"))
+                result.adopted += 1
+                row = ledger.rows[clip.youtube_id]
+        decision = _to_fetch(clip, row, out, options, retry_failed)
+        if decision == "done":
+            result.skipped_done += 1
+        elif decision == "final":
+            result.skipped_final += 1
+        else:
+            todo.append(clip)
+    return todo
 
 
 def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, result: DownloadResult, jobs: int,
@@ -699,7 +716,7 @@ def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, res
         if row is None:
             return
         ledger.append(row)
-        result.fetched += 1
+        result.tried += 1
         counts[row.status] += 1
         bar.update(1)
         bar.set_postfix_str(", ".join(f"{s} {n}" for s, n in sorted(counts.items(), key=_status_order)))
@@ -723,7 +740,7 @@ def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, res
         for future in pending:
             if not future.cancelled():
                 record(future.result())  # its try ended before the stop, or it is None
-        result.not_attempted += len(todo) - result.fetched
+        result.not_attempted += len(todo) - result.tried
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         bar.close()
@@ -798,7 +815,8 @@ def _run_cli(args, load_kwargs: Mapping) -> int:
         result = download(
             args.out_dir, args.config, args.split, clip_times=args.clip_times, only_missing=args.only_missing,
             url_template=args.url_template, jobs=args.jobs, retries=args.retries, backoff=args.backoff,
-            timeout=args.timeout, audio_format=args.audio_format, sampling_rate=16000 if rate is None else (rate or None),
+            timeout=args.timeout, audio_format=args.audio_format,
+            sampling_rate=16000 if rate is None else (rate or None),
             cookies=args.cookies, rate_limit=args.rate_limit, limit=args.limit, retry_failed=args.retry_failed,
             progress=not args.no_progress, **release_kwargs)
     except (ValueError, RuntimeError, OSError) as err:

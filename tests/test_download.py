@@ -35,7 +35,8 @@ SOURCE_RATE = 22050
 IN_WINDOW_HZ, OUTSIDE_HZ = 1000.0, 300.0
 
 # Ids with underscores and a leading dash, as real YouTube ids have.
-OK_ID, MISSING_ID, LIMITED_ID, UNTIMED_ID, SLOW_ID = "a_b-c_d_e_f", "-8cgbhIR_pw", "Zz__9-x_y_Q", "noTime0000A", "s_low-clip0"
+OK_ID, MISSING_ID, LIMITED_ID = "a_b-c_d_e_f", "-8cgbhIR_pw", "Zz__9-x_y_Q"
+UNTIMED_ID, SLOW_ID = "noTime0000A", "s_low-clip0"
 WINDOWS = {OK_ID: ClipTime(3.0, 13.0), MISSING_ID: ClipTime(30.0, 40.0), LIMITED_ID: ClipTime(1.5, 11.5),
            SLOW_ID: ClipTime(2.0, 12.0)}
 SEGMENTS_CSV = f"""# Segments csv created Sun Mar  5 10:54:31 2017
@@ -44,8 +45,8 @@ SEGMENTS_CSV = f"""# Segments csv created Sun Mar  5 10:54:31 2017
 {OK_ID}, 3.000, 13.000, "/m/09x0r,/m/05zppz"
 {MISSING_ID}, 30.000, 40.000, "/m/04rlf"
 """
-STRONG_TSV = f"""segment_id\tstart_time_seconds\tend_time_seconds\tlabel
-{LIMITED_ID}_1500\t0.000\t4.200\t/m/09x0r
+STRONG_HEADER = "segment_id\tstart_time_seconds\tend_time_seconds\tlabel\n"
+STRONG_TSV = f"""{STRONG_HEADER}{LIMITED_ID}_1500\t0.000\t4.200\t/m/09x0r
 {LIMITED_ID}_1500\t2.100\t10.000\t/m/0bt9lr
 {SLOW_ID}_2000\t0.000\t10.000\t/m/04rlf
 """
@@ -68,11 +69,12 @@ def dominant_hz(samples: np.ndarray, rate: int) -> float:
 
 class ClipServer:
     """Serves ``/<youtube id>.wav`` with range requests (without them ffmpeg's seek over HTTP lands seconds
-    late: a server that cannot seek is not what video hosts are); ``fail[id]`` lists HTTP errors to answer first, ``hold[id]`` an Event the
-    first request waits for; ``requests`` counts requests per id."""
+    late: a server that cannot seek is not what video hosts are); ``fail[id]`` lists HTTP errors to answer
+    first, ``hold[id]`` an Event the first request waits for; ``requests`` counts requests per id, ``aborted``
+    those whose client went away."""
 
     def __init__(self, clips: dict[str, bytes]):
-        self.clips, self.requests = clips, Counter()
+        self.clips, self.requests, self.aborted = clips, Counter(), Counter()
         self.fail: dict[str, list[int]] = {}
         self.hold: dict[str, threading.Event] = {}
         self.request_times: dict[str, list[float]] = {}
@@ -108,7 +110,7 @@ class ClipServer:
                 try:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    server.aborted[youtube_id] += 1
 
             def log_message(self, *args) -> None:
                 pass
@@ -138,7 +140,8 @@ def release(tmp_path: Path) -> Path:
     """audioset_dialogues: OK_ID in both splits and in two train records; the times in two files."""
     root = tmp_path / "release"
     train = [OK_ID, MISSING_ID, LIMITED_ID, OK_ID]
-    write_release(root, "audioset_dialogues", "train", [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)} for y in train])
+    write_release(root, "audioset_dialogues", "train",
+                  [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)} for y in train])
     write_release(root, "audioset_dialogues", "test", [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(2)}
                                                       for y in (OK_ID, UNTIMED_ID)])
     (tmp_path / "segments.csv").write_text(SEGMENTS_CSV, encoding="utf-8")
@@ -160,15 +163,15 @@ def test_strong_label_tsv_splits_the_segment_id_on_its_last_underscore():
     times = parse_strong_label_tsv(STRONG_TSV)
     assert times == {LIMITED_ID: ClipTime(1.5, 11.5), SLOW_ID: ClipTime(2.0, 12.0)}
     with pytest.raises(ClipTimesFormatError, match=r"strong\.tsv, line 3, field 'segment_id'.*got 'abc'"):
-        parse_strong_label_tsv("segment_id\tstart_time_seconds\tend_time_seconds\tlabel\nx_1000\t0\t1\tl\nabc\t0\t1\tl\n",
-                               "strong.tsv")
+        parse_strong_label_tsv(f"{STRONG_HEADER}x_1000\t0\t1\tl\nabc\t0\t1\tl\n", "strong.tsv")
     with pytest.raises(ClipTimesFormatError, match="line 3: x has two windows"):
-        parse_strong_label_tsv("segment_id\tstart_time_seconds\tend_time_seconds\tlabel\nx_1000\t0\t1\tl\nx_2000\t0\t1\tl\n")
+        parse_strong_label_tsv(f"{STRONG_HEADER}x_1000\t0\t1\tl\nx_2000\t0\t1\tl\n")
 
 
 def test_segments_csv_skips_comments_and_reads_quoted_labels():
     assert parse_segments_csv(SEGMENTS_CSV) == {OK_ID: ClipTime(3.0, 13.0), MISSING_ID: ClipTime(30.0, 40.0)}
-    with pytest.raises(ClipTimesFormatError, match=r"seg\.csv, line 2, field 'end_seconds': expected seconds, got 'ten'"):
+    with pytest.raises(ClipTimesFormatError,
+                       match=r"seg\.csv, line 2, field 'end_seconds': expected seconds, got 'ten'"):
         parse_segments_csv("# YTID, start_seconds, end_seconds, positive_labels\nabc, 0.0, ten, \"/m/1\"\n", "seg.csv")
 
 
@@ -264,7 +267,8 @@ def test_download_cuts_the_window_records_every_clip_and_resumes(server, release
     before = Counter(server.requests)
     again = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
                      clip_times=times, url_template=server.url_template, progress=False)
-    assert server.requests == before and again.fetched == 1 and again.skipped_done == 2 and again.skipped_final == 1
+    assert server.requests == before and again.tried == 0 and again.no_time == 1
+    assert again.skipped_done == 2 and again.skipped_final == 1
     assert ledger(out) == rows  # only the id without a time was looked at again, and it still has none
 
     # The loader finds the clips by id.
@@ -302,31 +306,48 @@ def _missing_tsv(tmp_path: Path, *youtube_ids: str) -> Path:
     return path
 
 
-def test_a_killed_run_is_completed_by_a_rerun(server, tmp_path):
-    """kill -9 while a clip is downloading: no partial file under a final name, and a rerun finishes the set."""
+def test_ctrl_c_and_kill_9_leave_a_ledger_that_a_rerun_completes(server, tmp_path):
+    """Ctrl-C stops the download in flight and keeps the ledger; after a kill -9 mid-clip no partial file has a
+    final name; a rerun then finishes the set without fetching a finished clip again."""
     release = tmp_path / "release"
     write_release(release, "audioset_dialogues", "train", [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)}
                                                            for y in (OK_ID, SLOW_ID, LIMITED_ID)])
     write_release(release, "audioset_dialogues", "test", [{"audio_id": f"Y{OK_ID}.wav", "dialogue": dialogue(1)}])
     times = tmp_path / "times.csv"
     times.write_text("".join(f"{y}, {w.start}, {w.end}, \"/m/1\"\n" for y, w in WINDOWS.items()), encoding="utf-8")
-    held = server.hold[SLOW_ID] = threading.Event()
     out = tmp_path / "clips"
     args = ["download", str(out), "--config", "audioset_dialogues", "--data-dir", str(release),
             "--verification-mode", "no_checks", "--clip-times", str(times), "--url-template", server.url_template,
             "--split", "train", "--jobs", "1", "--no-progress"]
     script = Path(sys.executable).with_name("audio-dialogues")  # the installed console script
-    process = subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not (server.requests[SLOW_ID] and (out / LEDGER).exists()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.requests[SLOW_ID] and ledger(out)[OK_ID]["status"] == "ok"  # one done, one in flight
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.communicate()
-    held.set()
-    assert SLOW_ID not in ledger(out) and not list(out.glob(f"{SLOW_ID}*"))
+
+    def stop_while_slow_id_downloads(signum: int) -> subprocess.CompletedProcess:
+        held = server.hold[SLOW_ID] = threading.Event()
+        seen = server.requests[SLOW_ID]
+        process = subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 40
+            while server.requests[SLOW_ID] == seen and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.requests[SLOW_ID] > seen and ledger(out)[OK_ID]["status"] == "ok"  # one done, one in flight
+        finally:
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=60)
+            held.set()
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    interrupted = stop_while_slow_id_downloads(signal.SIGINT)
+    assert interrupted.returncode == 130 and "interrupted: the ledger holds every finished clip" in interrupted.stdout
+    assert "status: ok 1, pending 2" in interrupted.stdout and "Traceback" not in interrupted.stderr
+    deadline = time.monotonic() + 10
+    while not server.aborted[SLOW_ID] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.aborted[SLOW_ID]  # its yt-dlp was stopped, not left running
+    assert set(ledger(out)) == {OK_ID}
+
+    killed = stop_while_slow_id_downloads(signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert set(ledger(out)) == {OK_ID} and not list(out.glob(f"{SLOW_ID}*"))
 
     before = server.requests[OK_ID]
     assert main(args) == 0
