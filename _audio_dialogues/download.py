@@ -24,6 +24,7 @@ killed at any moment loses at most the clips in flight. A rerun skips every clip
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import random
 import re
@@ -338,6 +339,7 @@ class FetchOptions:
     timeout: float = 300.0  # seconds for one yt-dlp or ffmpeg process
     cookies: str | None = None
     rate_limit: str | None = None  # yt-dlp --limit-rate, e.g. 2M
+    sleep: float = 0.0  # seconds between two downloads' starts, all jobs together
     ffmpeg: str = "ffmpeg"
     js_runtime: str | None = None  # deno's path, for YouTube's player JavaScript
 
@@ -389,12 +391,22 @@ def _last_error(stderr: str) -> str:
 
 
 class _Processes:
-    """The processes running now, so that an interrupt can stop them all."""
+    """The processes running now, so that an interrupt can stop them all; and the pace at which downloads start."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen] = set()
         self.stopping = threading.Event()
+        self.interval = interval  # seconds between two downloads' starts, all jobs together
+        self._next_start = 0.0
+
+    def pace(self) -> bool:
+        """Wait for this download's turn (``--sleep``); False when stopping."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        return not self.stopping.wait(start - now) if start > now else not self.stopping.is_set()
 
     def run(self, command: Sequence[str], timeout: float) -> tuple[int | None, str]:
         """Run ``command`` in its own process group; ``(None, stderr)`` when it timed out or was stopped."""
@@ -479,6 +491,8 @@ def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Proce
             command += ["--limit-rate", options.rate_limit]
         if options.js_runtime:
             command += ["--js-runtimes", f"deno:{options.js_runtime}"]
+        if not processes.pace():
+            return Outcome("stopped")
         code, stderr = processes.run([*command, "--", url], options.timeout)
         if processes.stopping.is_set():
             return Outcome("stopped")
@@ -549,6 +563,7 @@ class DownloadResult:
     adopted: int = 0  # complete files found without an ok row (a kill between rename and ledger), recorded ok
     interrupted: bool = False
     torn_lines: int = 0
+    notes: list[str] = field(default_factory=list)  # warnings about the tools, printed in the summary
 
     @property
     def counts(self) -> Counter:
@@ -582,6 +597,7 @@ class DownloadResult:
                          "AudioSet strong-label TSV or segments CSV that lists them")
         if self.torn_lines:
             lines.append(f"  the ledger's last line was cut short by an earlier kill: dropped, that clip was redone")
+        lines += [f"  note: {note}" for note in self.notes]
         if self.interrupted:
             lines.append("  interrupted: the ledger holds every finished clip; rerun the same command to go on")
         return "\n".join(lines)
@@ -623,6 +639,7 @@ def download(
     sampling_rate: int | None = 16000,
     cookies: str | os.PathLike | None = None,
     rate_limit: str | None = None,
+    sleep: float = 0.0,
     limit: int | None = None,
     retry_failed: bool = False,
     progress: bool = True,
@@ -646,10 +663,14 @@ def download(
     if cookies is not None and not Path(cookies).is_file():
         raise ValueError(f"cookies={str(cookies)!r} is not a file: export your browser's cookies in the Netscape "
                          "format (yt-dlp's FAQ explains how).")
+    if importlib.util.find_spec("yt_dlp") is None:
+        raise RuntimeError("yt-dlp is not installed: pip install 'audio-dialogues[download]' (yt-dlp with the "
+                           "JavaScript runtime YouTube needs, and an ffmpeg).")
     plan = plan_clips(config, splits, clip_times=clip_times, only_missing=only_missing, data_dir=data_dir,
                       data_files=data_files, verification_mode=verification_mode, on_invalid=on_invalid)
     options = FetchOptions(url_template, audio_format, sampling_rate, retries, backoff, timeout=timeout,
-                           cookies=str(cookies) if cookies else None, rate_limit=rate_limit, ffmpeg=find_ffmpeg(),
+                           cookies=str(cookies) if cookies else None, rate_limit=rate_limit, sleep=sleep,
+                           ffmpeg=find_ffmpeg(),
                            js_runtime=find_js_runtime() if "youtube" in url_template else None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -657,6 +678,9 @@ def download(
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         ledger = Ledger(out / LEDGER)
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
+        if "youtube" in url_template and options.js_runtime is None:
+            result.notes.append("no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
+                                "pip install 'audio-dialogues[download]' brings one")
         todo = _triage(plan, ledger, out, options, retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
@@ -704,7 +728,7 @@ def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, res
     """Fetch ``todo`` with ``jobs`` threads (each runs its clip's processes); the ledger is written here only."""
     from tqdm.auto import tqdm
 
-    processes = _Processes()
+    processes = _Processes(options.sleep)
     counts: Counter = Counter()
     bar = tqdm(total=len(todo), unit="clip", desc="download", disable=not progress or not todo, dynamic_ncols=True)
     retried = Counter()
@@ -798,6 +822,8 @@ def add_cli(commands, loader_options) -> None:
     p.add_argument("--audio-format", choices=AUDIO_FORMATS, default="flac", help="(default flac)")
     p.add_argument("--cookies", metavar="FILE", help="cookies.txt passed to yt-dlp, for sign-in and age checks")
     p.add_argument("--rate-limit", metavar="RATE", help="yt-dlp's --limit-rate per download, e.g. 1M")
+    p.add_argument("--sleep", type=float, default=0.0, metavar="SECONDS",
+                   help="at least this long between two downloads' starts, all jobs together (default 0)")
     p.add_argument("--limit", type=int, metavar="N", help="fetch at most N clips this run")
     p.add_argument("--retry-failed", action="store_true",
                    help="also retry clips recorded unavailable, private, not-found, empty, sign-in or age-restricted")
@@ -817,7 +843,8 @@ def _run_cli(args, load_kwargs: Mapping) -> int:
             url_template=args.url_template, jobs=args.jobs, retries=args.retries, backoff=args.backoff,
             timeout=args.timeout, audio_format=args.audio_format,
             sampling_rate=16000 if rate is None else (rate or None),
-            cookies=args.cookies, rate_limit=args.rate_limit, limit=args.limit, retry_failed=args.retry_failed,
+            cookies=args.cookies, rate_limit=args.rate_limit, sleep=args.sleep, limit=args.limit,
+            retry_failed=args.retry_failed,
             progress=not args.no_progress, **release_kwargs)
     except (ValueError, RuntimeError, OSError) as err:
         print(f"audio-dialogues download: {err}", file=sys.stderr)

@@ -26,8 +26,8 @@ import soundfile
 from _audio_dialogues.audio_files import parse_audio_name
 from _audio_dialogues.cli import main
 from _audio_dialogues.download import (
-    LEDGER, LEDGER_COLUMNS, STATUSES, ClipTime, ClipTimesFormatError, Clip, classify, download, parse_segments_csv,
-    parse_strong_label_tsv, plan_clips, read_clip_times,
+    LEDGER, LEDGER_COLUMNS, STATUSES, Clip, ClipTime, ClipTimesFormatError, _Processes, classify, download,
+    parse_segments_csv, parse_strong_label_tsv, plan_clips, read_clip_times,
 )
 from conftest import dialogue, write_release
 
@@ -367,3 +367,34 @@ def test_a_bad_clip_times_file_is_named_with_its_line_and_field(release, tmp_pat
     err = capsys.readouterr().err
     assert f"{bad}, line 2, field 'segment_id': expected <youtube id>_<start in ms>, got 'nounderscore'" in err
     assert not (tmp_path / "clips").exists()  # nothing was started
+
+
+def test_sleep_spaces_the_starts_of_downloads_across_jobs():
+    processes = _Processes(interval=0.2)
+    starts: list[float] = []
+    threads = [threading.Thread(target=lambda: processes.pace() and starts.append(time.monotonic())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(starts) == 3 and all(gap >= 0.19 for gap in np.diff(sorted(starts)))
+    processes.stopping.set()
+    began = time.monotonic()
+    assert processes.pace() is False and time.monotonic() - began < 0.1  # a stop ends the wait at once
+
+
+def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(release, tmp_path):
+    """A kill between the rename and the ledger write leaves a complete clip without a row, or a row cut short."""
+    out = tmp_path / "clips"
+    out.mkdir()
+    name = Clip(OK_ID, ("train",), WINDOWS[OK_ID]).file_name("flac")
+    (out / name).write_bytes(b"a complete clip, renamed into place")
+    torn = f"{LIMITED_ID}\tok\t1\t{LIMITED_ID}_1.5_11"  # no newline: the kill came mid-row
+    (out / LEDGER).write_text("\t".join(LEDGER_COLUMNS) + "\n" + torn, encoding="utf-8")
+    result = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
+                      clip_times=[tmp_path / "segments.csv"], only_missing=[_missing_tsv(tmp_path, OK_ID)],
+                      url_template="http://127.0.0.1:9/{youtube_id}.wav", progress=False)
+    assert result.adopted == 1 and result.tried == 0 and result.torn_lines == 1
+    assert "the ledger's last line was cut short" in result.summary()
+    assert ledger(out) == {OK_ID: dict(zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13",
+                                                             "complete file found from an earlier run")))}
