@@ -71,7 +71,7 @@ _ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((status, re.compile(
     ("private", r"private video|video is private"),
     ("age-restricted", r"confirm your age|age[- ]restricted|inappropriate for some users"),
     ("sign-in", r"sign in to confirm|sign in|members[- ]only|join this channel"),
-    ("not-found", r"HTTP Error 40[4]|HTTP Error 410"),
+    ("not-found", r"HTTP Error (404|410)"),
     ("unavailable", r"video unavailable|has been removed|no longer available|account .*terminated|"
                     r"not available in your country|blocked it"),
 ))
