@@ -436,7 +436,10 @@ class _Processes:
 
 def _kill(process: subprocess.Popen) -> None:
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # yt-dlp and the ffmpeg it started
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)  # yt-dlp and the ffmpeg it started
+        else:  # Windows: no process groups
+            process.kill()
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -731,13 +734,15 @@ def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, res
     processes = _Processes(options.sleep)
     counts: Counter = Counter()
     bar = tqdm(total=len(todo), unit="clip", desc="download", disable=not progress or not todo, dynamic_ncols=True)
-    retried = Counter()
+    retried: list[str] = []  # list.append is atomic: the worker threads call on_retry
 
     def on_retry(youtube_id: str, status: str) -> None:
-        retried[status] += 1
+        retried.append(status)
 
-    def record(row: LedgerRow | None) -> None:
-        if row is None:
+    def record(future: Future) -> None:
+        recorded.add(future)
+        row = future.result()
+        if row is None:  # stopped before a try ended
             return
         ledger.append(row)
         result.tried += 1
@@ -746,29 +751,32 @@ def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, res
         bar.set_postfix_str(", ".join(f"{s} {n}" for s, n in sorted(counts.items(), key=_status_order)))
 
     executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="download")
-    pending: set[Future] = set()
+    futures: list[Future] = []
+    recorded: set[Future] = set()
     try:
         for clip in todo:
             previous = ledger.rows.get(clip.youtube_id)
-            pending.add(executor.submit(fetch_clip, clip, out, options, processes,
-                                        previous.attempts if previous else 0, on_retry))
+            futures.append(executor.submit(fetch_clip, clip, out, options, processes,
+                                           previous.attempts if previous else 0, on_retry))
+        pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
-                record(future.result())
+                record(future)
     except KeyboardInterrupt:
         result.interrupted = True
         processes.stop_all()
-        for future in pending:
+        unrecorded = [f for f in futures if f not in recorded]
+        for future in unrecorded:
             future.cancel()
-        for future in pending:
+        for future in unrecorded:
             if not future.cancelled():
-                record(future.result())  # its try ended before the stop, or it is None
+                record(future)  # a try that ended before the stop is kept
         result.not_attempted += len(todo) - result.tried
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         bar.close()
-        result.retries = sum(retried.values())
+        result.retries = len(retried)
 
 
 class _exclusive:
@@ -849,6 +857,9 @@ def _run_cli(args, load_kwargs: Mapping) -> int:
     except (ValueError, RuntimeError, OSError) as err:
         print(f"audio-dialogues download: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while reading the release, before any download started
+        print("audio-dialogues download: interrupted before any download started", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(result.summary())
