@@ -398,3 +398,35 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     assert "the ledger's last line was cut short" in result.summary()
     assert ledger(out) == {OK_ID: dict(zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13",
                                                              "complete file found from an earlier run")))}
+
+
+def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, tmp_path):
+    server.hold[OK_ID] = threading.Event()  # the server never answers (until teardown)
+    out = tmp_path / "clips"
+    began = time.monotonic()
+    result = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
+                      clip_times=[tmp_path / "segments.csv"], only_missing=[_missing_tsv(tmp_path, OK_ID)],
+                      url_template=server.url_template, retries=0, timeout=3, progress=False)
+    assert time.monotonic() - began < 20 and result.complete
+    row = ledger(out)[OK_ID]
+    assert (row["status"], row["attempts"], row["detail"]) == ("timeout", "1", "yt-dlp ran over 3 s")
+
+
+def test_which_recorded_clips_a_rerun_tries_again(tmp_path):
+    from _audio_dialogues.download import FetchOptions, LedgerRow, _to_fetch
+
+    clip = Clip(OK_ID, ("train",), WINDOWS[OK_ID])
+    (tmp_path / "there.flac").write_bytes(b"x")
+    plain, with_cookies = FetchOptions(), FetchOptions(cookies="cookies.txt")
+
+    def decide(status: str, options: FetchOptions = plain, retry_failed: bool = False, file: str = "") -> str:
+        return _to_fetch(clip, LedgerRow(OK_ID, status, 1, file), tmp_path, options, retry_failed)
+
+    assert _to_fetch(clip, None, tmp_path, plain, False) == "fetch"
+    assert decide("ok", file="there.flac") == "done" and decide("ok", file="gone.flac") == "fetch"
+    for status in ("rate-limited", "timeout", "error", "no-clip-time"):
+        assert decide(status) == "fetch"
+    for status in ("not-found", "unavailable", "private", "empty"):
+        assert decide(status) == "final" and decide(status, retry_failed=True) == "fetch"
+    for status in ("age-restricted", "sign-in"):
+        assert decide(status) == "final" and decide(status, with_cookies) == "fetch"
