@@ -127,6 +127,14 @@ class ClipServer:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    """yt-dlp and ffmpeg (child processes) would send even 127.0.0.1 through a proxy set in the environment."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 @pytest.fixture
 def server():
     clip_server = ClipServer({youtube_id: tone_clip(window) for youtube_id, window in WINDOWS.items()
