@@ -11,6 +11,7 @@ One module per job, each usable and tested without ``datasets``:
 - :mod:`.training`      a padding collate function for a PyTorch ``DataLoader`` (torch optional);
 - :mod:`.convert`       chat formats for training (openai / llava / swift) and back;
 - :mod:`.export`        script-free Parquet + dataset card for the Hub, optionally with audio embedded;
+- :mod:`.download`      getting the YouTube clips with yt-dlp + ffmpeg, resumable, with a status per clip;
 - :mod:`.musiccaps`     MusicCaps' captions and aspects for ``music_dialogues`` (``with_metadata=True``);
 - :mod:`.synthetic`     writing a synthetic release of any size, and real clips for it (tests, benchmarks);
 - :mod:`.cli`           the ``audio-dialogues`` command.
