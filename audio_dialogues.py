@@ -22,6 +22,7 @@ from _audio_dialogues import __version__
 from _audio_dialogues.builder import AudioDialogues
 from _audio_dialogues.convert import FORMATS, NoAudioFileError, convert_example, to_dialogue, write_jsonl
 from _audio_dialogues.decoding import AudioDecodeError, decode_audio, decode_failures
+from _audio_dialogues.download import DownloadResult, download, read_clip_times
 from _audio_dialogues.evaluate import JavaMissingError, PredictionError, ProtocolReport, Query, Scores, evaluate, run_protocol
 from _audio_dialogues.export import ExportResult, export, push_to_hub
 from _audio_dialogues.features import SoundfileAudio
@@ -42,6 +43,8 @@ __all__ = [
     "ReleaseFormatError", "MissingAudioError", "AudioDecodeError", "MusicCapsFormatError", "NoAudioFileError",
     # audio and training
     "SoundfileAudio", "decode_audio", "decode_failures", "collate_audio", "pad_audio", "PaddedAudio",
+    # getting the audio
+    "download", "DownloadResult", "read_clip_times",
     # evaluation
     "evaluate", "run_protocol", "Scores", "Query", "ProtocolReport", "PredictionError", "JavaMissingError",
     # making the dialogues

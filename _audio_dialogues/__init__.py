@@ -17,6 +17,7 @@ One module per job, each usable and tested without ``datasets`` where it can be:
 - :mod:`.training`      a padding collate function for a PyTorch ``DataLoader`` (torch optional);
 - :mod:`.convert`       chat formats for training (openai / llava / swift) and back;
 - :mod:`.export`        script-free Parquet for the Hub; :mod:`.card` its dataset card;
+- :mod:`.download`      getting the YouTube clips with yt-dlp + ffmpeg, resumable, with a status per clip;
 - :mod:`.evaluate`      scoring predictions the paper's way (BLEU-4, ROUGE-L, CIDEr) and the multi-turn protocol;
 - :mod:`.generate`      making the dialogues with a chat model (``audio-dialogues generate``), helped by
   :mod:`.strong_labels` (AudioSet strong labels), :mod:`.prompts` (what is asked, how replies are read),

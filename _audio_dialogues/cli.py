@@ -19,7 +19,7 @@ from .options import OPTIONS
 from .subsets import CONFIGS
 
 # The modules that add subcommands of their own (each has ``add_cli``).
-COMMAND_MODULES: tuple[str, ...] = ("evaluate", "generate")
+COMMAND_MODULES: tuple[str, ...] = ("download", "evaluate", "generate")
 
 
 def loader_options() -> argparse.ArgumentParser:
