@@ -19,7 +19,7 @@ from .options import OPTIONS
 from .subsets import CONFIGS
 
 # The modules that add subcommands of their own (each has ``add_cli``).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("convert",)
 
 
 def loader_options() -> argparse.ArgumentParser:
