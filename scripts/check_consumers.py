@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -34,17 +35,21 @@ import datasets
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # synthetic.py writes the real-length release
 
-# torch: the CPU wheel; an unpinned torch from PyPI is a multi-GB CUDA build.
+# torch: the CPU wheel where pip's configuration offers one; from PyPI, torch is a multi-GB CUDA build (which
+# runs on a CPU too).
 TORCH = "torch==2.13.0"
-CONSUMERS: dict[str, tuple[str, list[str]]] = {
-    # format: (environment, requirements)
-    "swift": ("ms-swift", [TORCH, "ms-swift==4.6.0", "librosa"]),  # librosa: ms-swift's audio loader
-    "openai": ("transformers", [TORCH, "transformers==5.19.0", "librosa", "soundfile", "jinja2"]),
-    # AF3 pins transformers 4.46.0 (its pyproject.toml); its data code's imports, not its training stack.
-    "llava": ("af3", [TORCH, "torchvision", "transformers==4.46.0", "kaldiio", "pytorchvideo==0.1.5",
+CONSUMERS: dict[str, tuple[str, list[str], list[str]]] = {
+    # format: (environment, requirements, extra pip options)
+    "swift": ("ms-swift", [TORCH, "ms-swift==4.6.0", "librosa"], []),  # librosa: ms-swift's audio loader
+    "openai": ("transformers", [TORCH, "transformers==5.19.0", "librosa", "soundfile", "jinja2"], []),
+    # AF3 pins transformers 4.46.0 (its pyproject.toml); these are its data code's imports, not its training
+    # stack. torchvision from PyPI is built against PyPI's torch: --isolated keeps a CPU torch offered by a
+    # local pip configuration (find-links) out, whose build torchvision's operators cannot load with.
+    "llava": ("af3", [TORCH, "torchvision==0.28.0", "transformers==4.46.0", "kaldiio", "pytorchvideo==0.1.5",
                       "openai-whisper", "pydub", "librosa", "soundfile", "pillow", "loguru",
-                      "opencv-python-headless", "requests", "jinja2"]),
+                      "opencv-python-headless", "requests", "jinja2"], ["--isolated"]),
 }
+RESULT = "probe-result "  # consumer_probes.py's result lines
 VERSIONS = {"swift": ["ms-swift", "transformers", "torch", "librosa"], "openai": ["transformers", "torch", "librosa"],
             "llava": ["transformers", "torch", "openai-whisper", "librosa"]}
 
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", default="/tmp/consumer-check", help="venvs, converted files, release (kept)")
     parser.add_argument("--af3-dir", help="a checkout of NVIDIA/audio-flamingo, branch audio_flamingo_3")
+    parser.add_argument("--ffmpeg-dir", help="a folder with ffmpeg and ffprobe, put first on PATH for the llava check "
+                        "(AF3 reads .mp3 through pydub, which runs them; AF3's Dockerfile installs FFmpeg)")
     parser.add_argument("--format", action="append", choices=list(CONSUMERS), help="only this format (repeatable)")
     parser.add_argument("--records", type=int, default=20, help="records per split of the real-length release")
     args = parser.parse_args(argv)
@@ -91,9 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         if fmt == "llava":
             command += ["--af3-dir", str(Path(args.af3_dir).resolve())]
         started = time.monotonic()
-        run = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        results = {r["file"]: r for r in map(json.loads, filter(None, run.stdout.splitlines()))}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        if args.ffmpeg_dir:
+            env["PATH"] = os.pathsep.join([str(Path(args.ffmpeg_dir).resolve()), env["PATH"]])
+        if fmt == "llava":
+            print(f"FFmpeg for AF3's mp3 reading: {shutil.which('ffprobe', path=env['PATH']) or 'none on PATH'}")
+        run = subprocess.run(command, capture_output=True, text=True, env=env)
         (work / f"probe-{fmt}.stderr").write_text(run.stderr, encoding="utf-8")
+        lines = [line.removeprefix(RESULT) for line in run.stdout.splitlines() if line.startswith(RESULT)]
+        results = {r["file"]: r for r in map(json.loads, lines)}  # the consumers print lines of their own too
         failed |= report([e for e in expected if e.format == fmt], results)
         if run.returncode:
             print(f"the probe exited with {run.returncode}; its stderr: {work / f'probe-{fmt}.stderr'}")
@@ -141,17 +154,18 @@ def real_length_release(root: Path, records: int) -> dict:
     return {"data_dir": str(root / "release"), "audio_dir": str(root / "clips"), "verification_mode": "no_checks"}
 
 
-def ensure_venv(root: Path, name: str, requirements: list[str]) -> Path:
+def ensure_venv(root: Path, name: str, requirements: list[str], pip_options: list[str]) -> Path:
     """``root/name`` with ``requirements`` installed; reused when its recorded requirements are the same."""
     venv, marker = root / name, root / name / ".requirements"
     python = venv / "bin" / "python"
-    if marker.exists() and marker.read_text(encoding="utf-8") == "\n".join(requirements):
+    wanted = "\n".join(pip_options + requirements)
+    if marker.exists() and marker.read_text(encoding="utf-8") == wanted:
         return python
     print(f"installing {name}: {' '.join(requirements)} (minutes)", flush=True)
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements], check=True)
-    marker.write_text("\n".join(requirements), encoding="utf-8")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *pip_options, *requirements], check=True)
+    marker.write_text(wanted, encoding="utf-8")
     return python
 
 

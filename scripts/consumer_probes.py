@@ -88,7 +88,7 @@ class FileResult:
             self.failures.append(f"{record_id}: {problem}")
 
     def as_json(self) -> str:
-        return json.dumps({"file": self.entry["file"], "records": self.records, "turns": self.turns,
+        return "probe-result " + json.dumps({"file": self.entry["file"], "records": self.records, "turns": self.turns,
                            "clips": self.clips, "failures": self.failures})
 
 
