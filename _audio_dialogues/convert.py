@@ -199,10 +199,12 @@ def _audio_values(example: Mapping[str, Any]) -> list[Any]:
 
 
 def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, format: str, *,
-                append: bool = False) -> ConvertCounts:
+                append: bool = False, id_prefix: str = "") -> ConvertCounts:
     """Write every example converted to ``format``, one JSON object a line; examples whose audio is
     missing or unreadable are left out and counted. A new file appears complete or not at all (temp
-    file, then rename); ``append=True`` adds the lines to an existing file instead."""
+    file, then rename); ``append=True`` adds the lines to an existing file instead. ``id_prefix`` is
+    put before every id written or counted (the command uses ``"<config>/"``, so that the ids of a
+    file holding several configs stay unique)."""
     convert = _converter(format)
     path, counts = Path(path), ConvertCounts(format)
     temporary = path.with_name(path.name + ".tmp")
@@ -212,11 +214,13 @@ def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, 
                 try:
                     obj = convert(example)
                 except NoAudioFileError:
-                    counts.skipped_missing_audio.append(str(example.get("id")))
+                    counts.skipped_missing_audio.append(f"{id_prefix}{example.get('id')}")
                     continue
                 except UnreadableAudioError:
-                    counts.skipped_unreadable_audio.append(str(example.get("id")))
+                    counts.skipped_unreadable_audio.append(f"{id_prefix}{example.get('id')}")
                     continue
+                if "id" in obj:
+                    obj["id"] = id_prefix + obj["id"]
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")
                 counts.written += 1
                 counts.turns += len(example["dialogue"])
@@ -325,7 +329,7 @@ def convert_configs(out: str | os.PathLike, format: str, configs: Iterable[str] 
     """Write the given splits of the given configs, in that order, into one file in ``format``.
 
     Each config/split is loaded undecoded (only paths are written) and its line printed when done.
-    The file is replaced only when all are written.
+    Ids are ``<config>/<split>-<position>``. The file is replaced only when all are written.
     """
     from .loading import load_dataset
 
@@ -338,7 +342,7 @@ def convert_configs(out: str | os.PathLike, format: str, configs: Iterable[str] 
         for config in configs:
             for split in splits:
                 ds = load_dataset(config, split, **{**load_kwargs, "decode": False})
-                counts = write_jsonl(ds, partial, format, append=True)
+                counts = write_jsonl(ds, partial, format, append=True, id_prefix=f"{config}/")
                 total.add(counts)
                 print(f"{config}/{split} -> {out}\n{counts.summary()}", flush=True)
         os.replace(partial, out)

@@ -171,7 +171,8 @@ def ensure_venv(root: Path, name: str, requirements: list[str], pip_options: lis
 
 def installed_versions(python: Path, names: list[str]) -> dict[str, str]:
     code = "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
-    return json.loads(subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, check=True).stdout)
+    run = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)
 
 
 def report(expected: list[Expected], results: dict[str, dict]) -> bool:

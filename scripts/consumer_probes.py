@@ -68,7 +68,8 @@ def records(path: str) -> Iterator[dict]:
 def turns_of(record: dict, fmt: str) -> list[tuple[str, str]]:
     """The (question, answer) texts of a converted record, audio tags removed (what must survive)."""
     if fmt == "openai":
-        texts = ["".join(p.get("text") or "" for p in m["content"] if p.get("type") == "text") for m in record["messages"]]
+        texts = ["".join(p.get("text") or "" for p in m["content"] if p.get("type") == "text")
+                 for m in record["messages"]]
     elif fmt == "llava":
         texts = [m["value"] for m in record["conversations"]]
     else:
@@ -131,12 +132,13 @@ def probe_openai(entries: list[dict], _args) -> None:
             result.fail(record["id"], f"template: {text.count('<|AUDIO|>')} audio slots for {len(audio_parts)} clips")
         inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True)
         decoded = processor.tokenizer.decode(inputs["input_ids"][0])
-        kept = sum(1 for q, a in turns_of(record, "openai") if q in text and a in text and q in decoded and a in decoded)
+        kept = sum(1 for q, a in turns_of(record, "openai")
+                   if q in text and a in text and q in decoded and a in decoded)
         result.turns += kept
         features = inputs.get("input_features")
         loaded = 0 if features is None else int(features.shape[0])
         card = 0
-        for part in audio_parts:  # the model card's loop: librosa.load(BytesIO(urlopen(ele['audio_url']).read()), sr=...)
+        for part in audio_parts:  # the card's loop: librosa.load(BytesIO(urlopen(ele['audio_url']).read()), sr=...)
             samples, _ = librosa.load(BytesIO(urlopen(part["audio_url"]).read()), sr=rate)
             card += int(len(samples) > 0 and float(abs(samples).max()) > 0)
         if loaded != len(audio_parts) or card != len(audio_parts):
@@ -165,9 +167,11 @@ def probe_llava(entries: list[dict], args) -> None:
         sys.modules[package] = module
     sequence_parallel = sys.modules["llava.train.sequence_parallel"]
     for name in ("extract_local_from_list", "extract_local_input_ids", "extract_local_position_ids"):
-        setattr(sequence_parallel, name, getattr(importlib.import_module("llava.train.sequence_parallel.input_utils"), name))
+        input_utils = importlib.import_module("llava.train.sequence_parallel.input_utils")
+        setattr(sequence_parallel, name, getattr(input_utils, name))
     try:
-        sequence_parallel.get_pg_manager = importlib.import_module("llava.train.sequence_parallel.globals").get_pg_manager
+        globals_module = importlib.import_module("llava.train.sequence_parallel.globals")
+        sequence_parallel.get_pg_manager = globals_module.get_pg_manager
     except ImportError:  # it needs deepspeed; only AF3's other dataset classes call it, never LazySupervisedDataset
 
         def get_pg_manager():

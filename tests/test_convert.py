@@ -295,10 +295,11 @@ def test_cli_writes_every_config_and_split_into_one_file(capsys, cache_dir, tmp_
                 rf"{config}/{split} -> {re.escape(str(out))}\nllava: wrote (\d+) examples; skipped (\d+) whose audio",
                 printed).groups())
             assert written + skipped == manifest[config][split] and skipped > 0
-    expected = [to_llava(row) for config in CONFIGS for split in ("train", "test")
+    expected = [{**to_llava(row), "id": f"{config}/{row['id']}"} for config in CONFIGS for split in ("train", "test")
                 for row in present(sample[config, split])]
-    assert list(read_jsonl(out)) == expected
-    assert re.search(rf"all -> {re.escape(str(out))}\nllava: wrote {len(expected)} examples; skipped \d+", printed)
+    assert list(read_jsonl(out)) == expected  # ids unique across configs
+    assert re.search(rf"all -> {re.escape(str(out))}\nllava: wrote {len(expected)} examples; skipped \d+ whose audio "
+                     r"is missing \(audioset_dialogues/train-\d{6}, ", printed)
     assert not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob("*.tmp"))
 
 
