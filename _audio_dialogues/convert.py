@@ -130,10 +130,11 @@ def convert_example(example: Mapping[str, Any], format: str) -> dict:
 
 
 def to_openai(example: Mapping[str, Any]) -> dict:
+    """The ``openai`` record: each clip an audio part with ``audio`` (path) and ``audio_url`` (``file://`` URL)."""
     paths, turns = audio_paths(example), example["dialogue"]
+    audio = [{"type": "audio", "audio": path, "audio_url": Path(path).absolute().as_uri()} for path in paths]
     messages = []
     for i, turn in enumerate(turns):
-        audio = [{"type": "audio", "audio": path, "audio_url": Path(path).absolute().as_uri()} for path in paths]
         text = [{"type": "text", "text": turn["user"]}]
         messages.append({"role": "user", "content": (audio if i == 0 else []) + text})
         messages.append({"role": "assistant", "content": [{"type": "text", "text": turn["assistant"]}]})
@@ -141,6 +142,7 @@ def to_openai(example: Mapping[str, Any]) -> dict:
 
 
 def to_llava(example: Mapping[str, Any]) -> dict:
+    """The ``llava`` record: ``sound`` a list (whatever the config), ``<sound-k>`` tags, ``duration`` in seconds."""
     paths, turns = audio_paths(example), example["dialogue"]
     tags = "".join(f"<sound-{k}>" for k in range(1, len(paths) + 1))
     conversations = []
@@ -152,6 +154,7 @@ def to_llava(example: Mapping[str, Any]) -> dict:
 
 
 def to_swift(example: Mapping[str, Any]) -> dict:
+    """The ``swift`` record: one ``<audio>`` tag per entry of ``audios``, all in the first user message."""
     paths, turns = audio_paths(example), example["dialogue"]
     messages = []
     for i, turn in enumerate(turns):

@@ -134,8 +134,10 @@ def convert_all(work: Path, formats: list[str], records: int) -> list[Expected]:
                     counts = write_jsonl(rows, path, fmt)
                     out.append(Expected(source, fmt, config, split, str(path), counts.written, counts.turns,
                                         counts.clips, len(counts.skipped_missing_audio)))
-        print(f"converted {source}: {sum(e.records for e in out if e.source == source)} records in "
-              f"{sum(1 for e in out if e.source == source)} files", flush=True)
+        written = [e for e in out if e.source == source and e.format == formats[0]]
+        print(f"converted {source}: {len(written)} files of {sum(e.records for e in written)} records "
+              f"({sum(e.skipped for e in written)} left out: missing clips) in each of {', '.join(formats)}",
+              flush=True)
     return out
 
 

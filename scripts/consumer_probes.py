@@ -137,12 +137,17 @@ def probe_openai(entries: list[dict], _args) -> None:
         result.turns += kept
         features = inputs.get("input_features")
         loaded = 0 if features is None else int(features.shape[0])
-        card = 0
+        card, card_error = 0, ""
         for part in audio_parts:  # the card's loop: librosa.load(BytesIO(urlopen(ele['audio_url']).read()), sr=...)
-            samples, _ = librosa.load(BytesIO(urlopen(part["audio_url"]).read()), sr=rate)
+            try:
+                samples, _ = librosa.load(BytesIO(urlopen(part["audio_url"]).read()), sr=rate)
+            except Exception as err:
+                card_error = f" ({type(err).__name__}: {err})"
+                continue
             card += int(len(samples) > 0 and float(abs(samples).max()) > 0)
         if loaded != len(audio_parts) or card != len(audio_parts):
-            result.fail(record["id"], f"audio loaded: transformers {loaded}, card loop {card}, of {len(audio_parts)}")
+            result.fail(record["id"], f"clips loaded: by transformers {loaded}, by the card loop {card}{card_error}, "
+                                      f"of {len(audio_parts)}")
         else:
             result.clips += loaded
 
