@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -354,3 +355,24 @@ def test_lhotse_recordings_and_cuts(sample):
                 assert cut.sampling_rate == info.samplerate and abs(cut.duration - info.duration) < 1e-3
                 assert cut.load_audio().shape[-1] == info.frames
         assert "left out" in counts.summary() and str(counts.skipped_missing_audio[0]) in counts.summary()
+
+
+def test_lhotse_cuts_round_trip_through_a_manifest(sample, tmp_path):
+    pytest.importorskip("lhotse")
+    from lhotse import CutSet
+
+    from _audio_dialogues.lhotse_interop import to_lhotse
+
+    _, cuts, _ = to_lhotse(sample["music_dialogues", "test"])
+    cuts.to_file(tmp_path / "cuts.jsonl.gz")
+    back = CutSet.from_file(tmp_path / "cuts.jsonl.gz")
+    assert [c.id for c in back] == [c.id for c in cuts]
+    assert [c.custom["dialogue"] for c in back] == [c.custom["dialogue"] for c in cuts]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lhotse") is not None, reason="lhotse is installed here")
+def test_lhotse_missing_says_which_extra_to_install(sample):
+    from _audio_dialogues.lhotse_interop import to_lhotse
+
+    with pytest.raises(ImportError, match=re.escape("pip install 'audio-dialogues[lhotse]'")):
+        to_lhotse(sample["music_dialogues", "test"])
