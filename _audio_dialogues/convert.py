@@ -56,7 +56,8 @@ import argparse
 import json
 import os
 import re
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
 
@@ -202,10 +203,10 @@ def _audio_values(example: Mapping[str, Any]) -> list[Any]:
 
 
 def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, format: str, *,
-                append: bool = False, id_prefix: str = "") -> ConvertCounts:
+                id_prefix: str = "") -> ConvertCounts:
     """Write every example converted to ``format``, one JSON object a line; examples whose audio is
-    missing or unreadable are left out and counted. A new file appears complete or not at all (temp
-    file, then rename); ``append=True`` adds the lines to an existing file instead. ``id_prefix`` is
+    missing or unreadable are left out and counted. The file appears complete or not at all (temp
+    file, then rename). ``id_prefix`` is
     put before every id written or counted (the command uses ``"<config>/"``, so that the ids of a
     file holding several configs stay unique)."""
     convert = _converter(format)
@@ -228,13 +229,7 @@ def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, 
                 counts.written += 1
                 counts.turns += len(example["dialogue"])
                 counts.clips += len(_audio_values(example))
-        if append:
-            with path.open("a", encoding="utf-8") as out, temporary.open(encoding="utf-8") as lines:
-                for line in lines:
-                    out.write(line)
-            temporary.unlink()
-        else:
-            os.replace(temporary, path)
+        os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -331,27 +326,41 @@ def convert_configs(out: str | os.PathLike, format: str, configs: Iterable[str] 
                     splits: Iterable[str] = ("train",), **load_kwargs: Any) -> ConvertCounts:
     """Write the given splits of the given configs, in that order, into one file in ``format``.
 
-    Each config/split is loaded undecoded (only paths are written) and its line printed when done.
-    Ids are ``<config>/<split>-<position>``. The file is replaced only when all are written.
+    Each config/split is loaded undecoded (only paths are written) into ``OUT.parts/<config>.<split>.jsonl``
+    and its line printed when done. An interrupted run leaves the finished parts; run again with the same
+    arguments and they are reused, not written again. ``OUT`` appears when every part is written; then the
+    parts are removed. Ids are ``<config>/<split>-<position>``.
     """
     from .loading import load_dataset
 
     _converter(format)
-    out = Path(out)
-    partial, total = out.with_name(out.name + ".partial"), ConvertCounts(format)
-    partial.unlink(missing_ok=True)
-    partial.touch()
-    try:
-        for config in configs:
-            for split in splits:
+    out, total = Path(out), ConvertCounts(format)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(exist_ok=True)
+    names = []
+    for config in configs:
+        for split in splits:
+            part, record = parts / f"{config}.{split}.jsonl", parts / f"{config}.{split}.counts.json"
+            request = json.dumps({"format": format, **load_kwargs}, sort_keys=True, default=str)
+            earlier = json.loads(record.read_text(encoding="utf-8")) if record.is_file() and part.is_file() else {}
+            if earlier.get("request") == request:
+                counts = ConvertCounts(**earlier["counts"])
+                note = " (written by an earlier run with the same arguments)"
+            else:
                 ds = load_dataset(config, split, **{**load_kwargs, "decode": False})
-                counts = write_jsonl(ds, partial, format, append=True, id_prefix=f"{config}/")
-                total.add(counts)
-                print(f"{config}/{split} -> {out}\n{counts.summary()}", flush=True)
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+                counts = write_jsonl(ds, part, format, id_prefix=f"{config}/")
+                record.write_text(json.dumps({"request": request, "counts": asdict(counts)}), encoding="utf-8")
+                note = ""
+            total.add(counts)
+            names.append(part)
+            print(f"{config}/{split} -> {out}{note}\n{counts.summary()}", flush=True)
+    temporary = out.with_name(out.name + ".tmp")
+    with temporary.open("wb") as whole:
+        for part in names:
+            with part.open("rb") as lines:
+                shutil.copyfileobj(lines, whole)
+    os.replace(temporary, out)
+    shutil.rmtree(parts)
     return total
 
 

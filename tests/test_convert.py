@@ -304,12 +304,27 @@ def test_cli_writes_every_config_and_split_into_one_file(capsys, cache_dir, tmp_
     assert not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob("*.tmp"))
 
 
-def test_cli_error_leaves_no_file_and_no_partial(capsys, cache_dir, tmp_path):
+def test_cli_resumes_after_an_interruption_without_writing_finished_parts_again(capsys, cache_dir, tmp_path):
     out = tmp_path / "out.jsonl"
-    with pytest.raises(ValueError, match="has no split 'validation'|validation"):
-        main(["convert", "--format", "swift", str(out), "--split", "train", "--split", "validation",
-              "--cache-dir", cache_dir])
-    assert not out.exists() and not list(tmp_path.glob("*.partial*"))
+    argv = ["convert", "--format", "swift", str(out), "--config", "music_dialogues", "--cache-dir", cache_dir]
+    with pytest.raises(ValueError, match="validation"):  # stops at the second split
+        main(argv + ["--split", "train", "--split", "validation"])
+    assert not out.exists() and sorted(p.name for p in (tmp_path / "out.jsonl.parts").iterdir()) == [
+        "music_dialogues.train.counts.json", "music_dialogues.train.jsonl"]
+    capsys.readouterr()
+    assert main(argv + ["--split", "train", "--split", "test"]) == 0
+    printed = capsys.readouterr().out
+    assert "music_dialogues/train -> " + str(out) + " (written by an earlier run with the same arguments)" in printed
+    assert re.search(r"music_dialogues/test -> \S+\nswift: wrote \d+", printed)
+    assert not (tmp_path / "out.jsonl.parts").exists()  # the parts are gone once OUT is whole
+    lines = out.read_text(encoding="utf-8").splitlines()
+    total = int(re.search(r"all -> \S+\nswift: wrote (\d+) examples", printed).group(1))
+    assert len(lines) == total > 0
+    # other arguments: the earlier part is not reused
+    with pytest.raises(ValueError, match="validation"):
+        main(argv + ["--split", "train", "--split", "validation"])
+    assert main(argv + ["--split", "train", "--missing-audio", "skip"]) == 0
+    assert "earlier run" not in capsys.readouterr().out
 
 
 def test_console_script_converts(tmp_path):
