@@ -29,7 +29,8 @@ the model card's ``urlopen`` loop)::
 
   ``sound`` is always a list, ``<sound-k>`` standing for its k-th path: AF3 reads a string ``sound``
   as a single-turn example and drops every turn after the first. ``duration`` (seconds, all clips
-  together) is what AF3 sorts by length with; it assumes 10 s without it.
+  together) is what AF3 sorts by length with; it assumes 10 s without it. (AF3 reads ``.mp3`` through
+  pydub, which needs FFmpeg; without it AF3 trains on silence for those clips, with no error.)
 
 ``swift`` (ms-swift's custom dataset format: one ``<audio>`` tag per entry of ``audios``)::
 
@@ -39,10 +40,13 @@ the model card's ``urlopen`` loop)::
 
 Every config gives the same keys and types in a format, so the files of all three configs can be
 concatenated and loaded together. Read a file back with :func:`read_jsonl` (the records exactly as
-written) and :func:`to_dialogue` (turns and paths). ``datasets.load_dataset("json")`` does not give
-the records as written: it makes every content part of the ``openai`` format hold every key, absent
-ones as ``None``, and Qwen2-Audio's template then takes each text part for an audio part (see
-:func:`drop_absent_keys`).
+written) and :func:`to_dialogue` (turns and paths). ``datasets.load_dataset("json")`` 3.6 does not
+give the records as written: it makes every content part of the ``openai`` format hold every key,
+absent ones as ``None``, and Qwen2-Audio's template then takes each text part for an audio part (see
+:func:`drop_absent_keys`); 5.x reads the parts as written (a ``Json`` column).
+
+The ``convert`` command (:func:`add_cli`) writes several configs and splits into one file, with ids
+``<config>/<split>-<position>``, resuming an interrupted run (:func:`convert_configs`).
 
 A missing clip (audio ``None``, loaded with ``missing_audio="keep"``) has no file to point to, and no
 consumer accepts an audio entry without one; an ``llava`` clip whose length cannot be read is
@@ -60,6 +64,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
+
+import soundfile
 
 from .release import Turn, parse_dialogue
 from .subsets import CONFIGS
@@ -180,8 +186,6 @@ def clip_seconds(audio: Mapping[str, Any], example: Mapping[str, Any]) -> float:
     """A clip's length: from its decoded array, else from the file's header (no samples are read)."""
     if audio.get("array") is not None and audio.get("sampling_rate"):
         return len(audio["array"]) / audio["sampling_rate"]
-    import soundfile
-
     path = audio["path"]
     try:
         return soundfile.info(path).duration
