@@ -190,6 +190,8 @@ def report(expected: list[Expected], results: dict[str, dict]) -> bool:
               f"{r['turns']}/{e.turns} | {r['clips']}/{e.clips} | {'ok' if ok else 'FAIL'} |")
         for failure in r["failures"]:
             print(f"    {failure}")
+        if r.get("failed", 0) > len(r["failures"]):
+            print(f"    ... {r['failed']} problems in all")
     return failed
 
 

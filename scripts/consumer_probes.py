@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -74,23 +76,29 @@ def turns_of(record: dict, fmt: str) -> list[tuple[str, str]]:
         texts = [m["value"] for m in record["conversations"]]
     else:
         texts = [m["content"] for m in record["messages"]]
-    import re
-
     texts = [re.sub(r"<sound-\d+>|<audio>", "", t).strip() for t in texts]
     return list(zip(texts[0::2], texts[1::2]))
 
 
+@dataclass
 class FileResult:
-    def __init__(self, entry: dict):
-        self.entry, self.records, self.turns, self.clips, self.failures = entry, 0, 0, 0, []
+    """What a consumer made of one converted file; ``failures``: the first few problems, by record."""
+
+    entry: dict
+    records: int = 0
+    turns: int = 0
+    clips: int = 0
+    failed: int = 0  # problems found, all of them
+    failures: list[str] = field(default_factory=list)
 
     def fail(self, record_id: Any, problem: str) -> None:
+        self.failed += 1
         if len(self.failures) < 5:
             self.failures.append(f"{record_id}: {problem}")
 
     def as_json(self) -> str:
         return "probe-result " + json.dumps({"file": self.entry["file"], "records": self.records, "turns": self.turns,
-                           "clips": self.clips, "failures": self.failures})
+                                             "clips": self.clips, "failed": self.failed, "failures": self.failures})
 
 
 def run(entries: list[dict], check_record: Callable[[dict, dict, FileResult], None]) -> None:
