@@ -20,7 +20,10 @@ never imports this file.
 
 from _audio_dialogues import __version__
 from _audio_dialogues.builder import AudioDialogues
-from _audio_dialogues.convert import FORMATS, NoAudioFileError, convert_example, to_dialogue, write_jsonl
+from _audio_dialogues.convert import (
+    FORMATS, ConvertedFileError, NoAudioFileError, convert_configs, convert_example, drop_absent_keys, read_jsonl,
+    to_dialogue, write_jsonl,
+)
 from _audio_dialogues.decoding import AudioDecodeError, decode_audio, decode_failures
 from _audio_dialogues.download import DownloadResult, download, read_clip_times
 from _audio_dialogues.evaluate import JavaMissingError, PredictionError, ProtocolReport, Query, Scores, evaluate, run_protocol
@@ -28,6 +31,7 @@ from _audio_dialogues.export import ExportResult, export, push_to_hub
 from _audio_dialogues.features import SoundfileAudio
 from _audio_dialogues.generate import GenerateSummary, generate
 from _audio_dialogues.join import MissingAudioError
+from _audio_dialogues.lhotse_interop import to_lhotse
 from _audio_dialogues.loading import load_dataset
 from _audio_dialogues.musiccaps import MusicCapsFormatError
 from _audio_dialogues.options import OPTIONS, AudioDialoguesConfig
@@ -50,6 +54,7 @@ __all__ = [
     # making the dialogues
     "generate", "GenerateSummary",
     # export and chat formats
-    "export", "push_to_hub", "ExportResult", "FORMATS", "convert_example", "to_dialogue", "write_jsonl",
+    "export", "push_to_hub", "ExportResult", "FORMATS", "convert_example", "convert_configs", "to_dialogue", "write_jsonl",
+    "read_jsonl", "drop_absent_keys", "ConvertedFileError", "to_lhotse",
     "__version__",
 ]

@@ -19,7 +19,7 @@ from .options import OPTIONS
 from .subsets import CONFIGS
 
 # The modules that add subcommands of their own (each has ``add_cli``).
-COMMAND_MODULES: tuple[str, ...] = ("download", "evaluate", "generate")
+COMMAND_MODULES: tuple[str, ...] = ("convert", "download", "evaluate", "generate")
 
 
 def loader_options() -> argparse.ArgumentParser:
@@ -110,16 +110,6 @@ def describe_split(ds) -> str:
     return "\n".join(lines)
 
 
-def convert(out: str, format: str, config: str = CONFIGS[0], split: str = "train", **load_kwargs) -> None:
-    """Write one split of one config in a chat format (see :mod:`.convert`)."""
-    from .convert import write_jsonl
-    from .loading import load_dataset
-
-    ds = load_dataset(config, split, **{**load_kwargs, "decode": False})  # the paths are written, no audio is read
-    counts = write_jsonl(ds, out, format)
-    print(f"{config}/{split} -> {out}\n{counts.summary()}")
-
-
 def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | None = None, private: bool = False,
            **export_kwargs) -> None:
     """Write configs as Parquet + dataset card (see :mod:`.export`), and maybe upload them."""
@@ -132,8 +122,6 @@ def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .convert import FORMATS
-
     parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     loader = loader_options()
@@ -141,13 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", parents=[loader], help="load every config (default: the bundled sample) and describe it")
     demo_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable)")
     demo_parser.set_defaults(run=lambda args, kw: demo(args.config or CONFIGS, **kw))
-
-    convert_parser = commands.add_parser("convert", parents=[loader], help="write one split in a chat format for training (default: the bundled sample)")
-    convert_parser.add_argument("--format", required=True, choices=FORMATS)
-    convert_parser.add_argument("out", metavar="OUT.jsonl")
-    convert_parser.add_argument("--config", choices=CONFIGS, default=CONFIGS[0])
-    convert_parser.add_argument("--split", default="train")
-    convert_parser.set_defaults(run=lambda args, kw: convert(args.out, args.format, args.config, args.split, **kw))
 
     export_parser = commands.add_parser("export", parents=[loader], help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)")
     export_parser.add_argument("out_dir", metavar="OUT_DIR")

@@ -1,58 +1,88 @@
-"""Converting examples into the chat formats audio-language training pipelines read, and back.
+"""Chat files for three training pipelines, written so that each trains on every turn and every clip.
 
-Each function takes one example as the loader yields it, decoded or not (``decode=False`` gives
-``{"path", "bytes": None}`` audio, which is all a conversion needs: the file's path is written, never
-its samples). The audio goes into the first user turn, in order (every clip of a comparison); later
-turns are text. For ``audioset_dialogues`` example ``train-000004`` (two turns) the three formats are::
+One example (a row of any config, decoded or not: only the file's path is written) becomes one JSON
+line. Audio goes into the first user turn, every clip of a comparison in order; later turns are text.
+Each rule below was checked against the consumer's own code (``scripts/check_consumers.py``) and is a
+test in ``tests/test_convert.py``.
 
-    openai (Qwen2-Audio chat template; the template counts a part as audio when it has an "audio_url"
-    or "audio" key: chat_template.json of Qwen/Qwen2-Audio-7B-Instruct on the Hugging Face Hub):
+``openai`` (Qwen2-Audio: its chat template, transformers' ``apply_chat_template`` audio loading, and
+the model card's ``urlopen`` loop)::
+
     {"id": "train-000004",
-     "messages": [{"role": "user", "content": [{"type": "audio", "audio_url": "/clips/Yabc.wav"},
-                                               {"type": "text", "text": "What is making the sound?"}]},
+     "messages": [{"role": "user", "content": [
+                      {"type": "audio", "audio": "/clips/Yabc.wav", "audio_url": "file:///clips/Yabc.wav"},
+                      {"type": "text", "text": "What is making the sound?"}]},
                   {"role": "assistant", "content": [{"type": "text", "text": "A dog is barking."}]},
                   {"role": "user", "content": [{"type": "text", "text": "Is it indoors?"}]},
                   {"role": "assistant", "content": [{"type": "text", "text": "Yes."}]}]}
 
-    llava (Audio Flamingo 3's training data, NVIDIA/audio-flamingo llava/data/dataset.py: "sound" is
-    one path, or a list whose k-th path is what the tag <sound-k> in the text stands for):
-    {"id": "train-000004", "sound": "/clips/Yabc.wav",
-     "conversations": [{"from": "human", "value": "<sound>\\nWhat is making the sound?"},
+  The template gives one audio slot per part that has an ``audio`` or ``audio_url`` key;
+  transformers loads the file named by ``audio`` (it never reads ``audio_url``); the card's loop
+  opens ``audio_url`` with ``urlopen``, which needs a URL, hence the ``file://`` form of the same path.
+
+``llava`` (Audio Flamingo 3's ``LazySupervisedDataset``)::
+
+    {"id": "train-000004", "sound": ["/clips/Yabc.wav"], "duration": 10.0,
+     "conversations": [{"from": "human", "value": "<sound-1>\\nWhat is making the sound?"},
                        {"from": "gpt", "value": "A dog is barking."},
                        {"from": "human", "value": "Is it indoors?"}, {"from": "gpt", "value": "Yes."}]}
-    a comparison: "sound": ["/clips/Y1.wav", "/clips/Y2.wav"], first value "<sound-1><sound-2>\\nCompare ..."
 
-    swift (ms-swift's custom dataset format: one <audio> tag per entry of "audios", in order):
+  ``sound`` is always a list, ``<sound-k>`` standing for its k-th path: AF3 reads a string ``sound``
+  as a single-turn example and drops every turn after the first. ``duration`` (seconds, all clips
+  together) is what AF3 sorts by length with; it assumes 10 s without it. (AF3 reads ``.mp3`` through
+  pydub, which needs FFmpeg; without it AF3 trains on silence for those clips, with no error.)
+
+``swift`` (ms-swift's custom dataset format: one ``<audio>`` tag per entry of ``audios``)::
+
     {"messages": [{"role": "user", "content": "<audio>What is making the sound?"},
                   {"role": "assistant", "content": "A dog is barking."}, ...],
      "audios": ["/clips/Yabc.wav"]}
 
-A missing clip (audio ``None``, loaded with ``missing_audio="keep"``) has no path to write, and none
-of these trainers accepts an audio entry without a file: :func:`convert_example` raises
-:class:`NoAudioFileError`, and :func:`write_jsonl` leaves that example out of the file and counts it
-(with its id) in the :class:`ConvertCounts` it returns. Load with ``missing_audio="skip"`` to drop
-such records before converting.
+Every config gives the same keys and types in a format, so the files of all three configs can be
+concatenated and loaded together. Read a file back with :func:`read_jsonl` (the records exactly as
+written) and :func:`to_dialogue` (turns and paths). ``datasets.load_dataset("json")`` 3.6 does not
+give the records as written: it makes every content part of the ``openai`` format hold every key,
+absent ones as ``None``, and Qwen2-Audio's template then takes each text part for an audio part (see
+:func:`drop_absent_keys`); 5.x reads the parts as written (a ``Json`` column).
 
-:func:`to_dialogue` reads any of the three formats back into turns and audio paths, through the
-release parser (:mod:`.release`), which already understands ``messages`` and ``conversations``.
+The ``convert`` command (:func:`add_cli`) writes several configs and splits into one file, with ids
+``<config>/<split>-<position>``, resuming an interrupted run (:func:`convert_configs`).
+
+A missing clip (audio ``None``, loaded with ``missing_audio="keep"``) has no file to point to, and no
+consumer accepts an audio entry without one; an ``llava`` clip whose length cannot be read is
+unusable too. :func:`write_jsonl` leaves such examples out and counts them, with their ids, in the
+:class:`ConvertCounts` it returns.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypedDict
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
+
+import soundfile
 
 from .release import Turn, parse_dialogue
+from .subsets import CONFIGS
 
 FORMATS: tuple[str, ...] = ("openai", "llava", "swift")
 
 
 class NoAudioFileError(ValueError):
     """An example has no audio file to reference (its clip was not downloaded)."""
+
+
+class UnreadableAudioError(ValueError):
+    """An example's audio file exists but its length cannot be read (``llava`` writes the duration)."""
+
+
+class ConvertedFileError(ValueError):
+    """A line of a converted file is not a JSON object."""
 
 
 class Dialogue(TypedDict):
@@ -65,20 +95,34 @@ class Dialogue(TypedDict):
 
 @dataclass
 class ConvertCounts:
-    """What :func:`write_jsonl` wrote, and what it left out."""
+    """What :func:`write_jsonl` wrote, and what it left out (example ids)."""
 
     format: str
     written: int = 0
-    skipped_missing_audio: list[str] = field(default_factory=list)  # ids of the examples left out
+    turns: int = 0
+    clips: int = 0
+    skipped_missing_audio: list[str] = field(default_factory=list)
+    skipped_unreadable_audio: list[str] = field(default_factory=list)
+
+    def add(self, other: "ConvertCounts") -> None:
+        self.written += other.written
+        self.turns += other.turns
+        self.clips += other.clips
+        self.skipped_missing_audio += other.skipped_missing_audio
+        self.skipped_unreadable_audio += other.skipped_unreadable_audio
 
     def summary(self) -> str:
         text = f"{self.format}: wrote {self.written} examples"
-        skipped = self.skipped_missing_audio
-        if skipped:
-            shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-            text += (f"; skipped {len(skipped)} whose audio is missing ({shown}): download those clips "
-                     "and pass their folder as audio_dir (--audio-dir)")
-        return text
+        for ids, why, fix in (
+            (self.skipped_missing_audio, "whose audio is missing",
+             "download those clips and pass their folder as audio_dir (--audio-dir)"),
+            (self.skipped_unreadable_audio, "whose audio file cannot be read",
+             "re-download or re-encode those clips"),
+        ):
+            if ids:
+                shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+                text += f"; skipped {len(ids)} {why} ({shown}): {fix}"
+        return text + f"; {self.turns} turns and {self.clips} clips in the examples written"
 
 
 def convert_example(example: Mapping[str, Any], format: str) -> dict:
@@ -87,31 +131,37 @@ def convert_example(example: Mapping[str, Any], format: str) -> dict:
     Raises:
         ValueError: an unknown format.
         NoAudioFileError: a clip of the example is missing (audio ``None``).
+        UnreadableAudioError: ``llava`` only: a clip's length cannot be read from its file.
     """
     return _converter(format)(example)
 
 
 def to_openai(example: Mapping[str, Any]) -> dict:
+    """The ``openai`` record: each clip an audio part with ``audio`` (path) and ``audio_url`` (``file://`` URL)."""
     paths, turns = audio_paths(example), example["dialogue"]
+    audio = [{"type": "audio", "audio": path, "audio_url": Path(path).absolute().as_uri()} for path in paths]
     messages = []
     for i, turn in enumerate(turns):
-        user = [{"type": "audio", "audio_url": path} for path in paths] if i == 0 else []
-        messages.append({"role": "user", "content": user + [{"type": "text", "text": turn["user"]}]})
+        text = [{"type": "text", "text": turn["user"]}]
+        messages.append({"role": "user", "content": (audio if i == 0 else []) + text})
         messages.append({"role": "assistant", "content": [{"type": "text", "text": turn["assistant"]}]})
     return {"id": example["id"], "messages": messages}
 
 
 def to_llava(example: Mapping[str, Any]) -> dict:
+    """The ``llava`` record: ``sound`` a list (whatever the config), ``<sound-k>`` tags, ``duration`` in seconds."""
     paths, turns = audio_paths(example), example["dialogue"]
-    tags = "<sound>" if len(paths) == 1 else "".join(f"<sound-{k}>" for k in range(1, len(paths) + 1))
+    tags = "".join(f"<sound-{k}>" for k in range(1, len(paths) + 1))
     conversations = []
     for i, turn in enumerate(turns):
         conversations.append({"from": "human", "value": f"{tags}\n{turn['user']}" if i == 0 else turn["user"]})
         conversations.append({"from": "gpt", "value": turn["assistant"]})
-    return {"id": example["id"], "sound": paths[0] if len(paths) == 1 else paths, "conversations": conversations}
+    duration = sum(clip_seconds(audio, example) for audio in _audio_values(example))
+    return {"id": example["id"], "sound": paths, "duration": round(duration, 3), "conversations": conversations}
 
 
 def to_swift(example: Mapping[str, Any]) -> dict:
+    """The ``swift`` record: one ``<audio>`` tag per entry of ``audios``, all in the first user message."""
     paths, turns = audio_paths(example), example["dialogue"]
     messages = []
     for i, turn in enumerate(turns):
@@ -122,18 +172,47 @@ def to_swift(example: Mapping[str, Any]) -> dict:
 
 def audio_paths(example: Mapping[str, Any]) -> list[str]:
     """The file path of every clip of the example, in order; :class:`NoAudioFileError` if one has none."""
-    values = example["audios"] if "audios" in example else [example["audio"]]
+    values = _audio_values(example)
     paths = [value.get("path") if isinstance(value, Mapping) else None for value in values]
     if any(path is None for path in paths):
-        missing = [example["audio_ids"][i] if "audio_ids" in example else example.get("audio_id")
-                   for i, path in enumerate(paths) if path is None]
-        raise NoAudioFileError(f"Example {example.get('id')!r} has no audio file for {', '.join(map(str, missing))}.")
+        ids = example["audio_ids"] if "audio_ids" in example else [example.get("audio_id")] * len(paths)
+        missing = [str(ids[i]) for i, path in enumerate(paths) if path is None]
+        raise NoAudioFileError(f"Example {example.get('id')!r} has no audio file for {', '.join(missing)}: "
+                               "download the clip into audio_dir, or load with missing_audio='skip'.")
     return paths
 
 
-def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, format: str) -> ConvertCounts:
-    """Write every example converted to ``format``, one JSON object a line; examples with a missing
-    clip are left out and counted. The file appears complete or not at all (temp file, then rename)."""
+def clip_seconds(audio: Mapping[str, Any], example: Mapping[str, Any]) -> float:
+    """A clip's length: from its decoded array, else from the file's header (no samples are read)."""
+    if audio.get("array") is not None and audio.get("sampling_rate"):
+        return len(audio["array"]) / audio["sampling_rate"]
+    path = audio["path"]
+    try:
+        return soundfile.info(path).duration
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        error: Exception = err
+    if path.lower().endswith((".m4a", ".aac", ".mp4")):  # libsndfile cannot open these; FFmpeg can, if installed
+        try:
+            import librosa
+
+            return float(librosa.get_duration(path=path))
+        except Exception as err:  # audioread raises its own NoBackendError, and FFmpeg errors vary
+            error = err
+    raise UnreadableAudioError(f"Example {example.get('id')!r}: the length of {path} cannot be read "
+                               f"({type(error).__name__}: {error}); re-download or re-encode the clip.") from error
+
+
+def _audio_values(example: Mapping[str, Any]) -> list[Any]:
+    return list(example["audios"]) if "audios" in example else [example["audio"]]
+
+
+def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, format: str, *,
+                id_prefix: str = "") -> ConvertCounts:
+    """Write every example converted to ``format``, one JSON object a line; examples whose audio is
+    missing or unreadable are left out and counted. The file appears complete or not at all (temp
+    file, then rename). ``id_prefix`` is
+    put before every id written or counted (the command uses ``"<config>/"``, so that the ids of a
+    file holding several configs stay unique)."""
     convert = _converter(format)
     path, counts = Path(path), ConvertCounts(format)
     temporary = path.with_name(path.name + ".tmp")
@@ -143,15 +222,60 @@ def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, 
                 try:
                     obj = convert(example)
                 except NoAudioFileError:
-                    counts.skipped_missing_audio.append(str(example.get("id")))
+                    counts.skipped_missing_audio.append(f"{id_prefix}{example.get('id')}")
                     continue
+                except UnreadableAudioError:
+                    counts.skipped_unreadable_audio.append(f"{id_prefix}{example.get('id')}")
+                    continue
+                if "id" in obj:
+                    obj["id"] = id_prefix + obj["id"]
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")
                 counts.written += 1
+                counts.turns += len(example["dialogue"])
+                counts.clips += len(_audio_values(example))
+        os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    os.replace(temporary, path)
     return counts
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+    """The records of a converted file, exactly as written (``json.loads`` of each line, nothing added).
+
+    Raises:
+        ConvertedFileError: a line that is not a JSON object, naming the file and line.
+    """
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                obj = err
+            if not isinstance(obj, dict):
+                problem = f"not valid JSON ({obj.msg})" if isinstance(obj, Exception) else f"a {type(obj).__name__}"
+                raise ConvertedFileError(f"{path}, line {number}: expected a JSON object, found {problem}. The file is "
+                                         "not as audio-dialogues convert wrote it: write it again.")
+            yield obj
+
+
+def drop_absent_keys(record: Mapping[str, Any]) -> dict:
+    """An ``openai`` record read through ``datasets`` with each content part's ``None`` keys removed.
+
+    ``datasets.load_dataset("json")`` gives every part of a content list the union of the parts' keys
+    (``{"type": "text", "text": "...", "audio": None, "audio_url": None}``); Qwen2-Audio's template
+    tests for the keys ``audio``/``audio_url``, not their values, and would render every text part
+    as an audio slot. Apply this to each row before ``apply_chat_template``.
+    """
+    messages = []
+    for message in record["messages"]:
+        content = message["content"]
+        if isinstance(content, list):
+            content = [{k: v for k, v in part.items() if v is not None} for part in content]
+        messages.append({**message, "content": content})
+    return {**record, "messages": messages}
 
 
 # The tags exactly as written above, so that the question's own text is kept as it was.
@@ -166,8 +290,9 @@ def to_dialogue(obj: Mapping[str, Any], format: str) -> Dialogue:
     """
     _converter(format)  # validates the name
     if format == "openai":
+        obj = drop_absent_keys(obj)
         first = obj["messages"][0]["content"] if obj.get("messages") else []
-        paths = [part.get("audio_url") or part.get("audio") for part in first
+        paths = [part.get("audio") or part.get("audio_url") for part in first
                  if isinstance(part, Mapping) and part.get("type") == "audio"]
         turns = _parse_turns({"messages": obj["messages"]}, format)
     elif format == "llava":
@@ -195,3 +320,69 @@ def _converter(format: str) -> Callable[[Mapping[str, Any]], dict]:
     if format not in converters:
         raise ValueError(f"Unknown format {format!r}: choose one of {', '.join(FORMATS)}.")
     return converters[format]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command: audio-dialogues convert --format F OUT.jsonl [--config C ...] [--split S ...]
+
+
+def convert_configs(out: str | os.PathLike, format: str, configs: Iterable[str] = (CONFIGS[0],),
+                    splits: Iterable[str] = ("train",), **load_kwargs: Any) -> ConvertCounts:
+    """Write the given splits of the given configs, in that order, into one file in ``format``.
+
+    Each config/split is loaded undecoded (only paths are written) into ``OUT.parts/<config>.<split>.jsonl``
+    and its line printed when done. An interrupted run leaves the finished parts; run again with the same
+    arguments and they are reused, not written again. ``OUT`` appears when every part is written; then the
+    parts are removed. Ids are ``<config>/<split>-<position>``.
+    """
+    from .loading import load_dataset
+
+    _converter(format)
+    out, total = Path(out), ConvertCounts(format)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(exist_ok=True)
+    names = []
+    for config in configs:
+        for split in splits:
+            part, record = parts / f"{config}.{split}.jsonl", parts / f"{config}.{split}.counts.json"
+            request = json.dumps({"format": format, **load_kwargs}, sort_keys=True, default=str)
+            earlier = json.loads(record.read_text(encoding="utf-8")) if record.is_file() and part.is_file() else {}
+            if earlier.get("request") == request:
+                counts = ConvertCounts(**earlier["counts"])
+                note = " (written by an earlier run with the same arguments)"
+            else:
+                ds = load_dataset(config, split, **{**load_kwargs, "decode": False})
+                counts = write_jsonl(ds, part, format, id_prefix=f"{config}/")
+                record.write_text(json.dumps({"request": request, "counts": asdict(counts)}), encoding="utf-8")
+                note = ""
+            total.add(counts)
+            names.append(part)
+            print(f"{config}/{split} -> {out}{note}\n{counts.summary()}", flush=True)
+    temporary = out.with_name(out.name + ".tmp")
+    with temporary.open("wb") as whole:
+        for part in names:
+            with part.open("rb") as lines:
+                shutil.copyfileobj(lines, whole)
+    os.replace(temporary, out)
+    shutil.rmtree(parts)
+    return total
+
+
+def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
+    """The ``convert`` subcommand."""
+    p = commands.add_parser("convert", parents=[loader_options],
+                            help="write splits in a chat format for training (default: the bundled sample)")
+    p.add_argument("--format", required=True, choices=FORMATS,
+                   help="openai (Qwen2-Audio), llava (Audio Flamingo 3) or swift (ms-swift)")
+    p.add_argument("out", metavar="OUT.jsonl")
+    p.add_argument("--config", action="append", choices=CONFIGS,
+                   help=f"a config to write (repeatable, written in the order given; default {CONFIGS[0]})")
+    p.add_argument("--split", action="append", help="a split to write (repeatable; default train)")
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace, load_kwargs: dict) -> int:
+    total = convert_configs(args.out, args.format, args.config or [CONFIGS[0]], args.split or ["train"], **load_kwargs)
+    if len(args.config or []) * len(args.split or ["train"]) > 1:
+        print(f"all -> {args.out}\n{total.summary()}")
+    return 0
