@@ -28,7 +28,7 @@ import pyarrow as pa
 import soundfile
 
 from .audio_files import parse_audio_name
-from .decoding import AudioDecodeError, count_failure, decode_audio
+from .decoding import DEFAULT_MAX_SECONDS, AudioDecodeError, count_failure, decode_audio
 from .join import JoinedRecord
 from .musiccaps import MusicCapsClip, musiccaps_columns
 
@@ -47,6 +47,7 @@ class SoundfileAudio(datasets.Audio):
     """
 
     on_decode_error = "error"  # or "none"
+    max_audio_seconds = DEFAULT_MAX_SECONDS  # a longer clip is refused from its header (None: no limit); not a field
 
     def encode_example(self, value: Any) -> dict:
         if isinstance(value, str):
@@ -70,7 +71,7 @@ class SoundfileAudio(datasets.Audio):
         if source is None:
             raise ValueError(f"An audio value needs a 'path' or 'bytes'; got {value!r}")
         try:
-            array, rate = decode_audio(source, self.sampling_rate)
+            array, rate = decode_audio(source, self.sampling_rate, self.max_audio_seconds)
         except AudioDecodeError as err:
             parsed = parse_audio_name(os.path.basename(value["path"])) if value.get("path") else None
             record = f" (the clip of the records with YouTube id {parsed.youtube_id})" if parsed else ""
@@ -100,11 +101,12 @@ def list_of(feature: Any) -> Any:
 
 
 def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False,
-                     on_decode_error: str = "error") -> datasets.Features:
+                     on_decode_error: str = "error", max_audio_seconds: float | None = DEFAULT_MAX_SECONDS
+                     ) -> datasets.Features:
     """The columns of one subset (see the README's feature table); ``with_metadata`` adds MusicCaps' (music_dialogues)."""
     string = datasets.Value("string")
     audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
-    audio.on_decode_error = on_decode_error
+    audio.on_decode_error, audio.max_audio_seconds = on_decode_error, max_audio_seconds
     if multi_audio:
         columns = {"id": string, "youtube_ids": list_of(string), "audio_ids": list_of(string), "audios": list_of(audio)}
     else:

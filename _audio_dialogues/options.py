@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence, Union
@@ -40,6 +41,7 @@ class AudioDialoguesConfig(datasets.BuilderConfig):
     on_invalid: Literal["error", "skip"] = "error"
     follow_symlinks: bool = False
     min_audio_bytes: int = 0
+    max_audio_seconds: float | None = 600.0  # decoding.DEFAULT_MAX_SECONDS
     # Set by the builder, not by users: what the rows are built from (release files, audio listing, code).
     rows_fingerprint: str | None = None
 
@@ -48,7 +50,8 @@ class AudioDialoguesConfig(datasets.BuilderConfig):
 class Option:
     """One load option: how it is checked, whether it changes the rows, what it does."""
 
-    rule: str  # "bool", "size" (int >= 0), "rate" (int > 0 or None), "choice", "path", "paths", "data_files"
+    rule: str  # "bool", "size" (int >= 0), "rate" (int > 0 or None), "seconds" (number > 0 or None), "choice",
+    # "path", "paths", "data_files"
     rows: bool  # part of the cache key; False: applied when rows are read
     help: str
 
@@ -68,6 +71,7 @@ OPTIONS: dict[str, Option] = {
     "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
     "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
     "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
+    "max_audio_seconds": Option("seconds", False, "refuse (from its header, before reading it) a clip longer than this; None: no limit"),
     "on_decode_error": Option("choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"),
 }
 
@@ -116,6 +120,11 @@ def _check(name: str, option: Option, value: Any) -> Any:
     elif rule == "rate":
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise _error(value, f"{name}={value!r}: expected a positive int in Hz, or None to keep each file's rate.")
+    elif rule == "seconds":
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                  or not math.isfinite(value) or value <= 0):
+            message = f"{name}={value!r}: expected a positive number of seconds, or None for no limit."
+            raise ValueError(message) if isinstance(value, (int, float)) and not isinstance(value, bool) else TypeError(message)
     elif rule == "choice":
         choices = option.choices(name)
         if value not in choices:
