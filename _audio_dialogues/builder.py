@@ -110,7 +110,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION} {SUBSETS[config.name].description}",
             features=dataset_features(SUBSETS[config.name].multi_audio, config.sampling_rate, config.decode,
-                                      config.with_metadata, config.on_decode_error),
+                                      config.with_metadata, config.on_decode_error, config.max_audio_seconds),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -143,10 +143,12 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
 
     def _sources(self) -> dict[str, SplitSource]:
         config = self.config
+        shared = self.release.shared_content()
         return {
             split: SplitSource(f"{config.name}/{split}", split, files, SUBSETS[config.name].rules,
                                self.release.expected_records[split], self.audio_index, config.missing_audio,
-                               self.verification_mode, config.on_invalid, config.with_metadata)
+                               self.verification_mode, config.on_invalid, config.with_metadata,
+                               notices=tuple(shared.get(split, ())))
             for split, files in self.release.files.items()
         }
 

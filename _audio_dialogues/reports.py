@@ -49,6 +49,7 @@ class JoinReport:
     invalid_records: int = 0  # release records that failed validation and were skipped (counted in ``records``)
     invalid: list[tuple[str, str, str, str]] = field(default_factory=list, compare=False)  # (file, position, field, problem)
     invalid_file: str | None = None
+    notices: list[str] = field(default_factory=list)  # what valid records held that users want to hear about
 
     def add_invalid(self, errors: Sequence[ReleaseFormatError]) -> None:
         """Count and list records skipped by ``on_invalid="skip"``; ``records`` already includes them."""
@@ -73,12 +74,25 @@ class JoinReport:
         return line + self._invalid_summary()
 
     def _invalid_summary(self) -> str:
-        if self.on_invalid != "skip":
-            return ""
-        line = f"; {self.invalid_records} invalid records skipped (on_invalid='skip')"
-        if self.invalid_file:
-            line += f", listed in {self.invalid_file}"
+        line = ""
+        if self.on_invalid == "skip":
+            line = f"; {self.invalid_records} invalid records skipped (on_invalid='skip')"
+            if self.invalid_file:
+                line += f", listed in {self.invalid_file}"
+        if self.records - self.invalid_records - self.skipped == 0:
+            line += f"; the split is empty: {self._why_empty()}"
+        if self.notices:
+            line += "; noticed: " + "; ".join(self.notices)
         return line
+
+    def _why_empty(self) -> str:
+        if self.records == 0:
+            return "the release file holds no records"
+        if self.invalid_records == self.records:
+            return "every record is invalid (on_invalid='skip')"
+        if self.invalid_records:
+            return "every record is invalid (on_invalid='skip') or has no audio (missing_audio='skip')"
+        return "no record has its audio (missing_audio='skip'): download the clips listed in the missing-clip file"
 
     def to_json(self) -> str:
         """The counts (the lists of missing clips and invalid records are the ``.missing.tsv`` and ``.invalid.tsv`` files)."""

@@ -29,7 +29,7 @@ from typing import Iterator, Sequence
 from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, join_audio
 from .musiccaps import match_musiccaps, shipped_musiccaps
-from .release import Record, RecordRules, ReleaseFormatError, iter_release_file
+from .release import Notices, Record, RecordRules, ReleaseFormatError, iter_release_file
 from .reports import SplitReport, log_report
 from .sources import verify_record_count
 
@@ -78,6 +78,7 @@ class SplitSource:
     verification_mode: str | None
     on_invalid: str = "error"  # "skip": drop records that fail validation, listing them in the report
     with_metadata: bool = False  # music_dialogues: match the records with MusicCaps (reported)
+    notices: Sequence[str] = ()  # about the split's files (e.g. the same content as another split's), for the report
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     _joined: _Records | None = field(default=None, repr=False)
 
@@ -92,9 +93,10 @@ class SplitSource:
             records: list[Record] = []
             positions: list[int] = []
             invalid: list[ReleaseFormatError] = []
+            notices = Notices()
             position = 0
             for path in self.files:
-                for item in iter_release_file(path, self.rules):
+                for item in iter_release_file(path, self.rules, notices):
                     if isinstance(item, ReleaseFormatError):
                         if self.on_invalid != "skip":
                             raise item
@@ -108,6 +110,7 @@ class SplitSource:
                                         policy=self.missing_audio, positions=positions if invalid else None)
             report.records, report.on_invalid = position, self.on_invalid
             report.add_invalid(invalid)
+            report.notices = notices.lines() + list(self.notices)
             musiccaps = match_musiccaps(joined, shipped_musiccaps(), name=self.name) if self.with_metadata else None
             return joined, SplitReport(report, musiccaps)
 
@@ -192,8 +195,9 @@ def read_release(
         if split not in release.files:
             raise ValueError(f"{config} has no split {split!r}: choose one of {', '.join(release.files)}.")
     out = {}
+    shared = release.shared_content()
     for split in chosen:
         source = SplitSource(f"{config}/{split}", split, release.files[split], row.rules, release.expected_records[split],
-                             None, "keep", verification_mode, on_invalid)
+                             None, "keep", verification_mode, on_invalid, notices=tuple(shared.get(split, ())))
         out[split], _ = source.read()
     return out
