@@ -139,11 +139,37 @@ def _check(name: str, option: Option, value: Any) -> Any:
         folders = [value] if isinstance(value, (str, os.PathLike)) else value
         if not isinstance(folders, (list, tuple)) or not all(isinstance(v, (str, os.PathLike)) for v in folders):
             raise TypeError(f"{name}={value!r}: expected a folder path or a list of folder paths.")
+        if not folders:
+            raise ValueError(f"{name}=[]: expected at least one folder; leave {name} out (None) to load text only.")
         value = [os.fspath(v) for v in folders]
-    elif rule == "data_files":
-        if value is not None and not isinstance(value, (str, os.PathLike, list, tuple, Mapping)):
-            raise TypeError(f"{name}={value!r}: expected a path, a list of paths, or {{'train': ..., 'test': ...}}.")
+    elif rule == "data_files" and value is not None:
+        expected = "expected a path, a non-empty list of paths, or {'train': ..., 'test': ...} of those"
+        by_split = value if isinstance(value, Mapping) else {"train": value}
+        if not isinstance(value, (str, os.PathLike, list, tuple, Mapping)) or not by_split:
+            raise TypeError(f"{name}={value!r}: {expected}.")
+        for split, paths in by_split.items():
+            if not isinstance(split, str):
+                raise TypeError(f"{name}: the split name {split!r} is not a string: {expected}.")
+            listed = [paths] if isinstance(paths, (str, os.PathLike)) else paths
+            if not isinstance(listed, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in listed):
+                raise TypeError(f"{name}[{split!r}]={paths!r}: {expected}.")
+            if not listed:
+                raise ValueError(f"{name}[{split!r}] is an empty list: {expected}.")
     return value
+
+
+VERIFICATION_MODES: tuple[str, ...] = ("basic_checks", "all_checks", "no_checks")
+
+
+def check_builder_arguments(verification_mode: Any = None, cache_dir: Any = None, num_proc: Any = None) -> None:
+    """The load arguments that are not config fields, checked as the options are (named, with what to pass)."""
+    if verification_mode is not None and str(getattr(verification_mode, "value", verification_mode)) not in VERIFICATION_MODES:
+        raise ValueError(f"verification_mode={verification_mode!r}: choose one of {', '.join(VERIFICATION_MODES)}."
+                         f"{did_you_mean(verification_mode, VERIFICATION_MODES)}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir={cache_dir!r}: expected a folder path (str or os.PathLike).")
+    if num_proc is not None and (not isinstance(num_proc, int) or isinstance(num_proc, bool) or num_proc < 1):
+        raise _error(num_proc, f"num_proc={num_proc!r}: expected a positive int (processes), or None.")
 
 
 def _error(value: Any, message: str) -> Exception:
