@@ -37,7 +37,7 @@ Decisions, and why:
   contiguous and with equal row counts. Parquet compresses text, so files come out smaller than
   ``max_shard_size``.
 - **Built aside, swapped in whole**: the export is written into a hidden sibling folder
-  ``.<OUT_DIR name>.partial-<id>``, its Parquet files under names no reader picks up (``*.parquet.partial``)
+  ``.<OUT_DIR name>.partial-<id>``, its Parquet files under hidden names no reader picks up (``.*.partial``)
   until every split is written and the card (which states each split's size, checked by ``datasets``)
   is in place; only then is the folder renamed to ``OUT_DIR``. An interrupted export (an error, Ctrl-C,
   SIGKILL) leaves ``OUT_DIR`` as it was, and its leftover folder loads as nothing.
@@ -170,14 +170,14 @@ def export(
             infos[config] = datasets.DatasetInfo(
                 features=published_features(first.features, embed_audio), splits=splits, config_name=config,
                 dataset_name="audio_dialogues", dataset_size=sum(s.num_bytes for s in splits.values()),
-                download_size=sum((staging / f"{f}{PARTIAL}").stat().st_size
+                download_size=sum(_partial(staging / f).stat().st_size
                                   for s in result.splits if s.config == config for f in s.files),
             )
         result.out_dir = out
         (staging / "README.md").write_text(dataset_card(result, infos), encoding="utf-8")
         for s in result.splits:
             for name in s.files:
-                os.replace(staging / f"{name}{PARTIAL}", staging / name)
+                os.replace(_partial(staging / name), staging / name)
         _write_manifest(staging)
         _swap_in(staging, out)
     except BaseException:
@@ -237,7 +237,11 @@ def parquet_metadata(features: datasets.Features) -> dict[bytes, bytes]:
 
 
 MANIFEST = ".audio-dialogues-export.json"  # the files an export wrote: what makes a folder provably ours
-PARTIAL = ".partial"  # suffix of a Parquet file until its whole export is complete
+
+
+def _partial(path: Path) -> Path:
+    """Where a Parquet file is written until its whole export is complete: a hidden name, which datasets skips."""
+    return path.with_name(f".{path.name}.partial")
 
 
 def _check_out_dir(out: Path, overwrite: bool, load_kwargs: dict[str, Any]) -> None:
@@ -344,7 +348,7 @@ def _write_split(ds: datasets.Dataset, out: Path, config: str, split: str, embed
     for index in range(num_shards):
         start, stop = rows * index // num_shards, rows * (index + 1) // num_shards
         final = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        temporary = final.with_name(final.name + PARTIAL)  # renamed once the whole export is complete
+        temporary = _partial(final)  # renamed once the whole export is complete
         try:
             with pq.ParquetWriter(temporary, schema) as writer:
                 for lo in range(start, stop, row_group_rows) or [start]:  # an empty split: one empty file
