@@ -274,7 +274,8 @@ def parse_record(obj: Any, rules: RecordRules, file: str, position: str, notices
     if not isinstance(obj, dict):
         raise fail(None, f"expected a JSON object, found {type(obj).__name__}")
     found: list[str] = []  # what to add to notices once the record is known to be valid
-    _check_keys(obj, None, RECORD_KEYS, found, fail)
+    if type(obj) is not dict or not obj.keys() <= RECORD_KEYS:  # the common case, checked in C
+        _check_keys(obj, None, RECORD_KEYS, found, fail)
     audio_ids = _audio_ids(obj, rules, fail)
     youtube_ids = []
     for i, audio_id in enumerate(audio_ids):
