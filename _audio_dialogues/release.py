@@ -247,15 +247,54 @@ def _iter_json_lines(path: Path, text: str) -> Iterator[tuple[str, Any]]:
     # Split on "\n" only: str.splitlines() would also cut at U+2028 and friends, which JSON
     # strings may hold unescaped. A "\r" before it (Windows) is whitespace to the JSON parser.
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue  # blank lines (often a trailing one) are harmless in JSON Lines
-        position = f"line {number}"
-        try:
-            yield position, _DECODER.decode(line)
-        except json.JSONDecodeError as err:
-            yield position, _Unparsed(ReleaseFormatError(path, position, None, f"is not valid JSON ({err.msg} at column {err.colno})"))
-        except (RecursionError, ValueError) as err:  # nesting too deep, or an integer of more than 4300 digits
-            yield position, _Unparsed(ReleaseFormatError(path, position, None, f"could not be parsed as JSON ({_first_line(err)})"))
+        obj = _json_line(path, line, number)
+        if obj is not None:
+            yield f"line {number}", obj
+
+
+def _json_line(path: Path, line: str, number: int) -> Any:
+    """One JSON Lines line's value, :class:`_Unparsed` when it is not JSON, ``None`` when it is blank."""
+    if not line.strip():
+        return None  # blank lines (often a trailing one) are harmless in JSON Lines
+    position = f"line {number}"
+    try:
+        return _DECODER.decode(line)
+    except json.JSONDecodeError as err:
+        return _Unparsed(ReleaseFormatError(path, position, None, f"is not valid JSON ({err.msg} at column {err.colno})"))
+    except (RecursionError, ValueError) as err:  # nesting too deep, or an integer of more than 4300 digits
+        return _Unparsed(ReleaseFormatError(path, position, None, f"could not be parsed as JSON ({_first_line(err)})"))
+
+
+def is_record_line(raw: bytes, first: bool = False) -> bool:
+    """Whether a raw JSON Lines line (``first``: the file's first, which may start with a BOM) holds a record."""
+    stripped = raw.strip()
+    if first and stripped.startswith(b"\xef\xbb\xbf"):
+        stripped = stripped[3:].strip()
+    return bool(stripped) and (stripped.isascii() or bool(stripped.decode("utf-8", "replace").strip()))
+
+
+def parse_json_line(path: str | os.PathLike, raw: bytes, number: int, offset: int, rules: RecordRules,
+                    notices: Notices | None = None) -> Record | ReleaseFormatError | None:
+    """One raw line of a JSON Lines file (line ``number``, starting at byte ``offset``), as
+    :func:`iter_release_file` reads it: the record, the error saying why it is invalid, or ``None`` (blank).
+
+    Raises:
+        ReleaseFormatError: the line is not UTF-8 (a whole-file error, as when the file is read whole).
+    """
+    path = Path(path)
+    try:
+        line = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+    except UnicodeDecodeError as err:
+        raise ReleaseFormatError(path, f"line {number}", None, f"is not valid UTF-8 (byte offset {offset + err.start})") from err
+    obj = _json_line(path, line, number)
+    if obj is None:
+        return None
+    if isinstance(obj, _Unparsed):
+        return obj.error
+    try:
+        return parse_record(obj, rules, str(path), f"line {number}", notices)
+    except ReleaseFormatError as err:
+        return err
 
 
 def _first_line(err: BaseException) -> str:

@@ -570,3 +570,46 @@ def test_restore_audio_decoding_after_save_to_disk_parquet_and_an_export(tmp_pat
 def test_the_sample_paths_used_here_exist():
     """Guards the tests above: they rely on the bundled sample and its clips."""
     assert sample_dir().is_dir() and any(sample_audio_dir().rglob("*.wav"))
+
+
+# --- streaming JSON Lines: each process parses only its shards' lines ------------------------------------------------
+
+
+def test_a_streamed_json_lines_split_gives_the_rows_of_a_prepared_load(tmp_path, cache_dir, summaries):
+    """BOM, blank and whitespace-only lines, Windows line ends, U+2028 inside a string, two files for one split."""
+    lines = [json.dumps({"audio_id": f"{i:011d}.wav", "dialogue": dialogue(1 + i % 3, f" {i}\u2028x")}, ensure_ascii=False)
+             for i in range(150)]
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines[:70]).encode() + b"\r\n\r\n   \n")
+    second.write_bytes(("\n\n".join(lines[70:]) + "\n").encode())
+    write_clip(tmp_path / "clips" / f"{7:011d}.wav")
+    options = dict(data_files={"train": [str(first), str(second)]}, audio_dir=tmp_path / "clips", decode=False,
+                   verification_mode="no_checks")
+    prepared = load_dataset(MUSIC, "train", cache_dir=cache_dir, **options)
+    streamed = load_dataset(MUSIC, "train", streaming=True, cache_dir=cache_dir, **options)
+    assert list(streamed) == prepared.to_list() and len(prepared) == 150
+    assert prepared[7]["audio"] is not None and prepared[8]["audio"] is None
+    assert any("150 records (JSON Lines); this process parses only the lines of the shards it reads" in line
+               for line in summaries)
+
+
+def test_each_rank_parses_only_its_own_lines(tmp_path, cache_dir):
+    """An invalid last line fails only the rank that holds it; the others stream their parts untouched."""
+    from datasets.distributed import split_dataset_by_node
+
+    records = [{"audio_id": f"{i:011d}.wav", "dialogue": dialogue(1)} for i in range(3357)]
+    path = write_release(tmp_path / "r", MUSIC, "train", records, fmt="jsonl")
+    with open(path, "a") as file:
+        file.write('{"audio_id": "not an id", "dialogue": []}\n')  # line 3358: the published size holds
+    failed, ids = [], []
+    for rank in range(4):
+        ds = load_dataset(MUSIC, "train", data_files={"train": str(path)}, streaming=True, cache_dir=cache_dir)
+        try:
+            ids += [row["id"] for row in split_dataset_by_node(ds, rank=rank, world_size=4)]
+        except ReleaseFormatError as err:
+            failed.append((rank, str(err)))
+    assert [rank for rank, _ in failed] == [3] and f"{path}, line 3358, field 'audio_id'" in failed[0][1]
+    assert len(set(ids)) == len(ids) and 3358 * 3 // 4 - 60 < len(ids) < 3358 * 3 // 4 + 60  # three ranks' parts
+    short = write_release(tmp_path / "s", MUSIC, "train", records[:3], fmt="jsonl")
+    with pytest.raises(NonMatchingSplitsSizesError, match="expected 3358 records, found 3"):
+        next(iter(load_dataset(MUSIC, "train", data_files={"train": str(short)}, streaming=True, cache_dir=cache_dir)))
