@@ -153,9 +153,15 @@ def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, st
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    if _is_utf8(entry.path):
+                        stack.append(entry.path)
+                    else:
+                        unusable.append((_printable(entry.path), "folder path not valid UTF-8 (rename it)"))
                 elif entry.is_file():
-                    yield entry
+                    if _is_utf8(entry.path):
+                        yield entry
+                    else:  # a name of bytes that are not UTF-8: it could be neither stored nor opened again
+                        unusable.append((_printable(entry.path), "path not valid UTF-8 (rename it)"))
                 elif entry.is_symlink() and entry.is_dir():
                     folder_links.append(entry.path)
                 elif entry.is_symlink() and not os.path.exists(entry.path):
@@ -166,6 +172,19 @@ def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, st
                     unusable.append((entry.path, f"{describe_file_type(os.stat(entry.path).st_mode)}, not a regular file"))
             except OSError as err:  # a symbolic-link loop (ELOOP), a file gone or unreadable while listing
                 unusable.append((entry.path, err.strerror or str(err)))
+
+
+def _is_utf8(path: str) -> bool:
+    """Whether a path can be written as UTF-8 (Python keeps undecodable file-name bytes as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool = False, min_bytes: int = 0) -> AudioIndex:
@@ -192,6 +211,9 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
     index = AudioIndex(roots=roots, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
     by_youtube_id = index.by_youtube_id
     for root in roots:
+        if not _is_utf8(root):
+            raise ValueError(f"audio_dir {_printable(root)!r}: its path is not valid UTF-8, so the clips' paths could "
+                             "not be stored; rename the folder.")
         if not os.access(root, os.R_OK | os.X_OK):
             raise PermissionError(f"audio_dir {root!r} cannot be read by this user: fix its permissions, or pass "
                                   "another folder.")

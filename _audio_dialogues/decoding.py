@@ -37,7 +37,7 @@ def decode_audio(source: str | bytes, sampling_rate: int | None,
     ``max_seconds`` refuses a longer clip from its header, before reading it; ``None`` turns the check off.
     """
     if not isinstance(source, bytes):
-        _check_readable(source)
+        check_readable(source)
     try:
         with soundfile.SoundFile(io.BytesIO(source) if isinstance(source, bytes) else source) as file:
             rate = file.samplerate
@@ -69,8 +69,8 @@ def decode_audio(source: str | bytes, sampling_rate: int | None,
     return np.ascontiguousarray(array), int(rate)
 
 
-def _check_readable(path: str) -> None:
-    """Refuse, without opening it, a path that is missing, not a regular file, or not readable by us."""
+def check_readable(path: str) -> None:
+    """Refuse a path that is missing, not a regular file (never opened: it could block), or not readable by us."""
     try:
         info = os.stat(path)
     except FileNotFoundError as err:

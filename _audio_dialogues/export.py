@@ -79,6 +79,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from .card import dataset_card
+from .decoding import check_readable
 from .features import list_of
 from .subsets import CONFIGS, SUBSETS
 TEXT_ROW_GROUP_ROWS = 1000
@@ -376,6 +377,7 @@ def _embed(batch: pa.Table, audio_columns: list[str]) -> pa.Table:
     def embedded(audio: dict | None) -> dict | None:
         if audio is None or not audio.get("path"):
             return None
+        check_readable(audio["path"])  # a clip replaced by a pipe since the load would block the read forever
         path = Path(audio["path"])
         return {"bytes": path.read_bytes(), "path": path.name}
 

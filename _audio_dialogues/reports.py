@@ -150,7 +150,8 @@ def write_join_report(report: JoinReport, directory: Path, final_directory: Path
 
 def _tsv_cell(text: str) -> str:
     """A problem can quote record text: keep each invalid record on one line of the TSV."""
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # a file path may hold undecodable bytes
 
 
 def write_musiccaps_report(report: MusicCapsReport, directory: Path, final_directory: Path | None = None) -> None:

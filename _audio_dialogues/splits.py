@@ -179,6 +179,11 @@ class SplitSource:
             base += size
         joined, _ = join_audio(records, self.audio_index, name=self.name, split=self.split, policy="keep",
                                positions=positions)
+        noticed = _NOTICED.setdefault(self.token, set())
+        for what, line in zip(notices.counts, notices.lines()):
+            if what not in noticed:  # each kind once per process: these shards hold records worth a word
+                noticed.add(what)
+                logger.info(f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the whole split)")
         return joined
 
     def keep(self, joined: list[JoinedRecord]) -> None:
@@ -212,6 +217,7 @@ class LineShard:
 
 # Line shards of the JSON Lines splits streamed in this process, by (SplitSource.token, num_shards).
 _LINE_SHARDS: dict[tuple[str, int], list[LineShard]] = {}
+_NOTICED: dict[str, set[str]] = {}  # the notice kinds logged, by SplitSource.token
 
 
 def line_shards(files: Sequence[str], num_shards: int = NUM_SHARDS) -> list[LineShard]:

@@ -379,6 +379,23 @@ def test_bad_entries_in_an_audio_folder_are_skipped_and_named(tmp_path, cache_di
     assert any("4 entries skipped" in line for line in summaries)
 
 
+def test_a_folder_whose_name_is_not_utf8_is_skipped_and_named(tmp_path, cache_dir, summaries):
+    """Python keeps undecodable file-name bytes as lone surrogates, which can be neither stored nor opened."""
+    clips = tmp_path / "clips"
+    write_clip(clips / f"{A}.wav")
+    bad = os.path.join(os.fsencode(clips), b"\xff")
+    os.mkdir(bad)
+    os.rename(os.fsencode(write_clip(tmp_path / f"{B}.wav")), os.path.join(bad, f"{B}.wav".encode()))
+    index = index_audio_dirs([clips])
+    assert index.unusable == [(f"{clips}/\\udcff", "folder path not valid UTF-8 (rename it)")]
+    release = music_release(tmp_path / "r")
+    ds = load_dataset(MUSIC, data_dir=release, audio_dir=clips, verification_mode="no_checks", cache_dir=cache_dir)
+    assert ds["test"][0]["audio"] is None and ds["train"][0]["audio"] is not None
+    assert any("1 entries skipped because they cannot be used" in line for line in summaries)
+    with pytest.raises(ValueError, match="its path is not valid UTF-8"):
+        index_audio_dirs([os.fsdecode(bad)])
+
+
 def test_a_clip_replaced_by_a_pipe_or_device_after_the_prepare_is_refused_without_blocking(tmp_path, cache_dir):
     clips = tmp_path / "clips"
     clip = write_clip(clips / f"{A}.wav")
@@ -530,6 +547,9 @@ def test_max_audio_seconds_on_the_command_line(tmp_path, capsys):
     assert "2.00 s at 16000 Hz" in capsys.readouterr().out
     with pytest.raises(AudioDecodeError, match="more than max_audio_seconds=1"):
         cli_main(common + ["--max-audio-seconds", "1"])
+    script = Path(sys.executable).with_name("audio-dialogues")  # the installed console script
+    done = subprocess.run([str(script), *common, "--max-audio-seconds", "1.5"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "more than max_audio_seconds=1.5" in done.stderr
 
 
 # --- putting our decoding back on a dataset --------------------------------------------------------------------------
@@ -579,6 +599,7 @@ def test_a_streamed_json_lines_split_gives_the_rows_of_a_prepared_load(tmp_path,
     """BOM, blank and whitespace-only lines, Windows line ends, U+2028 inside a string, two files for one split."""
     lines = [json.dumps({"audio_id": f"{i:011d}.wav", "dialogue": dialogue(1 + i % 3, f" {i}\u2028x")}, ensure_ascii=False)
              for i in range(150)]
+    lines[140] = lines[140][:-1] + ', "source": "gpt-4"}'  # an unknown key: named, even in a stream
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines[:70]).encode() + b"\r\n\r\n   \n")
     second.write_bytes(("\n\n".join(lines[70:]) + "\n").encode())
@@ -591,6 +612,8 @@ def test_a_streamed_json_lines_split_gives_the_rows_of_a_prepared_load(tmp_path,
     assert prepared[7]["audio"] is not None and prepared[8]["audio"] is None
     assert any("150 records (JSON Lines); this process parses only the lines of the shards it reads" in line
                for line in summaries)
+    assert any(f"{MUSIC}/train: noticed in the lines read here: unknown key 'source' ignored in 1 record (first: {second}, "
+               "line 141)" in line for line in summaries)
 
 
 def test_each_rank_parses_only_its_own_lines(tmp_path, cache_dir):
