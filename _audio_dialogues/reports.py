@@ -61,7 +61,7 @@ class JoinReport:
             return (
                 f"{self.name}: {self.records} records, text only (no audio_dir given, every audio value is None; "
                 "pass audio_dir= the folder of your downloaded clips)"
-            ) + self._invalid_summary()
+            ) + self.details()
         line = (
             f"{self.name}: {self.records} records, audio found for {self.with_audio}, missing for "
             f"{self.missing_records} ({self.missing_clip_count} distinct clips), skipped {self.skipped} "
@@ -71,9 +71,10 @@ class JoinReport:
             line += f", {self.ties} audio ids matched several files (first by extension preference, then path)"
         if self.missing_file:
             line += f"; missing clips listed in {self.missing_file}"
-        return line + self._invalid_summary()
+        return line + self.details()
 
-    def _invalid_summary(self) -> str:
+    def details(self) -> str:
+        """What follows the counts: invalid records skipped, why the split is empty, what was noticed."""
         line = ""
         if self.on_invalid == "skip":
             line = f"; {self.invalid_records} invalid records skipped (on_invalid='skip')"

@@ -306,5 +306,7 @@ def read_release(
     for split in chosen:
         source = SplitSource(f"{config}/{split}", split, release.files[split], row.rules, release.expected_records[split],
                              None, "keep", verification_mode, on_invalid, notices=tuple(shared.get(split, ())))
-        out[split], _ = source.read()
+        out[split], report = source.read()
+        if report.join.notices or report.join.invalid_records:  # what would otherwise pass without a word
+            logger.info(f"{source.name}: {report.join.records} records" + report.join.details())
     return out

@@ -295,8 +295,10 @@ def test_identical_train_and_test_files_are_named(tmp_path, cache_dir, summaries
     lines = [line for line in summaries if line.startswith(MUSIC)]
     assert any(line.startswith(f"{MUSIC}/train:") and f"{train} has the same content as the test file {test}" in line for line in lines)
     assert any(line.startswith(f"{MUSIC}/test:") and f"{test} has the same content as the train file {train}" in line for line in lines)
+    summaries.clear()
     split_records = read_release(MUSIC, data_files={"train": str(train), "test": str(test)}, verification_mode="no_checks")
-    assert len(split_records["train"]) == 1
+    assert len(split_records["train"]) == 1  # read_release (the commands' reader) names them too
+    assert any(line.startswith(f"{MUSIC}/test: 1 records; noticed: {test} has the same content") for line in summaries)
 
 
 # --- release files: messages, pipes, bombs, glob characters ------------------------------------------------------
