@@ -310,7 +310,12 @@ def _swap_in(staging: Path, out: Path) -> None:
     old = out.with_name(f".{out.name}.old-{staging.name.rsplit('-', 1)[-1]}")
     if out.exists():
         os.replace(out, old)  # an empty folder, or an earlier export checked by _check_out_dir
-    os.replace(staging, out)
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)  # the earlier export goes back
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
