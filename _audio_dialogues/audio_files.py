@@ -12,8 +12,10 @@ The folders are listed once per load (:func:`index_audio_dirs`), never one files
 record. An entry the listing cannot use never aborts it and is never dropped silently: a sub-folder
 it cannot read (``lost+found`` on a clip drive), a symbolic-link loop, a broken link, and anything
 that is not a regular file (a named pipe would block a read forever, a device would never end) are
-skipped, counted and named in the listing line. When several files hold the same id, a file named exactly like the record's ``audio_id``
-wins; otherwise the first by (extension preference, path) is taken and the tie is counted.
+skipped, counted and named in the listing line, as is a path that is not UTF-8.
+
+When several files hold the same id, a file named exactly like the record's ``audio_id`` wins;
+otherwise the first by (extension preference, path) is taken and the tie is counted.
 """
 
 from __future__ import annotations
@@ -169,7 +171,8 @@ def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, st
                 else:
                     from .decoding import describe_file_type
 
-                    unusable.append((entry.path, f"{describe_file_type(os.stat(entry.path).st_mode)}, not a regular file"))
+                    what = describe_file_type(os.stat(entry.path).st_mode)
+                    unusable.append((entry.path, f"{what}, not a regular file"))
             except OSError as err:  # a symbolic-link loop (ELOOP), a file gone or unreadable while listing
                 unusable.append((entry.path, err.strerror or str(err)))
 

@@ -262,8 +262,9 @@ def _check_out_dir(out: Path, overwrite: bool, load_kwargs: dict[str, Any]) -> N
                               "to replace a previous export there.")
     strangers = _not_exported_by_us(out)
     if strangers is None:
-        raise FileExistsError(f"{out} does not look like a previous export: it has no {MANIFEST} (the list of the files "
-                              "an export writes). Not overwriting it: choose a new folder, or delete it yourself.")
+        raise FileExistsError(f"{out} does not look like a previous export: it has no {MANIFEST} (the list of the "
+                              "files an export writes). Not overwriting it: choose a new folder, or delete it "
+                              "yourself.")
     if strangers:
         shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
         raise FileExistsError(f"{out} does not look like a previous export (only): it holds {shown}, which the export "
@@ -294,7 +295,8 @@ def _not_exported_by_us(out: Path) -> list[str] | None:
         relative = path.relative_to(out).as_posix()
         if path.is_dir() and not path.is_symlink():
             continue
-        if relative == MANIFEST or (path.is_file() and not path.is_symlink() and listed.get(relative) == path.stat().st_size):
+        ours = path.is_file() and not path.is_symlink() and listed.get(relative) == path.stat().st_size
+        if relative == MANIFEST or ours:
             continue
         found.append(relative)
     return found

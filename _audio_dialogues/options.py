@@ -71,7 +71,8 @@ OPTIONS: dict[str, Option] = {
     "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
     "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
     "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
-    "max_audio_seconds": Option("seconds", False, "refuse (from its header, before reading it) a clip longer than this; None: no limit"),
+    "max_audio_seconds": Option("seconds", False,
+                                "refuse (from its header, before reading it) a clip longer than this; None: no limit"),
     "on_decode_error": Option("choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"),
 }
 
@@ -124,7 +125,8 @@ def _check(name: str, option: Option, value: Any) -> Any:
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                   or not math.isfinite(value) or value <= 0):
             message = f"{name}={value!r}: expected a positive number of seconds, or None for no limit."
-            raise ValueError(message) if isinstance(value, (int, float)) and not isinstance(value, bool) else TypeError(message)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            raise ValueError(message) if number else TypeError(message)
     elif rule == "choice":
         choices = option.choices(name)
         if value not in choices:
@@ -163,7 +165,8 @@ VERIFICATION_MODES: tuple[str, ...] = ("basic_checks", "all_checks", "no_checks"
 
 def check_builder_arguments(verification_mode: Any = None, cache_dir: Any = None, num_proc: Any = None) -> None:
     """The load arguments that are not config fields, checked as the options are (named, with what to pass)."""
-    if verification_mode is not None and str(getattr(verification_mode, "value", verification_mode)) not in VERIFICATION_MODES:
+    mode = getattr(verification_mode, "value", verification_mode)  # a datasets.VerificationMode, or its value
+    if verification_mode is not None and str(mode) not in VERIFICATION_MODES:
         raise ValueError(f"verification_mode={verification_mode!r}: choose one of {', '.join(VERIFICATION_MODES)}."
                          f"{did_you_mean(verification_mode, VERIFICATION_MODES)}")
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):

@@ -94,8 +94,9 @@ class Notices:
         self.first.setdefault(what, f"{file}, {position}")
 
     def lines(self) -> list[str]:
-        """One phrase per kind, e.g. ``"unknown key 'asistant' in dialogue[0] ignored in 1 record (first: f, line 3)"``."""
-        return [f"{what} in {n} record{'s' if n > 1 else ''} (first: {self.first[what]})" for what, n in self.counts.items()]
+        """One phrase per kind, e.g. ``"unknown key 'x' ignored in 1 record (first: f, line 3)"``."""
+        return [f"{what} in {n} record{'s' if n > 1 else ''} (first: {self.first[what]})"
+                for what, n in self.counts.items()]
 
 
 class ReleaseFormatError(ValueError):
@@ -260,7 +261,8 @@ def _json_line(path: Path, line: str, number: int) -> Any:
     try:
         return _DECODER.decode(line)
     except json.JSONDecodeError as err:
-        return _Unparsed(ReleaseFormatError(path, position, None, f"is not valid JSON ({err.msg} at column {err.colno})"))
+        problem = f"is not valid JSON ({err.msg} at column {err.colno})"
+        return _Unparsed(ReleaseFormatError(path, position, None, problem))
     except (RecursionError, ValueError) as err:  # nesting too deep, or an integer of more than 4300 digits
         return _Unparsed(ReleaseFormatError(path, position, None, f"could not be parsed as JSON ({_first_line(err)})"))
 
@@ -285,7 +287,8 @@ def parse_json_line(path: str | os.PathLike, raw: bytes, number: int, offset: in
     try:
         line = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
     except UnicodeDecodeError as err:
-        raise ReleaseFormatError(path, f"line {number}", None, f"is not valid UTF-8 (byte offset {offset + err.start})") from err
+        problem = f"is not valid UTF-8 (byte offset {offset + err.start})"
+        raise ReleaseFormatError(path, f"line {number}", None, problem) from err
     obj = _json_line(path, line, number)
     if obj is None:
         return None
@@ -447,9 +450,9 @@ def _is_text(value: Any) -> bool:
 def _text(container: dict, key: str, field: str, fail) -> str:
     value = container.get(key)
     if isinstance(value, str) and not value.isascii() and (bad := _SURROGATE.search(value)):
-        raise fail(field, f"holds a lone surrogate ({_printable(bad.group())} at character {bad.start()}), which is not "
-                          "valid Unicode text and cannot be stored: fix the escape in the file (a \\u escape of half "
-                          "a UTF-16 pair)")
+        raise fail(field, f"holds a lone surrogate ({_printable(bad.group())} at character {bad.start()}), which is "
+                          "not valid Unicode text and cannot be stored: fix the escape in the file (a \\u escape of "
+                          "half a UTF-16 pair)")
     if not _is_text(value):
         if key not in container and isinstance(container, dict):
             close = difflib.get_close_matches(key, [k for k in container if isinstance(k, str)], n=1, cutoff=0.6)

@@ -115,7 +115,8 @@ def _expand(patterns: list[str], base: Path) -> tuple[str, ...]:
         if full.exists():
             matches = [str(full)]
         elif any(char in pattern for char in "*?["):
-            matches = sorted(glob.glob(str(given) if given.is_absolute() else os.path.join(glob.escape(str(base)), str(given))))
+            pattern_path = str(given) if given.is_absolute() else os.path.join(glob.escape(str(base)), str(given))
+            matches = sorted(glob.glob(pattern_path))
         else:
             matches = []
         if not matches:

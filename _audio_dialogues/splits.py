@@ -40,7 +40,8 @@ from typing import Iterator, Sequence
 from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, join_audio
 from .musiccaps import match_musiccaps, shipped_musiccaps
-from .release import Notices, Record, RecordRules, ReleaseFormatError, is_record_line, iter_release_file, parse_json_line
+from .release import (Notices, Record, RecordRules, ReleaseFormatError, is_record_line, iter_release_file,
+                      parse_json_line)
 from .reports import SplitReport, log_report
 from .sources import verify_record_count
 
@@ -183,7 +184,8 @@ class SplitSource:
         for what, line in zip(notices.counts, notices.lines()):
             if what not in noticed:  # each kind once per process: these shards hold records worth a word
                 noticed.add(what)
-                logger.info(f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the whole split)")
+                logger.info(f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the "
+                            "whole split)")
         return joined
 
     def keep(self, joined: list[JoinedRecord]) -> None:

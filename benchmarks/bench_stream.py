@@ -257,7 +257,8 @@ def ranks_main(args: argparse.Namespace) -> None:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "rank", "--config", args.config, "--split",
                args.split, "--release", str(args.release_dir), "--world-size", str(args.ranks), "--keep-ids", "1"]
     children = [subprocess.Popen(command + ["--rank", str(rank), "--cache", str(args.workdir / f"rank-cache-{rank}")],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(args.ranks)]
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for rank in range(args.ranks)]
     results = []
     for child in children:
         out, err = child.communicate()
@@ -266,9 +267,11 @@ def ranks_main(args: argparse.Namespace) -> None:
         results.append(json.loads(out.strip().splitlines()[-1]))
     ids = [i for r in results for i in r.pop("all_ids")]
     if len(ids) != records or len(set(ids)) != records:
-        raise RuntimeError(f"the ranks read {len(ids)} examples ({len(set(ids))} distinct), expected {records} once each")
+        raise RuntimeError(f"the ranks read {len(ids)} examples ({len(set(ids))} distinct), "
+                           f"expected {records} once each")
     env = environment()
-    print(f"# bench_stream --ranks {args.ranks}\n\n{env['machine']}\ncommit: {env['commit']}\nload average: {env['load average']}")
+    print(f"# bench_stream --ranks {args.ranks}\n\n{env['machine']}\ncommit: {env['commit']}\n"
+          f"load average: {env['load average']}")
     print(f"release: {split_file} ({split_file.stat().st_size / MB:.0f} MB, {records} records), streamed by "
           f"{args.ranks} ranks at once (split_dataset_by_node), text only; total {time.perf_counter() - began:.0f} s\n")
     print(table(["rank", "examples", "seconds", "RSS after imports (MB)", "peak RSS (MB)"],
@@ -371,7 +374,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audio-files", type=int, default=120_000, help="audio files of the workload (default 120000)")
     parser.add_argument("--out-json", type=Path)
     parser.add_argument("--ranks", type=int, help="measure peak RSS per rank of N ranks streaming --release-dir")
-    parser.add_argument("--release-dir", type=Path, help="release root for --ranks (e.g. written by tests/synthetic.py)")
+    parser.add_argument("--release-dir", type=Path,
+                        help="release root for --ranks (e.g. written by tests/synthetic.py)")
     # A measurement in a child process (internal).
     parser.add_argument("--child", choices=CHILDREN, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
