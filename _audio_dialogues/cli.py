@@ -35,7 +35,7 @@ def loader_options() -> argparse.ArgumentParser:
         elif option.rule == "rate":
             group.add_argument(flag, type=_rate, default=None, metavar="HZ", help=option.help + " (none: keep)")
         elif option.rule == "seconds":
-            group.add_argument(flag, type=_seconds, default=None, metavar="S", help=option.help + " (none: no limit)")
+            group.add_argument(flag, type=_seconds, default=None, metavar="S", help=option.help)
         elif option.rule == "choice":
             group.add_argument(flag, choices=option.choices(name), default=None, help=option.help)
         elif option.rule == "paths":

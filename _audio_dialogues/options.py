@@ -71,8 +71,8 @@ OPTIONS: dict[str, Option] = {
     "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
     "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
     "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
-    "max_audio_seconds": Option("seconds", False,
-                                "refuse (from its header, before reading it) a clip longer than this; None: no limit"),
+    "max_audio_seconds": Option("seconds", False, "refuse, from its header and before reading it, a clip longer "
+                                "than this many seconds; None: no limit"),
     "on_decode_error": Option("choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"),
 }
 
