@@ -65,6 +65,7 @@ with soundfile, and ``datasets.Audio(decode=False)`` gives them raw, on a Datase
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -82,6 +83,8 @@ from .card import dataset_card
 from .decoding import check_readable
 from .features import list_of
 from .subsets import CONFIGS, SUBSETS
+
+logger = logging.getLogger("audio_dialogues")
 TEXT_ROW_GROUP_ROWS = 1000
 AUDIO_ROW_GROUP_ROWS = 100
 AUDIO_ROW_GROUP_BYTES = 100 * 10**6
@@ -255,6 +258,11 @@ def _check_out_dir(out: Path, overwrite: bool, load_kwargs: dict[str, Any]) -> N
             if resolved == out or out in resolved.parents:
                 raise FileExistsError(f"{name} {path} is inside the export folder {out}: an export never replaces "
                                       "its own input. Choose another OUT_DIR.")
+    leftovers = sorted(str(p) for pattern in (f".{out.name}.partial-*", f".{out.name}.old-*")
+                       for p in out.parent.glob(pattern))
+    if leftovers:
+        logger.warning(f"{len(leftovers)} folder(s) left by an interrupted export of {out}, not a dataset: "
+                       f"{', '.join(leftovers)}; delete them")
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not overwrite:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import os
 import signal
 import struct
@@ -134,7 +135,7 @@ export(sys.argv[1], ["audioset_dialogues", "music_dialogues"], data_dir=sys.argv
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_an_interrupted_export_never_loads_as_a_dataset(tmp_path, cache_dir, sig):
+def test_an_interrupted_export_never_loads_as_a_dataset(tmp_path, cache_dir, sig, caplog):
     """Kill the export once its first Parquet file is written: OUT keeps the previous export, and what the
     interrupted one left (after SIGKILL: its hidden partial folder) loads as no dataset at all."""
     release = tmp_path / "release"
@@ -167,6 +168,9 @@ def test_an_interrupted_export_never_loads_as_a_dataset(tmp_path, cache_dir, sig
             datasets.load_dataset(str(partial), cache_dir=str(tmp_path / "read2"))
         expected = ("DataFilesNotFoundError", "FileNotFoundError", "EmptyDatasetError")
         assert type(info.value).__name__ in expected, info.value
+        caplog.set_level(logging.WARNING, logger="audio_dialogues")
+        export(out, [MUSIC], overwrite=True, data_dir=release, verification_mode="no_checks", cache_dir=cache_dir)
+        assert f"1 folder(s) left by an interrupted export of {out}, not a dataset: {partial}; delete them" in caplog.text
 
 
 def test_the_export_summary_counts_every_missing_clip(tmp_path, cache_dir):
