@@ -170,7 +170,8 @@ def test_an_interrupted_export_never_loads_as_a_dataset(tmp_path, cache_dir, sig
         assert type(info.value).__name__ in expected, info.value
         caplog.set_level(logging.WARNING, logger="audio_dialogues")
         export(out, [MUSIC], overwrite=True, data_dir=release, verification_mode="no_checks", cache_dir=cache_dir)
-        assert f"1 folder(s) left by an interrupted export of {out}, not a dataset: {partial}; delete them" in caplog.text
+        warning = f"1 folder(s) left by an interrupted export of {out}, not a dataset: {partial}; delete them"
+        assert warning in caplog.text
 
 
 def test_the_export_summary_counts_every_missing_clip(tmp_path, cache_dir):
