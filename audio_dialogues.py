@@ -28,7 +28,7 @@ from _audio_dialogues.decoding import AudioDecodeError, decode_audio, decode_fai
 from _audio_dialogues.download import DownloadResult, download, read_clip_times
 from _audio_dialogues.evaluate import JavaMissingError, PredictionError, ProtocolReport, Query, Scores, evaluate, run_protocol
 from _audio_dialogues.export import ExportResult, export, push_to_hub
-from _audio_dialogues.features import SoundfileAudio
+from _audio_dialogues.features import SoundfileAudio, restore_audio_decoding
 from _audio_dialogues.generate import GenerateSummary, generate
 from _audio_dialogues.join import MissingAudioError
 from _audio_dialogues.lhotse_interop import to_lhotse
@@ -46,7 +46,7 @@ __all__ = [
     # errors
     "ReleaseFormatError", "MissingAudioError", "AudioDecodeError", "MusicCapsFormatError", "NoAudioFileError",
     # audio and training
-    "SoundfileAudio", "decode_audio", "decode_failures", "collate_audio", "pad_audio", "PaddedAudio",
+    "SoundfileAudio", "restore_audio_decoding", "decode_audio", "decode_failures", "collate_audio", "pad_audio", "PaddedAudio",
     # getting the audio
     "download", "DownloadResult", "read_clip_times",
     # evaluation

@@ -9,8 +9,13 @@ Download tools name the same clip differently; all of these hold the clip of You
     2oSP0SN3d2g_30.000_40.000.mp3    ``<id>_<start>_<end>``, in seconds or ms
 
 The folders are listed once per load (:func:`index_audio_dirs`), never one filesystem call per
-record. When several files hold the same id, a file named exactly like the record's ``audio_id``
-wins; otherwise the first by (extension preference, path) is taken and the tie is counted.
+record. An entry the listing cannot use never aborts it and is never dropped silently: a sub-folder
+it cannot read (``lost+found`` on a clip drive), a symbolic-link loop, a broken link, and anything
+that is not a regular file (a named pipe would block a read forever, a device would never end) are
+skipped, counted and named in the listing line, as is a path that is not UTF-8.
+
+When several files hold the same id, a file named exactly like the record's ``audio_id`` wins;
+otherwise the first by (extension preference, path) is taken and the tie is counted.
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ class AudioIndex:
     outside_links: list[str] = field(default_factory=list)  # symlinks to files outside the roots, not used
     too_small: list[str] = field(default_factory=list)  # audio files under min_bytes, treated as missing
     folder_links: list[str] = field(default_factory=list)  # symlinks to folders, not descended
+    unusable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): unreadable, loops, pipes, devices
 
     def resolve(self, audio_id: str, youtube_id: str) -> Resolution:
         """Find the file for one audio reference of a record."""
@@ -119,6 +125,9 @@ class AudioIndex:
         if self.too_small:
             line += (f", {len(self.too_small)} audio files under {self.min_bytes} bytes treated as missing "
                      f"(e.g. {self.too_small[0]}; min_audio_bytes={self.min_bytes})")
+        if self.unusable:
+            shown = "; ".join(f"{path}: {why}" for path, why in self.unusable[:3])
+            line += f", {len(self.unusable)} entries skipped because they cannot be used (e.g. {shown})"
         return line
 
     @property
@@ -128,20 +137,57 @@ class AudioIndex:
         return hashlib.sha256("\0".join(["roots", *self.roots, "files", *listing]).encode()).hexdigest()[:16]
 
 
-def _walk_files(root: str, folder_links: list[str]) -> Iterable[os.DirEntry]:
+def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, str]]) -> Iterable[os.DirEntry]:
     """Every regular file under ``root``, recursively: symbolic links to files included; links to
-    folders are not followed, and are added to ``folder_links``."""
+    folders are not followed, and are added to ``folder_links``; what cannot be used (an unreadable
+    folder, a link loop or a broken link, a pipe, a device, a socket) is added to ``unusable``."""
     stack = [root]
     while stack:
         directory = stack.pop()
-        with os.scandir(directory) as entries:
-            for entry in entries:
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as err:
+            if directory == root:
+                raise
+            unusable.append((directory, f"folder not readable ({err.strerror or err})"))
+            continue
+        for entry in entries:
+            try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    if _is_utf8(entry.path):
+                        stack.append(entry.path)
+                    else:
+                        unusable.append((_printable(entry.path), "folder path not valid UTF-8 (rename it)"))
                 elif entry.is_file():
-                    yield entry
+                    if _is_utf8(entry.path):
+                        yield entry
+                    else:  # a name of bytes that are not UTF-8: it could be neither stored nor opened again
+                        unusable.append((_printable(entry.path), "path not valid UTF-8 (rename it)"))
                 elif entry.is_symlink() and entry.is_dir():
                     folder_links.append(entry.path)
+                elif entry.is_symlink() and not os.path.exists(entry.path):
+                    unusable.append((entry.path, "broken symbolic link"))
+                else:
+                    from .decoding import describe_file_type
+
+                    what = describe_file_type(os.stat(entry.path).st_mode)
+                    unusable.append((entry.path, f"{what}, not a regular file"))
+            except OSError as err:  # a symbolic-link loop (ELOOP), a file gone or unreadable while listing
+                unusable.append((entry.path, err.strerror or str(err)))
+
+
+def _is_utf8(path: str) -> bool:
+    """Whether a path can be written as UTF-8 (Python keeps undecodable file-name bytes as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool = False, min_bytes: int = 0) -> AudioIndex:
@@ -152,8 +198,11 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
     smaller than ``min_bytes`` are left out and counted, so their records count as missing (the
     paper's authors dropped clips under 16,000 bytes, mostly failed downloads).
 
+    Entries that cannot be used are skipped and named (see the module docstring).
+
     Raises:
         FileNotFoundError: a folder does not exist (the message names it).
+        PermissionError: a folder given cannot be read (the message names it).
     """
     roots = tuple(str(Path(d).expanduser().resolve()) for d in dirs)
     for root in roots:
@@ -165,7 +214,14 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
     index = AudioIndex(roots=roots, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
     by_youtube_id = index.by_youtube_id
     for root in roots:
-        for entry in _walk_files(root, index.folder_links):
+        if not _is_utf8(root):
+            raise ValueError(f"audio_dir {_printable(root)!r}: its path is not valid UTF-8, so the clips' paths could "
+                             "not be stored; rename the folder.")
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise PermissionError(f"audio_dir {root!r} cannot be read by this user: fix its permissions, or pass "
+                                  "another folder.")
+    for root in roots:
+        for entry in _walk_files(root, index.folder_links, index.unusable):
             path, name = entry.path, entry.name
             parsed = parse_audio_name(name)
             if parsed is None or parsed.extension is None:  # a file on disk is audio only with an audio extension
@@ -182,7 +238,7 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
                 continue
             index.num_files += 1
             by_youtube_id.setdefault(parsed.youtube_id, []).append(path)
-    for skipped in (index.unrecognized, index.outside_links, index.too_small, index.folder_links):
+    for skipped in (index.unrecognized, index.outside_links, index.too_small, index.folder_links, index.unusable):
         skipped.sort()
     for paths in by_youtube_id.values():
         if len(paths) > 1:

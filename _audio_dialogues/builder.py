@@ -23,7 +23,7 @@ from . import __version__
 from .audio_files import AudioIndex, index_audio_dirs
 from .features import PreEncodedFeatures, dataset_features, to_example
 from .musiccaps import shipped_musiccaps, shipped_musiccaps_file
-from .options import OPTIONS, AudioDialoguesConfig, check_options, defaults
+from .options import OPTIONS, AudioDialoguesConfig, check_builder_arguments, check_options, defaults
 from .reports import log_report, read_report, write_report
 from .sources import ReleaseSource, check_cache_dir, code_fingerprint, locate_release, sample_audio_dir, verify_record_count
 from .splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
@@ -69,6 +69,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         if unknown:
             check_options({unknown[0]: None})  # raises: unknown option, with the valid ones and a did-you-mean
         options = {**defaults(), **check_options(options)}
+        check_builder_arguments(verification_mode, kwargs.get("cache_dir"))
         if options["with_metadata"] and config_name != "music_dialogues":
             raise ValueError(f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop with_metadata for {config_name}.")
         if kwargs.get("cache_dir") is not None:
@@ -110,7 +111,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION} {SUBSETS[config.name].description}",
             features=dataset_features(SUBSETS[config.name].multi_audio, config.sampling_rate, config.decode,
-                                      config.with_metadata, config.on_decode_error),
+                                      config.with_metadata, config.on_decode_error, config.max_audio_seconds),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -143,10 +144,12 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
 
     def _sources(self) -> dict[str, SplitSource]:
         config = self.config
+        shared = self.release.shared_content()
         return {
             split: SplitSource(f"{config.name}/{split}", split, files, SUBSETS[config.name].rules,
                                self.release.expected_records[split], self.audio_index, config.missing_audio,
-                               self.verification_mode, config.on_invalid, config.with_metadata)
+                               self.verification_mode, config.on_invalid, config.with_metadata,
+                               notices=tuple(shared.get(split, ())))
             for split, files in self.release.files.items()
         }
 
@@ -155,6 +158,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     # and repeat the split reports.
 
     def download_and_prepare(self, *args, verification_mode=None, **kwargs):
+        check_builder_arguments(verification_mode, num_proc=kwargs.get("num_proc"))
         self.verification_mode = verification_mode or self.verification_mode
         with paused_gc():  # also while datasets writes our rows: same reason as for reading them
             result = super().download_and_prepare(*args, verification_mode=verification_mode, **kwargs)
@@ -177,6 +181,18 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     def as_dataset(self, split=None, *args, **kwargs):
         self.info.features = self._info().features
         return super().as_dataset(split, *args, **kwargs)
+
+    def _as_dataset(self, split=datasets.Split.TRAIN, in_memory: bool = False) -> datasets.Dataset:
+        """An empty split (every clip missing with ``missing_audio="skip"``, every record invalid with
+        ``on_invalid="skip"``, a file holding ``[]``) is a dataset of 0 rows, not datasets' "corresponds to
+        no data" (its report says why it is empty)."""
+        name = str(split).split("[", 1)[0]
+        info = self.info.splits.get(name) if self.info.splits else None
+        if info is not None and info.num_examples == 0:
+            features = self.info.features
+            return datasets.Dataset.from_dict({column: [] for column in features}, features=features,
+                                              info=self.info.copy(), split=name)
+        return super()._as_dataset(split, in_memory)
 
     def as_streaming_dataset(self, *args, **kwargs):
         self.info.features = self._info().features

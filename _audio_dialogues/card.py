@@ -39,9 +39,9 @@ def dataset_card(infos: DatasetInfosDict, embed_audio: bool) -> str:
             "the Parquet files (`{\"bytes\", \"path\": file name}`; `None` where the clip was not found), so it is "
             "self-contained and the viewer shows players. The clips are YouTube material that may not be "
             "redistributed: keep this copy **private or local**; do not publish it.\n\n"
-            "On datasets 4.x/5.x, decoding an `Audio` column needs torch + torchcodec; without them use\n"
-            "`ds.cast_column(\"audio\", audio_dialogues.SoundfileAudio(sampling_rate=16000))`, "
-            "or `datasets.Audio(decode=False)` for the raw bytes."
+            "On datasets 4.x/5.x, decoding an `Audio` column needs torch + torchcodec; without them,\n"
+            "`ds = audio_dialogues.restore_audio_decoding(ds)` (the `audio-dialogues` package) decodes every audio "
+            "column with soundfile, or use `datasets.Audio(decode=False)` for the raw bytes."
         )
     else:
         audio = (

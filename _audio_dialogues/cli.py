@@ -34,6 +34,8 @@ def loader_options() -> argparse.ArgumentParser:
             group.add_argument(flag, type=int, default=None, metavar="BYTES", help=option.help)
         elif option.rule == "rate":
             group.add_argument(flag, type=_rate, default=None, metavar="HZ", help=option.help + " (none: keep)")
+        elif option.rule == "seconds":
+            group.add_argument(flag, type=_seconds, default=None, metavar="S", help=option.help)
         elif option.rule == "choice":
             group.add_argument(flag, choices=option.choices(name), default=None, help=option.help)
         elif option.rule == "paths":
@@ -55,13 +57,18 @@ def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
               if getattr(args, name, None) is not None}
     if "data_files" in kwargs:
         kwargs["data_files"] = _data_files(kwargs["data_files"])
-    if kwargs.get("sampling_rate") == 0:  # "--sampling-rate none"
-        kwargs["sampling_rate"] = None
+    for name in ("sampling_rate", "max_audio_seconds"):
+        if kwargs.get(name) == 0:  # "--sampling-rate none", "--max-audio-seconds none"
+            kwargs[name] = None
     return kwargs
 
 
 def _rate(text: str) -> int:
     return 0 if text.lower() == "none" else int(text)
+
+
+def _seconds(text: str) -> float:
+    return 0 if text.lower() == "none" else float(text)
 
 
 def _data_files(values: list[str]) -> dict[str, list[str]]:

@@ -3,14 +3,21 @@
 A decoded clip is ``(array, sampling_rate)``: float32, mono (channels averaged), resampled with soxr
 when a rate is asked for. Formats are those of libsndfile (wav, flac, ogg/vorbis, opus, mp3); m4a/aac
 needs FFmpeg and is decoded through librosa's audioread fallback when FFmpeg is installed. A file
-that cannot be decoded raises :class:`AudioDecodeError` saying what is wrong with it (empty, an HTML
-page, truncated, missing, NaN samples) and what to do.
+that cannot be decoded raises :class:`AudioDecodeError` saying what is wrong with it (empty or a header
+without samples, an HTML page, truncated, missing, unreadable, not a regular file, longer than
+``max_seconds``, NaN samples) and what to do.
+
+Nothing is read before the file is known to be safe to read: a path that is not a regular file (a
+named pipe would block the read forever, a device would never end) is refused from ``os.stat``, and
+a clip whose header announces more than ``max_seconds`` of audio (a 40 KB WAV claiming 1 Hz decodes
+to 320 M samples at 16 kHz) is refused from its header, before any sample is read.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 
 import numpy as np
 import soundfile
@@ -20,11 +27,30 @@ class AudioDecodeError(RuntimeError):
     """An audio file could not be decoded."""
 
 
-def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.ndarray, int]:
-    """Read a file (path or bytes) as a float32 mono array, resampled to ``sampling_rate``."""
+DEFAULT_MAX_SECONDS = 600.0  # 60x a 10 s AudioSet/MusicCaps clip; what a 40 KB "1 Hz" WAV would claim is 40,000 s
+
+
+def decode_audio(source: str | bytes, sampling_rate: int | None,
+                 max_seconds: float | None = DEFAULT_MAX_SECONDS) -> tuple[np.ndarray, int]:
+    """Read a file (path or bytes) as a float32 mono array, resampled to ``sampling_rate``.
+
+    ``max_seconds`` refuses a longer clip from its header, before reading it; ``None`` turns the check off.
+    """
+    if not isinstance(source, bytes):
+        check_readable(source)
     try:
         with soundfile.SoundFile(io.BytesIO(source) if isinstance(source, bytes) else source) as file:
             rate = file.samplerate
+            if file.frames == 0:
+                raise AudioDecodeError(f"Audio file {_name(source)} holds no samples (a header without audio, "
+                                       f"{_size(source)} bytes), probably a failed download: delete it and download "
+                                       "the clip again")
+            if max_seconds is not None and file.frames > max_seconds * rate:
+                raise AudioDecodeError(
+                    f"Audio file {_name(source)} says it holds {file.frames / rate:,.0f} s of audio ({file.frames:,} "
+                    f"samples at {rate} Hz), more than max_audio_seconds={max_seconds:g}: a corrupt header or not "
+                    "a 10 s clip; not read. Re-download or trim it, or pass max_audio_seconds=None (or a larger "
+                    "limit) to read it")
             if file.subtype == "PCM_16":  # the same values as libsndfile's float read (x / 32768), 2-4x faster
                 array = _to_mono(file.read(dtype="int16", always_2d=True)) * np.float32(1 / 32768)
             else:
@@ -41,6 +67,41 @@ def decode_audio(source: str | bytes, sampling_rate: int | None) -> tuple[np.nda
         array = soxr.resample(array, rate, sampling_rate, quality="HQ").astype(np.float32, copy=False)
         rate = sampling_rate
     return np.ascontiguousarray(array), int(rate)
+
+
+def check_readable(path: str) -> None:
+    """Refuse a path that is missing, not a regular file (never opened: it could block), or not readable by us."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as err:
+        raise AudioDecodeError(f"Could not decode audio file {path}: the file does not exist (moved or deleted after "
+                               "the dataset was prepared? load again to rebuild)") from err
+    except OSError as err:
+        raise AudioDecodeError(f"Could not decode audio file {path}: {err.strerror or err} (check the folder's "
+                               "permissions)") from err
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioDecodeError(f"Could not decode audio file {path}: it is {describe_file_type(info.st_mode)}, not a "
+                               "regular file; not read (reading it could block or never end). Replace it with the "
+                               "downloaded clip")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as err:
+        raise AudioDecodeError(f"Could not decode audio file {path}: permission denied (the file is not readable by "
+                               "this user): fix its permissions, e.g. chmod a+r") from err
+
+
+def describe_file_type(mode: int) -> str:
+    """``"a named pipe (FIFO)"``, ``"a character device"``, ...: what a non-regular file is."""
+    for test, what in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _size(source: str | bytes) -> int:
+    return len(source) if isinstance(source, bytes) else os.path.getsize(source)
 
 
 def _to_mono(frames: np.ndarray) -> np.ndarray:

@@ -35,7 +35,18 @@ Decisions, and why:
 - **Shards**: like datasets' ``push_to_hub``, a split of N bytes (Arrow size of the exported columns
   plus the embedded files' sizes) gets ``N // max_shard_size + 1`` shards (never more than its rows),
   contiguous and with equal row counts. Parquet compresses text, so files come out smaller than
-  ``max_shard_size``. Files are written under temporary names and renamed when complete.
+  ``max_shard_size``.
+- **Built aside, swapped in whole**: the export is written into a hidden sibling folder
+  ``.<OUT_DIR name>.partial-<id>``, its Parquet files under hidden names no reader picks up (``.*.partial``)
+  until every split is written and the card (which states each split's size, checked by ``datasets``)
+  is in place; only then is the folder renamed to ``OUT_DIR``. An interrupted export (an error, Ctrl-C,
+  SIGKILL) leaves ``OUT_DIR`` as it was, and its leftover folder loads as nothing.
+- **What ``overwrite`` may replace**: only a provably earlier export, i.e. a folder whose every file is
+  listed in its ``.audio-dialogues-export.json`` manifest (written by the export, with each file's
+  size). A folder holding anything else (a clone of this repository, a release kept under ``data/``, a
+  file added by hand) is never deleted, and neither is a folder holding the load's inputs
+  (``data_dir``, ``data_files``, ``audio_dir``, ``cache_dir``). The old export is deleted only after
+  the new one is complete.
 - **Features**: written with datasets' own ``Features._to_yaml_list`` into the card's
   ``dataset_info``; the ``Audio`` feature is plain ``audio`` (``SoundfileAudio`` serialises as
   ``Audio``). The spelling is the same from datasets 3.6 and 5.x (``list: string``), and 3.6 reads
@@ -47,15 +58,17 @@ Decisions, and why:
 
 Loading the export with audio decoding on datasets 4.x/5.x goes through torch + torchcodec, as any
 ``datasets.Audio`` column does there (even a streamed column that is then removed is decoded);
-without torch, ``cast_column(col, SoundfileAudio(sampling_rate=16000))`` decodes the embedded bytes
+without torch, ``restore_audio_decoding(ds)`` (:mod:`.features`) decodes the embedded bytes
 with soundfile, and ``datasets.Audio(decode=False)`` gives them raw, on a Dataset or a stream.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -67,8 +80,11 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from .card import dataset_card
+from .decoding import check_readable
 from .features import list_of
 from .subsets import CONFIGS, SUBSETS
+
+logger = logging.getLogger("audio_dialogues")
 TEXT_ROW_GROUP_ROWS = 1000
 AUDIO_ROW_GROUP_ROWS = 100
 AUDIO_ROW_GROUP_BYTES = 100 * 10**6
@@ -81,7 +97,7 @@ class ExportedSplit:
     num_examples: int
     files: list[str]  # relative to the export folder
     row_group_rows: int
-    missing_audio: int = 0  # clips not found (embed_audio only): written as None
+    missing_audio: int = 0  # audio values without a clip (one per missing clip reference), embedded or not
 
 
 @dataclass
@@ -96,8 +112,8 @@ class ExportResult:
         lines = [f"exported to {self.out_dir} ({'with embedded audio' if self.embed_audio else 'text and ids only, no audio'}):"]
         for s in self.splits:
             line = f"  {s.config}/{s.split}: {s.num_examples} rows, {len(s.files)} file(s), row groups of {s.row_group_rows} rows"
-            if self.embed_audio and s.missing_audio:
-                line += f", {s.missing_audio} clip(s) not found (written as None)"
+            if s.missing_audio:
+                line += f", {s.missing_audio} clip(s) not found" + (" (written as None)" if self.embed_audio else "")
             lines.append(line)
         lines.append(f"  card: {self.out_dir / 'README.md'}")
         return "\n".join(lines)
@@ -115,7 +131,8 @@ def export(
     """Write ``configs`` as Parquet shards plus a dataset card into ``out_dir`` (see the module docstring).
 
     Args:
-        out_dir: a new or empty folder (or, with ``overwrite=True``, a previous export, replaced).
+        out_dir: a new or empty folder (or, with ``overwrite=True``, a previous export, replaced once the new
+            one is complete; see the module docstring).
         configs: the configs to export; the first is the card's default config.
         embed_audio: embed the clips' bytes (private or local use only); default: no audio column.
         max_shard_size: bytes per Parquet file before compression, an int or ``"500MB"``, ``"1GB"``, ...
@@ -124,7 +141,8 @@ def export(
 
     Raises:
         ValueError: an unknown config, an empty config list, or ``decode``/``streaming``/``split`` in ``load_kwargs``.
-        FileExistsError: ``out_dir`` holds files and ``overwrite`` is not set.
+        FileExistsError: ``out_dir`` holds files and ``overwrite`` is not set, or it is not provably an
+            earlier export, or it holds an input of the load.
     """
     from .loading import load_dataset
 
@@ -138,24 +156,37 @@ def export(
     if shard_bytes <= 0:
         raise ValueError(f"max_shard_size={max_shard_size!r}: expected a positive size such as '500MB'.")
     out = Path(out_dir).expanduser().resolve()
-    _prepare_out_dir(out, overwrite)
+    _check_out_dir(out, overwrite, load_kwargs)
 
-    result, infos = ExportResult(out, embed_audio), DatasetInfosDict()
-    for config in configs:
-        dataset_dict = load_dataset(config, decode=False, **load_kwargs)
-        splits = datasets.SplitDict()
-        for split, ds in dataset_dict.items():
-            exported, nbytes = _write_split(ds, out, config, split, embed_audio, shard_bytes)
-            result.splits.append(exported)
-            splits.add(datasets.SplitInfo(name=split, num_bytes=nbytes, num_examples=exported.num_examples,
-                                          dataset_name="audio_dialogues"))
-        first = next(iter(dataset_dict.values()))
-        infos[config] = datasets.DatasetInfo(
-            features=published_features(first.features, embed_audio), splits=splits, config_name=config,
-            dataset_name="audio_dialogues", dataset_size=sum(s.num_bytes for s in splits.values()),
-            download_size=sum((out / f).stat().st_size for s in result.splits if s.config == config for f in s.files),
-        )
-    (out / "README.md").write_text(dataset_card(infos, embed_audio), encoding="utf-8")
+    staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+    staging.mkdir(parents=True)
+    try:
+        result, infos = ExportResult(staging, embed_audio), DatasetInfosDict()
+        for config in configs:
+            dataset_dict = load_dataset(config, decode=False, **load_kwargs)
+            splits = datasets.SplitDict()
+            for split, ds in dataset_dict.items():
+                exported, nbytes = _write_split(ds, staging, config, split, embed_audio, shard_bytes)
+                result.splits.append(exported)
+                splits.add(datasets.SplitInfo(name=split, num_bytes=nbytes, num_examples=exported.num_examples,
+                                              dataset_name="audio_dialogues"))
+            first = next(iter(dataset_dict.values()))
+            infos[config] = datasets.DatasetInfo(
+                features=published_features(first.features, embed_audio), splits=splits, config_name=config,
+                dataset_name="audio_dialogues", dataset_size=sum(s.num_bytes for s in splits.values()),
+                download_size=sum(_partial(staging / f).stat().st_size
+                                  for s in result.splits if s.config == config for f in s.files),
+            )
+        result.out_dir = out
+        (staging / "README.md").write_text(dataset_card(infos, embed_audio), encoding="utf-8")
+        for s in result.splits:
+            for name in s.files:
+                os.replace(_partial(staging / name), staging / name)
+        _write_manifest(staging)
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return result
 
 
@@ -209,18 +240,93 @@ def parquet_metadata(features: datasets.Features) -> dict[bytes, bytes]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _prepare_out_dir(out: Path, overwrite: bool) -> None:
+MANIFEST = ".audio-dialogues-export.json"  # the files an export wrote: what makes a folder provably ours
+
+
+def _partial(path: Path) -> Path:
+    """Where a Parquet file is written until its whole export is complete: a hidden name, which datasets skips."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def _check_out_dir(out: Path, overwrite: bool, load_kwargs: dict[str, Any]) -> None:
+    """Refuse an ``out_dir`` that is a file, that holds anything but an earlier export, or that holds an input."""
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} is a file; export needs a folder.")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out} is not empty: choose a new folder, or pass overwrite=True (--overwrite) "
-                                  "to replace a previous export there.")
-        if not (out / "README.md").is_file() or not (out / "data").is_dir():
-            raise FileExistsError(f"{out} does not look like a previous export (README.md and data/): not overwriting it.")
-        shutil.rmtree(out / "data")
-        (out / "README.md").unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    for name in ("data_dir", "data_files", "audio_dir", "cache_dir"):
+        for path in _paths_of(load_kwargs.get(name)):
+            resolved = Path(path).expanduser().resolve()
+            if resolved == out or out in resolved.parents:
+                raise FileExistsError(f"{name} {path} is inside the export folder {out}: an export never replaces "
+                                      "its own input. Choose another OUT_DIR.")
+    leftovers = sorted(str(p) for pattern in (f".{out.name}.partial-*", f".{out.name}.old-*")
+                       for p in out.parent.glob(pattern))
+    if leftovers:
+        logger.warning(f"{len(leftovers)} folder(s) left by an interrupted export of {out}, not a dataset: "
+                       f"{', '.join(leftovers)}; delete them")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out} is not empty: choose a new folder, or pass overwrite=True (--overwrite) "
+                              "to replace a previous export there.")
+    strangers = _not_exported_by_us(out)
+    if strangers is None:
+        raise FileExistsError(f"{out} does not look like a previous export: it has no {MANIFEST} (the list of the "
+                              "files an export writes). Not overwriting it: choose a new folder, or delete it "
+                              "yourself.")
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+        raise FileExistsError(f"{out} does not look like a previous export (only): it holds {shown}, which the export "
+                              f"did not write (per its {MANIFEST}). Not overwriting it: choose a new folder, or "
+                              "delete it yourself.")
+
+
+def _paths_of(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _paths_of(v)]
+    return [p for v in value for p in _paths_of(v)]
+
+
+def _not_exported_by_us(out: Path) -> list[str] | None:
+    """The files under ``out`` that its export manifest does not list (or lists with another size); ``None``
+    without a readable manifest."""
+    try:
+        listed = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]
+        assert isinstance(listed, dict)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        return None
+    found = []
+    for path in sorted(out.rglob("*")):
+        relative = path.relative_to(out).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            continue
+        ours = path.is_file() and not path.is_symlink() and listed.get(relative) == path.stat().st_size
+        if relative == MANIFEST or ours:
+            continue
+        found.append(relative)
+    return found
+
+
+def _write_manifest(folder: Path) -> None:
+    files = {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
+    (folder / MANIFEST).write_text(json.dumps({"files": files}, indent=1), encoding="utf-8")
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put the complete export at ``out``; an earlier export there is moved aside first, deleted after."""
+    old = out.with_name(f".{out.name}.old-{staging.name.rsplit('-', 1)[-1]}")
+    if out.exists():
+        os.replace(out, old)  # an empty folder, or an earlier export checked by _check_out_dir
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)  # the earlier export goes back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _audio_of(feature: Any) -> datasets.Audio | None:
@@ -236,6 +342,8 @@ def _write_split(ds: datasets.Dataset, out: Path, config: str, split: str, embed
     features = published_features(ds.features, embed_audio)
     audio_columns = [name for name, f in ds.features.items() if _audio_of(f) is not None]
     table = ds.with_format("arrow")[:] if len(ds) else ds.data.table.slice(0, 0)
+    missing_clips = sum(1 for c in audio_columns for v in table.column(c).to_pylist()
+                        for a in (v if isinstance(v, list) else [v]) if a is None or not a.get("path"))
     if not embed_audio:
         table = table.drop(audio_columns)
     paths = {c: table.column(c).to_pylist() for c in audio_columns} if embed_audio else {}
@@ -252,23 +360,21 @@ def _write_split(ds: datasets.Dataset, out: Path, config: str, split: str, embed
     schema = features.arrow_schema.with_metadata(parquet_metadata(features))
     folder = out / "data" / config
     folder.mkdir(parents=True, exist_ok=True)
-    exported = ExportedSplit(config, split, rows, [], row_group_rows)
+    exported = ExportedSplit(config, split, rows, [], row_group_rows, missing_clips)
     for index in range(num_shards):
         start, stop = rows * index // num_shards, rows * (index + 1) // num_shards
         final = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        temporary = final.with_name(f".{final.name}.tmp")
+        temporary = _partial(final)  # renamed once the whole export is complete
         try:
             with pq.ParquetWriter(temporary, schema) as writer:
                 for lo in range(start, stop, row_group_rows) or [start]:  # an empty split: one empty file
                     batch = table.slice(lo, min(row_group_rows, stop - lo))
                     if embed_audio:
-                        batch, missing = _embed(batch, audio_columns)
-                        exported.missing_audio += missing
+                        batch = _embed(batch, audio_columns)
                     writer.write_table(batch.select(schema.names).cast(schema), row_group_size=row_group_rows)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        os.replace(temporary, final)
         exported.files.append(final.relative_to(out).as_posix())
     return exported, nbytes
 
@@ -280,15 +386,13 @@ def _paths_in(values: Iterable[Any]) -> Iterator[str]:
                 yield audio["path"]
 
 
-def _embed(batch: pa.Table, audio_columns: list[str]) -> tuple[pa.Table, int]:
+def _embed(batch: pa.Table, audio_columns: list[str]) -> pa.Table:
     """The batch with each audio value replaced by ``{"bytes": file bytes, "path": file name}``; None stays None."""
-    missing = 0
 
     def embedded(audio: dict | None) -> dict | None:
-        nonlocal missing
         if audio is None or not audio.get("path"):
-            missing += 1
             return None
+        check_readable(audio["path"])  # a clip replaced by a pipe since the load would block the read forever
         path = Path(audio["path"])
         return {"bytes": path.read_bytes(), "path": path.name}
 
@@ -296,7 +400,7 @@ def _embed(batch: pa.Table, audio_columns: list[str]) -> tuple[pa.Table, int]:
         values = batch.column(name).to_pylist()
         new = [None if v is None else [embedded(a) for a in v] if isinstance(v, list) else embedded(v) for v in values]
         batch = batch.set_column(batch.schema.get_field_index(name), name, pa.array(new, type=batch.schema.field(name).type))
-    return batch, missing
+    return batch
 
 
 def _has_embedded_audio(out: Path) -> bool:

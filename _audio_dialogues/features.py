@@ -28,7 +28,7 @@ import pyarrow as pa
 import soundfile
 
 from .audio_files import parse_audio_name
-from .decoding import AudioDecodeError, count_failure, decode_audio
+from .decoding import DEFAULT_MAX_SECONDS, AudioDecodeError, count_failure, decode_audio
 from .join import JoinedRecord
 from .musiccaps import MusicCapsClip, musiccaps_columns
 
@@ -47,6 +47,7 @@ class SoundfileAudio(datasets.Audio):
     """
 
     on_decode_error = "error"  # or "none"
+    max_audio_seconds = DEFAULT_MAX_SECONDS  # a longer clip is refused from its header (None: no limit); not a field
 
     def encode_example(self, value: Any) -> dict:
         if isinstance(value, str):
@@ -70,7 +71,7 @@ class SoundfileAudio(datasets.Audio):
         if source is None:
             raise ValueError(f"An audio value needs a 'path' or 'bytes'; got {value!r}")
         try:
-            array, rate = decode_audio(source, self.sampling_rate)
+            array, rate = decode_audio(source, self.sampling_rate, self.max_audio_seconds)
         except AudioDecodeError as err:
             parsed = parse_audio_name(os.path.basename(value["path"])) if value.get("path") else None
             record = f" (the clip of the records with YouTube id {parsed.youtube_id})" if parsed else ""
@@ -100,11 +101,12 @@ def list_of(feature: Any) -> Any:
 
 
 def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False,
-                     on_decode_error: str = "error") -> datasets.Features:
+                     on_decode_error: str = "error", max_audio_seconds: float | None = DEFAULT_MAX_SECONDS
+                     ) -> datasets.Features:
     """The columns of one subset (see the README's feature table); ``with_metadata`` adds MusicCaps' (music_dialogues)."""
     string = datasets.Value("string")
     audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
-    audio.on_decode_error = on_decode_error
+    audio.on_decode_error, audio.max_audio_seconds = on_decode_error, max_audio_seconds
     if multi_audio:
         columns = {"id": string, "youtube_ids": list_of(string), "audio_ids": list_of(string), "audios": list_of(audio)}
     else:
@@ -159,3 +161,50 @@ def to_example(item: JoinedRecord, multi_audio: bool, musiccaps: Mapping[str, Mu
 
 def _stored_audio(path: str | None) -> dict | None:
     return None if path is None else {"bytes": None, "path": path}
+
+
+def restore_audio_decoding(dataset: Any, sampling_rate: int | None | str = "keep", *, on_decode_error: str = "error",
+                           max_audio_seconds: float | None = DEFAULT_MAX_SECONDS) -> Any:
+    """Put this package's decoding (soundfile + soxr, no torch) back on every audio column of ``dataset``.
+
+    After ``save_to_disk``/``load_from_disk``, a Parquet round trip or loading an export with plain
+    ``datasets.load_dataset``, an audio column is plain ``datasets.Audio``, which datasets 4+ decodes
+    only with torch + torchcodec. This casts each ``Audio`` column (and each list of ``Audio``, as in
+    ``audioset_comparison``) to :class:`SoundfileAudio`, keeping the column's sampling rate unless
+    ``sampling_rate`` is given (``None``: each file's rate). Works on a ``Dataset``, an ``IterableDataset``
+    and their ``*Dict``; returns the new object, like ``cast_column``.
+
+    Raises:
+        ValueError: ``dataset`` has no audio column (nothing would change; the message lists its columns).
+    """
+    from .options import check_options
+
+    check_options({"on_decode_error": on_decode_error, "max_audio_seconds": max_audio_seconds,
+                   **({} if sampling_rate == "keep" else {"sampling_rate": sampling_rate})})
+    if isinstance(dataset, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        return type(dataset)({split: restore_audio_decoding(ds, sampling_rate, on_decode_error=on_decode_error,
+                                                            max_audio_seconds=max_audio_seconds)
+                              for split, ds in dataset.items()})
+    features = dataset.features
+    if features is None:  # a stream whose features are not known yet
+        raise ValueError("The dataset's features are unknown (a stream read without them): pass features= when "
+                         "loading it, or restore the decoding on a Dataset.")
+    columns = {name: feature for name, feature in features.items() if _audio_feature(feature) is not None}
+    if not columns:
+        raise ValueError(f"No audio column to decode: the columns are {', '.join(features)} (an export without "
+                         "embed_audio has no audio; load with audio_dialogues.load_dataset(..., audio_dir=...)).")
+    for name, feature in columns.items():
+        stored = _audio_feature(feature)
+        audio = SoundfileAudio(sampling_rate=stored.sampling_rate if sampling_rate == "keep" else sampling_rate,
+                               decode=True)
+        audio.on_decode_error, audio.max_audio_seconds = on_decode_error, max_audio_seconds
+        dataset = dataset.cast_column(name, audio if isinstance(feature, datasets.Audio) else list_of(audio))
+    return dataset
+
+
+def _audio_feature(feature: Any) -> datasets.Audio | None:
+    """The ``Audio`` of an audio column (``Audio``, or a list of ``Audio`` in any spelling), else ``None``."""
+    if isinstance(feature, datasets.Audio):
+        return feature
+    inner = feature[0] if isinstance(feature, list) and len(feature) == 1 else getattr(feature, "feature", None)
+    return inner if isinstance(inner, datasets.Audio) else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence, Union
@@ -40,6 +41,7 @@ class AudioDialoguesConfig(datasets.BuilderConfig):
     on_invalid: Literal["error", "skip"] = "error"
     follow_symlinks: bool = False
     min_audio_bytes: int = 0
+    max_audio_seconds: float | None = 600.0  # decoding.DEFAULT_MAX_SECONDS
     # Set by the builder, not by users: what the rows are built from (release files, audio listing, code).
     rows_fingerprint: str | None = None
 
@@ -48,7 +50,8 @@ class AudioDialoguesConfig(datasets.BuilderConfig):
 class Option:
     """One load option: how it is checked, whether it changes the rows, what it does."""
 
-    rule: str  # "bool", "size" (int >= 0), "rate" (int > 0 or None), "choice", "path", "paths", "data_files"
+    rule: str  # "bool", "size" (int >= 0), "rate" (int > 0 or None), "seconds" (number > 0 or None), "choice",
+    # "path", "paths", "data_files"
     rows: bool  # part of the cache key; False: applied when rows are read
     help: str
 
@@ -68,6 +71,8 @@ OPTIONS: dict[str, Option] = {
     "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
     "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
     "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
+    "max_audio_seconds": Option("seconds", False, "refuse, from its header and before reading it, a clip longer "
+                                "than this many seconds; None: no limit"),
     "on_decode_error": Option("choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"),
 }
 
@@ -116,6 +121,12 @@ def _check(name: str, option: Option, value: Any) -> Any:
     elif rule == "rate":
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise _error(value, f"{name}={value!r}: expected a positive int in Hz, or None to keep each file's rate.")
+    elif rule == "seconds":
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                  or not math.isfinite(value) or value <= 0):
+            message = f"{name}={value!r}: expected a positive number of seconds, or None for no limit."
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            raise ValueError(message) if number else TypeError(message)
     elif rule == "choice":
         choices = option.choices(name)
         if value not in choices:
@@ -130,11 +141,38 @@ def _check(name: str, option: Option, value: Any) -> Any:
         folders = [value] if isinstance(value, (str, os.PathLike)) else value
         if not isinstance(folders, (list, tuple)) or not all(isinstance(v, (str, os.PathLike)) for v in folders):
             raise TypeError(f"{name}={value!r}: expected a folder path or a list of folder paths.")
+        if not folders:
+            raise ValueError(f"{name}=[]: expected at least one folder; leave {name} out (None) to load text only.")
         value = [os.fspath(v) for v in folders]
-    elif rule == "data_files":
-        if value is not None and not isinstance(value, (str, os.PathLike, list, tuple, Mapping)):
-            raise TypeError(f"{name}={value!r}: expected a path, a list of paths, or {{'train': ..., 'test': ...}}.")
+    elif rule == "data_files" and value is not None:
+        expected = "expected a path, a non-empty list of paths, or {'train': ..., 'test': ...} of those"
+        by_split = value if isinstance(value, Mapping) else {"train": value}
+        if not isinstance(value, (str, os.PathLike, list, tuple, Mapping)) or not by_split:
+            raise TypeError(f"{name}={value!r}: {expected}.")
+        for split, paths in by_split.items():
+            if not isinstance(split, str):
+                raise TypeError(f"{name}: the split name {split!r} is not a string: {expected}.")
+            listed = [paths] if isinstance(paths, (str, os.PathLike)) else paths
+            if not isinstance(listed, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in listed):
+                raise TypeError(f"{name}[{split!r}]={paths!r}: {expected}.")
+            if not listed:
+                raise ValueError(f"{name}[{split!r}] is an empty list: {expected}.")
     return value
+
+
+VERIFICATION_MODES: tuple[str, ...] = ("basic_checks", "all_checks", "no_checks")
+
+
+def check_builder_arguments(verification_mode: Any = None, cache_dir: Any = None, num_proc: Any = None) -> None:
+    """The load arguments that are not config fields, checked as the options are (named, with what to pass)."""
+    mode = getattr(verification_mode, "value", verification_mode)  # a datasets.VerificationMode, or its value
+    if verification_mode is not None and str(mode) not in VERIFICATION_MODES:
+        raise ValueError(f"verification_mode={verification_mode!r}: choose one of {', '.join(VERIFICATION_MODES)}."
+                         f"{did_you_mean(verification_mode, VERIFICATION_MODES)}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir={cache_dir!r}: expected a folder path (str or os.PathLike).")
+    if num_proc is not None and (not isinstance(num_proc, int) or isinstance(num_proc, bool) or num_proc < 1):
+        raise _error(num_proc, f"num_proc={num_proc!r}: expected a positive int (processes), or None.")
 
 
 def _error(value: Any, message: str) -> Exception:

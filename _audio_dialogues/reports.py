@@ -49,6 +49,7 @@ class JoinReport:
     invalid_records: int = 0  # release records that failed validation and were skipped (counted in ``records``)
     invalid: list[tuple[str, str, str, str]] = field(default_factory=list, compare=False)  # (file, position, field, problem)
     invalid_file: str | None = None
+    notices: list[str] = field(default_factory=list)  # what valid records held that users want to hear about
 
     def add_invalid(self, errors: Sequence[ReleaseFormatError]) -> None:
         """Count and list records skipped by ``on_invalid="skip"``; ``records`` already includes them."""
@@ -60,7 +61,7 @@ class JoinReport:
             return (
                 f"{self.name}: {self.records} records, text only (no audio_dir given, every audio value is None; "
                 "pass audio_dir= the folder of your downloaded clips)"
-            ) + self._invalid_summary()
+            ) + self.details()
         line = (
             f"{self.name}: {self.records} records, audio found for {self.with_audio}, missing for "
             f"{self.missing_records} ({self.missing_clip_count} distinct clips), skipped {self.skipped} "
@@ -70,15 +71,29 @@ class JoinReport:
             line += f", {self.ties} audio ids matched several files (first by extension preference, then path)"
         if self.missing_file:
             line += f"; missing clips listed in {self.missing_file}"
-        return line + self._invalid_summary()
+        return line + self.details()
 
-    def _invalid_summary(self) -> str:
-        if self.on_invalid != "skip":
-            return ""
-        line = f"; {self.invalid_records} invalid records skipped (on_invalid='skip')"
-        if self.invalid_file:
-            line += f", listed in {self.invalid_file}"
+    def details(self) -> str:
+        """What follows the counts: invalid records skipped, why the split is empty, what was noticed."""
+        line = ""
+        if self.on_invalid == "skip":
+            line = f"; {self.invalid_records} invalid records skipped (on_invalid='skip')"
+            if self.invalid_file:
+                line += f", listed in {self.invalid_file}"
+        if self.records - self.invalid_records - self.skipped == 0:
+            line += f"; the split is empty: {self._why_empty()}"
+        if self.notices:
+            line += "; noticed: " + "; ".join(self.notices)
         return line
+
+    def _why_empty(self) -> str:
+        if self.records == 0:
+            return "the release file holds no records"
+        if self.invalid_records == self.records:
+            return "every record is invalid (on_invalid='skip')"
+        if self.invalid_records:
+            return "every record is invalid (on_invalid='skip') or has no audio (missing_audio='skip')"
+        return "no record has its audio (missing_audio='skip'): download the clips listed in the missing-clip file"
 
     def to_json(self) -> str:
         """The counts (the lists of missing clips and invalid records are the ``.missing.tsv`` and ``.invalid.tsv`` files)."""
@@ -136,7 +151,8 @@ def write_join_report(report: JoinReport, directory: Path, final_directory: Path
 
 def _tsv_cell(text: str) -> str:
     """A problem can quote record text: keep each invalid record on one line of the TSV."""
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # a file path may hold undecodable bytes
 
 
 def write_musiccaps_report(report: MusicCapsReport, directory: Path, final_directory: Path | None = None) -> None:

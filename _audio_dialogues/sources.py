@@ -35,6 +35,17 @@ class ReleaseSource:
     expected_records: dict[str, int]
     is_sample: bool
 
+    def shared_content(self) -> dict[str, list[str]]:
+        """Per split, a phrase for each of its files with the same content as another split's file (train = test)."""
+        notes: dict[str, list[str]] = {}
+        entries = [(split, path, os.path.getsize(path)) for split, paths in self.files.items() for path in paths]
+        for i, (split, path, size) in enumerate(entries):
+            for other_split, other, other_size in entries[i + 1:]:
+                if other_split != split and size == other_size and _same_bytes(path, other):
+                    notes.setdefault(split, []).append(f"{path} has the same content as the {other_split} file {other}")
+                    notes.setdefault(other_split, []).append(f"{other} has the same content as the {split} file {path}")
+        return notes
+
     def fingerprint(self) -> str:
         """Changes when a file is added, removed, rewritten or touched (path, size, mtime)."""
         digest = hashlib.sha256()
@@ -43,6 +54,18 @@ class ReleaseSource:
                 stat = os.stat(path)
                 digest.update(f"{split}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
         return digest.hexdigest()[:16]
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    if os.path.samefile(a, b):
+        return True
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            chunk = fa.read(1 << 20)
+            if chunk != fb.read(1 << 20):
+                return False
+            if not chunk:
+                return True
 
 
 def locate_release(
@@ -83,12 +106,19 @@ def _by_split(data_files: DataFiles) -> dict[str, list[str]]:
 
 
 def _expand(patterns: list[str], base: Path) -> tuple[str, ...]:
+    """Each pattern's files: a path that exists is taken literally (its name may hold ``[``, ``*``, ``?``);
+    otherwise it is a glob, in which only the pattern (never ``base``, e.g. a ``data_dir`` named ``run[1]``) is one."""
     found: list[str] = []
     for pattern in patterns:
-        full = Path(pattern).expanduser()
-        full = full if full.is_absolute() else base / full
-        is_pattern = any(char in str(full) for char in "*?[")
-        matches = sorted(glob.glob(str(full))) if is_pattern else ([str(full)] if full.is_file() else [])
+        given = Path(pattern).expanduser()
+        full = given if given.is_absolute() else base / given
+        if full.exists():
+            matches = [str(full)]
+        elif any(char in pattern for char in "*?["):
+            pattern_path = str(given) if given.is_absolute() else os.path.join(glob.escape(str(base)), str(given))
+            matches = sorted(glob.glob(pattern_path))
+        else:
+            matches = []
         if not matches:
             raise FileNotFoundError(f"data_files: no file matches {str(full)!r}")
         found.extend(str(Path(m).resolve()) for m in matches)

@@ -9,6 +9,14 @@ A prepare reads every split up front (the record count is checked and the missin
 written before anything is built). A stream reads nothing until its first example is asked for,
 and then only the split being iterated.
 
+A streamed JSON Lines split (uncompressed ``.jsonl`` files, with the default ``missing_audio="keep"``,
+``on_invalid="error"`` and no ``with_metadata``: the policies under which no record is dropped) is
+read by line ranges instead: each process makes one pass over the files' bytes to count the records
+(checked against the published size, nothing parsed) and to find where each shard's lines start,
+then parses only the lines of the shards it iterates. A rank or ``DataLoader`` worker thus holds its
+own records, not the whole split (see BENCHMARKS.md). Its summary line says so; the split's
+missing-clip report is that of a prepared load. Every other split is read whole, as below.
+
 A shard is a :class:`LazyShard`: a record range of a :class:`SplitSource`, which reads its split
 once per process. Shards travel to ``num_proc`` jobs and ``DataLoader`` workers by pickling, which
 ``datasets`` does with dill, a pure-Python pickler: 40k records took ~7 s. So a pickled source
@@ -20,8 +28,11 @@ forked before the first read) reads the split file itself, listing the audio fol
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import uuid
 import weakref
+from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -29,11 +40,13 @@ from typing import Iterator, Sequence
 from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, join_audio
 from .musiccaps import match_musiccaps, shipped_musiccaps
-from .release import Record, RecordRules, ReleaseFormatError, iter_release_file
+from .release import (Notices, Record, RecordRules, ReleaseFormatError, is_record_line, iter_release_file,
+                      parse_json_line)
 from .reports import SplitReport, log_report
 from .sources import verify_record_count
 
 NUM_SHARDS = 64  # per split
+logger = logging.getLogger("audio_dialogues")
 
 
 @contextmanager
@@ -78,6 +91,7 @@ class SplitSource:
     verification_mode: str | None
     on_invalid: str = "error"  # "skip": drop records that fail validation, listing them in the report
     with_metadata: bool = False  # music_dialogues: match the records with MusicCaps (reported)
+    notices: Sequence[str] = ()  # about the split's files (e.g. the same content as another split's), for the report
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     _joined: _Records | None = field(default=None, repr=False)
 
@@ -92,9 +106,10 @@ class SplitSource:
             records: list[Record] = []
             positions: list[int] = []
             invalid: list[ReleaseFormatError] = []
+            notices = Notices()
             position = 0
             for path in self.files:
-                for item in iter_release_file(path, self.rules):
+                for item in iter_release_file(path, self.rules, notices):
                     if isinstance(item, ReleaseFormatError):
                         if self.on_invalid != "skip":
                             raise item
@@ -108,6 +123,7 @@ class SplitSource:
                                         policy=self.missing_audio, positions=positions if invalid else None)
             report.records, report.on_invalid = position, self.on_invalid
             report.add_invalid(invalid)
+            report.notices = notices.lines() + list(self.notices)
             musiccaps = match_musiccaps(joined, shipped_musiccaps(), name=self.name) if self.with_metadata else None
             return joined, SplitReport(report, musiccaps)
 
@@ -120,6 +136,57 @@ class SplitSource:
             log_report(report)
             self.keep(joined)
         return self._joined
+
+    def reads_by_line(self) -> bool:
+        """Whether a process that has not read the split reads only its shards' lines (module docstring)."""
+        return (self._joined is None and self.token not in _READ and self.missing_audio == "keep"
+                and self.on_invalid == "error" and not self.with_metadata
+                and all(str(path).lower().endswith(".jsonl") for path in self.files))
+
+    def line_shard(self, index: int, num_shards: int) -> list[JoinedRecord]:
+        """The joined records of shard ``index``, parsed from its lines only (see :func:`line_shards`)."""
+        shards = _LINE_SHARDS.get((self.token, num_shards))
+        if shards is None:
+            shards = _LINE_SHARDS[(self.token, num_shards)] = line_shards(self.files, num_shards)
+            records = shards[-1].position + shards[-1].records
+            verify_record_count(self.name, self.files, records, self.expected_records, self.verification_mode)
+            logger.info(f"{self.name}: {records} records (JSON Lines); this process parses only the lines of the "
+                        "shards it reads, so missing clips are only seen as audio None here: the split's missing-"
+                        "clip report is that of a prepared load (load_dataset without streaming=True)")
+        shard = shards[index]
+        records, positions = [], []
+        notices = Notices()
+        position = shard.position
+        base = 0
+        for path in self.files:
+            size = os.path.getsize(path)
+            if base + size > shard.start and base < shard.stop:
+                offset = max(shard.start - base, 0)
+                number = shard.line if shard.start >= base else 1
+                with open(path, "rb") as file:
+                    file.seek(offset)
+                    for raw in file:
+                        if base + offset >= shard.stop:
+                            break
+                        item = parse_json_line(path, raw, number, offset, self.rules, notices)
+                        offset, number = offset + len(raw), number + 1
+                        if item is None:
+                            continue
+                        if isinstance(item, ReleaseFormatError):
+                            raise item
+                        records.append(item)
+                        positions.append(position)
+                        position += 1
+            base += size
+        joined, _ = join_audio(records, self.audio_index, name=self.name, split=self.split, policy="keep",
+                               positions=positions)
+        noticed = _NOTICED.setdefault(self.token, set())
+        for what, line in zip(notices.counts, notices.lines()):
+            if what not in noticed:  # each kind once per process: these shards hold records worth a word
+                noticed.add(what)
+                logger.info(f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the "
+                            "whole split)")
+        return joined
 
     def keep(self, joined: list[JoinedRecord]) -> None:
         """Hold records read by :meth:`read`, for :meth:`joined` here and in processes forked from here."""
@@ -139,6 +206,48 @@ class SplitSource:
             self.audio_index = index_audio_dirs(roots, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
 
 
+@dataclass(frozen=True)
+class LineShard:
+    """The lines of one shard of a JSON Lines split: bytes ``[start, stop)`` of the files laid end to end."""
+
+    start: int  # where its first record's line starts (== stop for an empty shard)
+    stop: int
+    line: int  # the number of that line in its file (1-based)
+    position: int  # the split position of its first record
+    records: int  # how many records it holds
+
+
+# Line shards of the JSON Lines splits streamed in this process, by (SplitSource.token, num_shards).
+_LINE_SHARDS: dict[tuple[str, int], list[LineShard]] = {}
+_NOTICED: dict[str, set[str]] = {}  # the notice kinds logged, by SplitSource.token
+
+
+def line_shards(files: Sequence[str], num_shards: int = NUM_SHARDS) -> list[LineShard]:
+    """Cut JSON Lines files into the record ranges of :func:`shard_bounds`, located by byte offset.
+
+    One pass over the bytes, line by line, nothing parsed, keeping each record's offset and line
+    number (16 bytes a record, freed on return), so that a shard is read by seeking to it.
+    """
+    offsets, lines = array("q"), array("q")  # of each record: its first byte (the files laid end to end), its line
+    base = 0
+    for path in files:
+        offset = base
+        with open(path, "rb") as file:
+            for number, raw in enumerate(file, start=1):
+                if is_record_line(raw, first=number == 1):
+                    offsets.append(offset)
+                    lines.append(number)
+                offset += len(raw)
+        base = offset
+    count = len(offsets)
+
+    def at(position: int) -> tuple[int, int]:
+        return (offsets[position], lines[position]) if position < count else (base, 1)
+
+    return [LineShard(at(start)[0], at(stop)[0], at(start)[1], start, stop - start)
+            for start, stop in shard_bounds(count, num_shards)]
+
+
 def shard_bounds(count: int, num_shards: int = NUM_SHARDS) -> list[tuple[int, int]]:
     """``num_shards`` contiguous ``(start, stop)`` ranges covering ``range(count)``, sizes differing by at most 1."""
     cuts = [count * i // num_shards for i in range(num_shards + 1)]
@@ -154,6 +263,9 @@ class LazyShard:
     num_shards: int = NUM_SHARDS
 
     def __iter__(self) -> Iterator[JoinedRecord]:
+        if self.source.reads_by_line():
+            yield from self.source.line_shard(self.index, self.num_shards)
+            return
         joined = self.source.joined()
         start, stop = shard_bounds(len(joined), self.num_shards)[self.index]
         for position in range(start, stop):
@@ -192,8 +304,11 @@ def read_release(
         if split not in release.files:
             raise ValueError(f"{config} has no split {split!r}: choose one of {', '.join(release.files)}.")
     out = {}
+    shared = release.shared_content()
     for split in chosen:
         source = SplitSource(f"{config}/{split}", split, release.files[split], row.rules, release.expected_records[split],
-                             None, "keep", verification_mode, on_invalid)
-        out[split], _ = source.read()
+                             None, "keep", verification_mode, on_invalid, notices=tuple(shared.get(split, ())))
+        out[split], report = source.read()
+        if report.join.notices or report.join.invalid_records:  # what would otherwise pass without a word
+            logger.info(f"{source.name}: {report.join.records} records" + report.join.details())
     return out

@@ -1,6 +1,7 @@
 """Streaming benchmarks (issue 3, benchmarks 3 and 4): a training-loop epoch, and time to first example.
 
     python benchmarks/bench_stream.py [--config music_dialogues] [--repeats 3] [--first-runs 5] [--out-json FILE]
+    python benchmarks/bench_stream.py --ranks 4 --release-dir DIR [--config audioset_dialogues]
 
 Workload: the shared one of ``workload.py`` (the published split sizes of every config, and
 ``--audio-files`` real wav/flac/mp3 clips of 10 s at 16-48 kHz, mono and stereo, 15 % of ids drawn
@@ -20,6 +21,12 @@ the release's JSON files and its own audio folder, ``<workdir>/audio/<config>``.
    processes: what the tree really holds). The peak is the largest sample; the tree's RSS is also
    read when 10 %, 20 %, ..., 100 % of the examples have arrived, to show whether memory grows
    with the number of examples.
+5. Memory per rank (``--ranks N --release-dir DIR``): N processes started together, each streaming its
+   part of ``--config``/``--split`` of the release under ``DIR`` (e.g. a 300k-record JSON Lines file
+   written by ``tests/synthetic.py``) through ``datasets.distributed.split_dataset_by_node``, text only
+   (no ``audio_dir``, ``verification_mode="no_checks"``); each reports its peak RSS (``VmHWM``), its
+   examples and its time. The ranks' examples must add up to the split, each once. A DataLoader
+   worker reads its shards the same way, so this is also the memory of one worker.
 4. Time to first example: in a fresh process with the package already imported, from calling
    ``load_dataset(config, "train", streaming=True, ...)`` to the first example out of
    ``next(iter(ds))`` (decoded when its clip exists), median of ``--first-runs`` processes per
@@ -223,7 +230,56 @@ def child_prepare(args: argparse.Namespace) -> dict[str, Any]:
     return {"prepare": prepared - start, "first_example": time.perf_counter() - start}
 
 
-CHILDREN = {"epoch": child_epoch, "first": child_first, "prepare": child_prepare}
+def child_rank(args: argparse.Namespace) -> dict[str, Any]:
+    """One rank of ``--ranks``: stream its part of the split, text only; its peak RSS and examples."""
+    import logging
+
+    from datasets.distributed import split_dataset_by_node
+
+    from audio_dialogues import load_dataset
+
+    logging.getLogger("audio_dialogues").setLevel("WARNING")
+    baseline = 1024 * _proc_kb("/proc/self/status", "VmRSS:")
+    start = time.perf_counter()
+    ds = load_dataset(args.config, args.split, data_dir=args.release, streaming=True, cache_dir=args.cache,
+                      verification_mode="no_checks")
+    ids = [example["id"] for example in split_dataset_by_node(ds, rank=args.rank, world_size=args.world_size)]
+    return {"rank": args.rank, "examples": len(ids), "ids_digest": hash(tuple(ids)) & 0xFFFFFFFF, "first_id": ids[:1],
+            "seconds": time.perf_counter() - start, "rss_after_imports": baseline,
+            "peak_rss": 1024 * _proc_kb("/proc/self/status", "VmHWM:"), "all_ids": ids if args.keep_ids else None}
+
+
+def ranks_main(args: argparse.Namespace) -> None:
+    """``--ranks N``: N ranks streaming one split together; peak RSS per rank."""
+    began = time.perf_counter()
+    split_file = next(p for p in (args.release_dir / args.config).iterdir() if p.name.split(".")[0] == args.split)
+    records = sum(1 for line in split_file.open("rb") if line.strip())
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "rank", "--config", args.config, "--split",
+               args.split, "--release", str(args.release_dir), "--world-size", str(args.ranks), "--keep-ids", "1"]
+    children = [subprocess.Popen(command + ["--rank", str(rank), "--cache", str(args.workdir / f"rank-cache-{rank}")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for rank in range(args.ranks)]
+    results = []
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode:
+            raise RuntimeError(f"a rank failed:\n{err[-3000:]}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    ids = [i for r in results for i in r.pop("all_ids")]
+    if len(ids) != records or len(set(ids)) != records:
+        raise RuntimeError(f"the ranks read {len(ids)} examples ({len(set(ids))} distinct), "
+                           f"expected {records} once each")
+    env = environment()
+    print(f"# bench_stream --ranks {args.ranks}\n\n{env['machine']}\ncommit: {env['commit']}\n"
+          f"load average: {env['load average']}")
+    print(f"release: {split_file} ({split_file.stat().st_size / MB:.0f} MB, {records} records), streamed by "
+          f"{args.ranks} ranks at once (split_dataset_by_node), text only; total {time.perf_counter() - began:.0f} s\n")
+    print(table(["rank", "examples", "seconds", "RSS after imports (MB)", "peak RSS (MB)"],
+                [[r["rank"], r["examples"], f"{r['seconds']:.1f}", f"{r['rss_after_imports'] / MB:.0f}",
+                  f"{r['peak_rss'] / MB:.0f}"] for r in results]))
+
+
+CHILDREN = {"epoch": child_epoch, "first": child_first, "prepare": child_prepare, "rank": child_rank}
 
 
 def run_child(kind: str, workload: Workload, config: str, cache: Path, **extra: Any) -> dict[str, Any]:
@@ -317,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="where the shared workload is written once and reused (default: %(default)s)")
     parser.add_argument("--audio-files", type=int, default=120_000, help="audio files of the workload (default 120000)")
     parser.add_argument("--out-json", type=Path)
+    parser.add_argument("--ranks", type=int, help="measure peak RSS per rank of N ranks streaming --release-dir")
+    parser.add_argument("--release-dir", type=Path,
+                        help="release root for --ranks (e.g. written by tests/synthetic.py)")
     # A measurement in a child process (internal).
     parser.add_argument("--child", choices=CHILDREN, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
@@ -324,9 +383,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audio", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--expected", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--world-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-ids", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(CHILDREN[args.child](args)))
+        return
+    if args.ranks:
+        if args.release_dir is None:
+            parser.error("--ranks needs --release-dir")
+        ranks_main(args)
         return
 
     from audio_dialogues import SUBSETS
