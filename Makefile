@@ -1,6 +1,6 @@
 # Two commands set everything up from a fresh clone:
 #   make demo   - a virtual environment with today's datasets, then `audio-dialogues demo` on the bundled sample
-#   make test   - the whole suite in three environments: the newest datasets 5.x, the same with torch
+#   make test   - ruff (format and lint), then the whole suite in three environments: the newest datasets 5.x, the same with torch
 #                 (the DataLoader tests, skipped elsewhere, run there), and datasets==3.6.0
 PYTHON ?= python3
 VENV5 := .venv/datasets5
@@ -8,12 +8,17 @@ VENV5T := .venv/datasets5-torch
 VENV36 := .venv/datasets36
 PYTEST_ARGS ?=
 
-.PHONY: demo test test5 test5torch test36 clean
+.PHONY: demo test lint test5 test5torch test36 clean
 
 demo: $(VENV5)/.installed
 	$(VENV5)/bin/audio-dialogues demo
 
-test: test5 test5torch test36
+test: lint test5 test5torch test36
+
+# The house rules: ruff's formatter and linter, one line length (pyproject.toml).
+lint: $(VENV5)/.installed
+	$(VENV5)/bin/ruff format --check .
+	$(VENV5)/bin/ruff check .
 
 test5: $(VENV5)/.installed
 	$(VENV5)/bin/python -m pytest $(PYTEST_ARGS)

@@ -21,12 +21,27 @@ never imports this file.
 from _audio_dialogues import __version__
 from _audio_dialogues.builder import AudioDialogues
 from _audio_dialogues.convert import (
-    FORMATS, ConvertedFileError, NoAudioFileError, convert_configs, convert_example, drop_absent_keys, read_jsonl,
-    to_dialogue, write_jsonl,
+    FORMATS,
+    ConvertedFileError,
+    NoAudioFileError,
+    convert_configs,
+    convert_example,
+    drop_absent_keys,
+    read_jsonl,
+    to_dialogue,
+    write_jsonl,
 )
 from _audio_dialogues.decoding import AudioDecodeError, decode_audio, decode_failures
 from _audio_dialogues.download import DownloadResult, download, read_clip_times
-from _audio_dialogues.evaluate import JavaMissingError, PredictionError, ProtocolReport, Query, Scores, evaluate, run_protocol
+from _audio_dialogues.evaluate import (
+    JavaMissingError,
+    PredictionError,
+    ProtocolReport,
+    Query,
+    Scores,
+    evaluate,
+    run_protocol,
+)
 from _audio_dialogues.export import ExportResult, export, push_to_hub
 from _audio_dialogues.features import SoundfileAudio, restore_audio_decoding
 from _audio_dialogues.generate import GenerateSummary, generate
@@ -42,19 +57,54 @@ from _audio_dialogues.training import PaddedAudio, collate_audio, pad_audio
 
 __all__ = [
     # loading
-    "load_dataset", "AudioDialogues", "AudioDialoguesConfig", "OPTIONS", "CONFIGS", "SUBSETS", "read_release",
+    "load_dataset",
+    "AudioDialogues",
+    "AudioDialoguesConfig",
+    "OPTIONS",
+    "CONFIGS",
+    "SUBSETS",
+    "read_release",
     # errors
-    "ReleaseFormatError", "MissingAudioError", "AudioDecodeError", "MusicCapsFormatError", "NoAudioFileError",
+    "ReleaseFormatError",
+    "MissingAudioError",
+    "AudioDecodeError",
+    "MusicCapsFormatError",
+    "NoAudioFileError",
     # audio and training
-    "SoundfileAudio", "restore_audio_decoding", "decode_audio", "decode_failures", "collate_audio", "pad_audio", "PaddedAudio",
+    "SoundfileAudio",
+    "restore_audio_decoding",
+    "decode_audio",
+    "decode_failures",
+    "collate_audio",
+    "pad_audio",
+    "PaddedAudio",
     # getting the audio
-    "download", "DownloadResult", "read_clip_times",
+    "download",
+    "DownloadResult",
+    "read_clip_times",
     # evaluation
-    "evaluate", "run_protocol", "Scores", "Query", "ProtocolReport", "PredictionError", "JavaMissingError",
+    "evaluate",
+    "run_protocol",
+    "Scores",
+    "Query",
+    "ProtocolReport",
+    "PredictionError",
+    "JavaMissingError",
     # making the dialogues
-    "generate", "GenerateSummary",
+    "generate",
+    "GenerateSummary",
     # export and chat formats
-    "export", "push_to_hub", "ExportResult", "FORMATS", "convert_example", "convert_configs", "to_dialogue", "write_jsonl",
-    "read_jsonl", "drop_absent_keys", "ConvertedFileError", "to_lhotse",
+    "export",
+    "push_to_hub",
+    "ExportResult",
+    "FORMATS",
+    "convert_example",
+    "convert_configs",
+    "to_dialogue",
+    "write_jsonl",
+    "read_jsonl",
+    "drop_absent_keys",
+    "ConvertedFileError",
+    "to_lhotse",
     "__version__",
 ]

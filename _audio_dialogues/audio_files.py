@@ -109,22 +109,32 @@ class AudioIndex:
 
     def summary(self) -> str:
         """One line on what the listing found, naming files it could not use."""
-        line = f"audio_dir {', '.join(self.roots)}: {self.num_files} audio files for {len(self.by_youtube_id)} YouTube ids"
+        line = (
+            f"audio_dir {', '.join(self.roots)}: {self.num_files} audio files for {len(self.by_youtube_id)} YouTube ids"
+        )
         if self.other_files:
             line += f", {self.other_files} other files ignored (extension not one of {', '.join(AUDIO_EXTENSIONS)})"
         if self.unrecognized:
             shown = ", ".join(os.path.basename(p) for p in self.unrecognized[:3])
-            line += (f", {len(self.unrecognized)} audio files ignored because their name holds no YouTube id "
-                     f"(e.g. {shown}; rename them <id>.wav or Y<id>.wav)")
+            line += (
+                f", {len(self.unrecognized)} audio files ignored because their name holds no YouTube id "
+                f"(e.g. {shown}; rename them <id>.wav or Y<id>.wav)"
+            )
         if self.outside_links:
-            line += (f", {len(self.outside_links)} symbolic links to files outside the audio folders not used "
-                     f"(e.g. {self.outside_links[0]}; pass follow_symlinks=True to use them)")
+            line += (
+                f", {len(self.outside_links)} symbolic links to files outside the audio folders not used "
+                f"(e.g. {self.outside_links[0]}; pass follow_symlinks=True to use them)"
+            )
         if self.folder_links:
-            line += (f", {len(self.folder_links)} symbolic links to folders not searched "
-                     f"(e.g. {self.folder_links[0]}; pass the folder itself in audio_dir=[...])")
+            line += (
+                f", {len(self.folder_links)} symbolic links to folders not searched "
+                f"(e.g. {self.folder_links[0]}; pass the folder itself in audio_dir=[...])"
+            )
         if self.too_small:
-            line += (f", {len(self.too_small)} audio files under {self.min_bytes} bytes treated as missing "
-                     f"(e.g. {self.too_small[0]}; min_audio_bytes={self.min_bytes})")
+            line += (
+                f", {len(self.too_small)} audio files under {self.min_bytes} bytes treated as missing "
+                f"(e.g. {self.too_small[0]}; min_audio_bytes={self.min_bytes})"
+            )
         if self.unusable:
             shown = "; ".join(f"{path}: {why}" for path, why in self.unusable[:3])
             line += f", {len(self.unusable)} entries skipped because they cannot be used (e.g. {shown})"
@@ -190,7 +200,9 @@ def _printable(path: str) -> str:
     return path.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool = False, min_bytes: int = 0) -> AudioIndex:
+def index_audio_dirs(
+    dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool = False, min_bytes: int = 0
+) -> AudioIndex:
     """List the audio files under ``dirs`` (each searched recursively) once.
 
     Audio is only ever read from inside ``dirs``: a symbolic link to a file outside them is left out
@@ -215,11 +227,14 @@ def index_audio_dirs(dirs: Sequence[str | os.PathLike], *, follow_symlinks: bool
     by_youtube_id = index.by_youtube_id
     for root in roots:
         if not _is_utf8(root):
-            raise ValueError(f"audio_dir {_printable(root)!r}: its path is not valid UTF-8, so the clips' paths could "
-                             "not be stored; rename the folder.")
+            raise ValueError(
+                f"audio_dir {_printable(root)!r}: its path is not valid UTF-8, so the clips' paths could "
+                "not be stored; rename the folder."
+            )
         if not os.access(root, os.R_OK | os.X_OK):
-            raise PermissionError(f"audio_dir {root!r} cannot be read by this user: fix its permissions, or pass "
-                                  "another folder.")
+            raise PermissionError(
+                f"audio_dir {root!r} cannot be read by this user: fix its permissions, or pass another folder."
+            )
     for root in roots:
         for entry in _walk_files(root, index.folder_links, index.unusable):
             path, name = entry.path, entry.name

@@ -25,7 +25,14 @@ from .features import PreEncodedFeatures, dataset_features, to_example
 from .musiccaps import shipped_musiccaps, shipped_musiccaps_file
 from .options import OPTIONS, AudioDialoguesConfig, check_builder_arguments, check_options, defaults
 from .reports import log_report, read_report, write_report
-from .sources import ReleaseSource, check_cache_dir, code_fingerprint, locate_release, sample_audio_dir, verify_record_count
+from .sources import (
+    ReleaseSource,
+    check_cache_dir,
+    code_fingerprint,
+    locate_release,
+    sample_audio_dir,
+    verify_record_count,
+)
 from .splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
 from .subsets import SUBSETS, subset
 
@@ -45,7 +52,9 @@ _LICENSE = "Dialogue text: the release's terms. Audio: YouTube clips, not includ
 _VERSION = datasets.Version(__version__)  # a new package version builds afresh
 
 # What DatasetBuilder.__init__ itself takes (cache_dir, hash, info, ...); data_dir and data_files are our options.
-_BUILDER_ARGS = frozenset(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"} - set(OPTIONS)
+_BUILDER_ARGS = (
+    frozenset(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"} - set(OPTIONS)
+)
 
 
 class AudioDialogues(datasets.GeneratorBasedBuilder):
@@ -60,7 +69,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     # embedded audio) would only add per-batch overhead to writing and reading.
     DEFAULT_WRITER_BATCH_SIZE = 1000
     BUILDER_CONFIG_CLASS = AudioDialoguesConfig
-    BUILDER_CONFIGS = [AudioDialoguesConfig(name=name, version=_VERSION, description=s.description) for name, s in SUBSETS.items()]
+    BUILDER_CONFIGS = [
+        AudioDialoguesConfig(name=name, version=_VERSION, description=s.description) for name, s in SUBSETS.items()
+    ]
 
     def __init__(self, config_name: str | None = None, *, verification_mode: str | None = None, **kwargs):
         subset(config_name)  # an unknown config fails here, with the list of configs
@@ -71,27 +82,48 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         options = {**defaults(), **check_options(options)}
         check_builder_arguments(verification_mode, kwargs.get("cache_dir"))
         if options["with_metadata"] and config_name != "music_dialogues":
-            raise ValueError(f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop with_metadata for {config_name}.")
+            raise ValueError(
+                f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop "
+                f"with_metadata for {config_name}."
+            )
         if kwargs.get("cache_dir") is not None:
             check_cache_dir(kwargs["cache_dir"])
         self.verification_mode = verification_mode
-        self.release: ReleaseSource = locate_release(config_name, SUBSETS[config_name].published, options["data_dir"], options["data_files"])
-        audio_dirs = options["audio_dir"] or ([str(sample_audio_dir())] if self.release.is_sample and options["audio_dir"] is None else [])
+        self.release: ReleaseSource = locate_release(
+            config_name, SUBSETS[config_name].published, options["data_dir"], options["data_files"]
+        )
+        audio_dirs = options["audio_dir"] or (
+            [str(sample_audio_dir())] if self.release.is_sample and options["audio_dir"] is None else []
+        )
         if not audio_dirs and options["missing_audio"] != "keep":
-            raise ValueError(f"missing_audio={options['missing_audio']!r} needs audio_dir= (the folder of your downloaded clips).")
+            raise ValueError(
+                f"missing_audio={options['missing_audio']!r} needs audio_dir= (the folder of your downloaded clips)."
+            )
         if self.release.is_sample:
-            logger.info(f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= for the full release")
+            logger.info(
+                f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= "
+                f"for the full release"
+            )
         with paused_gc():
             self.audio_index: AudioIndex | None = (
-                index_audio_dirs(audio_dirs, follow_symlinks=options["follow_symlinks"], min_bytes=options["min_audio_bytes"])
-                if audio_dirs else None
+                index_audio_dirs(
+                    audio_dirs, follow_symlinks=options["follow_symlinks"], min_bytes=options["min_audio_bytes"]
+                )
+                if audio_dirs
+                else None
             )
         if self.audio_index:
             logger.info(self.audio_index.summary())
         # Only what changes the rows goes to datasets, which hashes it into the cache id; the rest is set after.
-        rows = {name: value for name, value in options.items() if OPTIONS[name].rows and name not in ("data_dir", "data_files", "audio_dir")}
+        rows = {
+            name: value
+            for name, value in options.items()
+            if OPTIONS[name].rows and name not in ("data_dir", "data_files", "audio_dir")
+        }
         kwargs.setdefault("dataset_name", "audio_dialogues")
-        super().__init__(config_name=config_name, rows_fingerprint=self._rows_fingerprint(options["with_metadata"]), **rows, **kwargs)
+        super().__init__(
+            config_name=config_name, rows_fingerprint=self._rows_fingerprint(options["with_metadata"]), **rows, **kwargs
+        )
         for name, value in options.items():
             setattr(self.config, name, value)
         self._reported: set[str] = set()  # splits whose report this builder has logged
@@ -99,8 +131,12 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     def _rows_fingerprint(self, with_metadata: bool) -> str:
         """The release files (path, size, mtime), the audio listing, the code and the datasets version
         (3.6 cannot read the dataset_info.json that 5.x writes) and, with metadata, the MusicCaps CSV."""
-        parts = [self.release.fingerprint(), self.audio_index.fingerprint if self.audio_index else "text",
-                 code_fingerprint(), f"datasets{datasets.__version__}"]
+        parts = [
+            self.release.fingerprint(),
+            self.audio_index.fingerprint if self.audio_index else "text",
+            code_fingerprint(),
+            f"datasets{datasets.__version__}",
+        ]
         if with_metadata:  # the CSV is package data, which code_fingerprint does not cover
             stat = shipped_musiccaps_file().stat()
             parts.append(f"musiccaps{stat.st_size}.{stat.st_mtime_ns}")
@@ -110,8 +146,14 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         config = self.config
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION} {SUBSETS[config.name].description}",
-            features=dataset_features(SUBSETS[config.name].multi_audio, config.sampling_rate, config.decode,
-                                      config.with_metadata, config.on_decode_error, config.max_audio_seconds),
+            features=dataset_features(
+                SUBSETS[config.name].multi_audio,
+                config.sampling_rate,
+                config.decode,
+                config.with_metadata,
+                config.on_decode_error,
+                config.max_audio_seconds,
+            ),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -124,7 +166,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             if not streaming:  # a stream reads nothing until the split is iterated, and then only that split
                 joined, report = source.read()
                 source.keep(joined)
-                # _output_dir is the folder being built (moved to cache_dir when complete): the report goes with the data.
+                # _output_dir is the folder being built (moved to cache_dir when complete):
+                # the report goes with the data.
                 write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
                 log_report(report)
                 self._reported.add(split)
@@ -146,10 +189,19 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         config = self.config
         shared = self.release.shared_content()
         return {
-            split: SplitSource(f"{config.name}/{split}", split, files, SUBSETS[config.name].rules,
-                               self.release.expected_records[split], self.audio_index, config.missing_audio,
-                               self.verification_mode, config.on_invalid, config.with_metadata,
-                               notices=tuple(shared.get(split, ())))
+            split: SplitSource(
+                f"{config.name}/{split}",
+                split,
+                files,
+                SUBSETS[config.name].rules,
+                self.release.expected_records[split],
+                self.audio_index,
+                config.missing_audio,
+                self.verification_mode,
+                config.on_invalid,
+                config.with_metadata,
+                notices=tuple(shared.get(split, ())),
+            )
             for split, files in self.release.files.items()
         }
 
@@ -170,11 +222,18 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         for split, files in self.release.files.items():
             if split in self._reported:
                 continue
-            report = read_report(Path(self.cache_dir, "reports"), f"{self.config.name}/{split}", self.config.with_metadata)
+            report = read_report(
+                Path(self.cache_dir, "reports"), f"{self.config.name}/{split}", self.config.with_metadata
+            )
             if report is None:
                 continue
-            verify_record_count(report.join.name, files, report.join.records, self.release.expected_records[split],
-                                self.verification_mode)
+            verify_record_count(
+                report.join.name,
+                files,
+                report.join.records,
+                self.release.expected_records[split],
+                self.verification_mode,
+            )
             log_report(report)
             self._reported.add(split)
 
@@ -190,8 +249,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         info = self.info.splits.get(name) if self.info.splits else None
         if info is not None and info.num_examples == 0:
             features = self.info.features
-            return datasets.Dataset.from_dict({column: [] for column in features}, features=features,
-                                              info=self.info.copy(), split=name)
+            return datasets.Dataset.from_dict(
+                {column: [] for column in features}, features=features, info=self.info.copy(), split=name
+            )
         return super()._as_dataset(split, in_memory)
 
     def as_streaming_dataset(self, *args, **kwargs):

@@ -13,6 +13,8 @@ from datasets.info import DatasetInfosDict
 from .builder import _CITATION
 from .subsets import SUBSETS
 
+_AUDIO_LICENCE = {True: "; embedded here for private or local use only", False: ", not included"}
+
 
 def dataset_card(infos: DatasetInfosDict, embed_audio: bool) -> str:
     """The README.md of an export of ``infos`` (by config; the first is the default): YAML (configs,
@@ -21,22 +23,34 @@ def dataset_card(infos: DatasetInfosDict, embed_audio: bool) -> str:
 
     configs = list(infos)
     card_data = DatasetCardData(
-        pretty_name="Audio Dialogues", language=["en"], license="other", license_name="audio-dialogues-mixed",
-        tags=["audio", "music", "dialogue", "audioset", "musiccaps"], task_categories=["question-answering"],
-        configs=[{"config_name": c, "data_files": [{"split": s, "path": f"data/{c}/{s}-*"} for s in infos[c].splits],
-                  **({"default": True} if i == 0 else {})} for i, c in enumerate(configs)],
+        pretty_name="Audio Dialogues",
+        language=["en"],
+        license="other",
+        license_name="audio-dialogues-mixed",
+        tags=["audio", "music", "dialogue", "audioset", "musiccaps"],
+        task_categories=["question-answering"],
+        configs=[
+            {
+                "config_name": c,
+                "data_files": [{"split": s, "path": f"data/{c}/{s}-*"} for s in infos[c].splits],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, c in enumerate(configs)
+        ],
     )
     infos.to_dataset_card_data(card_data)
     front = card_data.to_yaml() + "\n"
     sizes = "\n".join(
-        f"| `{c}` | {SUBSETS[c].description} | " + " | ".join(f"{s}: {infos[c].splits[s].num_examples:,}" for s in infos[c].splits) + " |"
+        f"| `{c}` | {SUBSETS[c].description} | "
+        + " | ".join(f"{s}: {infos[c].splits[s].num_examples:,}" for s in infos[c].splits)
+        + " |"
         for c in configs
     )
     columns = ", ".join(f"`{name}`" for name in infos[configs[0]].features)
     if embed_audio:
         audio = (
             "**This copy embeds the audio** (`audio-dialogues export --embed-audio`): each clip's file bytes are in "
-            "the Parquet files (`{\"bytes\", \"path\": file name}`; `None` where the clip was not found), so it is "
+            'the Parquet files (`{"bytes", "path": file name}`; `None` where the clip was not found), so it is '
             "self-contained and the viewer shows players. The clips are YouTube material that may not be "
             "redistributed: keep this copy **private or local**; do not publish it.\n\n"
             "On datasets 4.x/5.x, decoding an `Audio` column needs torch + torchcodec; without them,\n"
@@ -51,7 +65,7 @@ def dataset_card(infos: DatasetInfosDict, embed_audio: bool) -> str:
             "a folder, then load with the `audio-dialogues` package, which joins each dialogue with its clip by "
             "`youtube_id` and reports the missing ones:\n\n"
             "```python\nfrom audio_dialogues import load_dataset\n"
-            "ds = load_dataset(\"music_dialogues\", data_dir=\"path/to/release\", audio_dir=\"path/to/clips\")\n```"
+            'ds = load_dataset("music_dialogues", data_dir="path/to/release", audio_dir="path/to/clips")\n```'
         )
     return f"""---
 {front}---
@@ -90,6 +104,6 @@ Files: `data/<config>/<split>-NNNNN-of-MMMMM.parquet`. Columns (`{configs[0]}`):
 ## Licences
 
 - The dialogue text: the terms of the Audio Dialogues release.
-- The audio: YouTube clips, not redistributable{"; embedded here for private or local use only" if embed_audio else ", not included"}.
+- The audio: YouTube clips, not redistributable{_AUDIO_LICENCE[embed_audio]}.
 - MusicCaps metadata, where present: CC BY-SA 4.0 (Google).
 """

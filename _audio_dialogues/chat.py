@@ -103,20 +103,37 @@ class Answer(Generic[T]):
 class ChatBackend:
     """One OpenAI client, shared by the worker threads (it is thread-safe)."""
 
-    def __init__(self, *, model: str, base_url: str | None = None, api_key: str = "", temperature: float | None = None,
-                 seed: int | None = None, policy: RetryPolicy = RetryPolicy(), client=None):
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str | None = None,
+        api_key: str = "",
+        temperature: float | None = None,
+        seed: int | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        client=None,
+    ):
         if client is None:
             try:
                 import openai
             except ImportError as err:
-                raise ImportError("audio-dialogues generate needs the openai client: "
-                                  "pip install 'audio-dialogues[generate]'.") from err
+                raise ImportError(
+                    "audio-dialogues generate needs the openai client: pip install 'audio-dialogues[generate]'."
+                ) from err
             client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=policy.timeout)
         self.client, self.model, self.temperature, self.seed, self.policy = client, model, temperature, seed, policy
         self.base_url = base_url
 
-    def ask(self, messages: list[dict], parse: Callable[[str], T], *, budget: Budget, stop: threading.Event,
-            rng: random.Random | None = None) -> Answer[T]:
+    def ask(
+        self,
+        messages: list[dict],
+        parse: Callable[[str], T],
+        *,
+        budget: Budget,
+        stop: threading.Event,
+        rng: random.Random | None = None,
+    ) -> Answer[T]:
         """Send ``messages`` until ``parse`` accepts the reply, the retries are spent, or the run stops."""
         import openai
 
@@ -199,10 +216,12 @@ def _retry_after(headers: Any) -> float | None:
 
 def _fatal_message(err: Any, base_url: str | None, model: str) -> str:
     server = base_url or "the OpenAI API"
-    hint = {401: "the key was refused: set the environment variable named by --api-key-env to a valid key",
-            403: "the key has no access to this model or endpoint",
-            404: f"no model {model!r} or no chat-completions endpoint here: check --model and --base-url "
-                 "(a local server's URL usually ends in /v1)"}.get(err.status_code, "")
+    hint = {
+        401: "the key was refused: set the environment variable named by --api-key-env to a valid key",
+        403: "the key has no access to this model or endpoint",
+        404: f"no model {model!r} or no chat-completions endpoint here: check --model and --base-url "
+        "(a local server's URL usually ends in /v1)",
+    }.get(err.status_code, "")
     return f"{server} answered HTTP {err.status_code} ({_server_message(err)}): {hint}. Nothing more was sent."
 
 
@@ -265,8 +284,16 @@ def ask_all(run: Run, requests: Sequence[Request], record: Callable[[Request, An
                 if request is None:
                     break
                 sent += 1
-                running[pool.submit(run.backend.ask, request.messages, request.parse, budget=budget, stop=stop,
-                                    rng=random.Random(request.key))] = request
+                running[
+                    pool.submit(
+                        run.backend.ask,
+                        request.messages,
+                        request.parse,
+                        budget=budget,
+                        stop=stop,
+                        rng=random.Random(request.key),
+                    )
+                ] = request
             if not running:
                 break
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -302,8 +329,9 @@ def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
     def first_ctrl_c(signum, frame) -> None:
         stop.set()
         signal.signal(signal.SIGINT, previous)
-        print("\nstopping: no new requests; waiting for those in flight (Ctrl-C again to abandon them)",
-              file=sys.stderr)
+        print(
+            "\nstopping: no new requests; waiting for those in flight (Ctrl-C again to abandon them)", file=sys.stderr
+        )
 
     signal.signal(signal.SIGINT, first_ctrl_c)
     try:

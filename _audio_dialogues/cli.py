@@ -41,11 +41,16 @@ def loader_options() -> argparse.ArgumentParser:
         elif option.rule == "paths":
             group.add_argument(flag, action="append", default=None, metavar="DIR", help=option.help + " (repeatable)")
         elif option.rule == "data_files":
-            group.add_argument(flag, action="append", default=None, metavar="SPLIT=FILE", help=option.help + " (repeatable)")
+            group.add_argument(
+                flag, action="append", default=None, metavar="SPLIT=FILE", help=option.help + " (repeatable)"
+            )
         else:
             group.add_argument(flag, default=None, metavar="DIR", help=option.help)
-    group.add_argument("--verification-mode", choices=("basic_checks", "all_checks", "no_checks"),
-                       help="no_checks: load a partial or edited release (default: check the published sizes)")
+    group.add_argument(
+        "--verification-mode",
+        choices=("basic_checks", "all_checks", "no_checks"),
+        help="no_checks: load a partial or edited release (default: check the published sizes)",
+    )
     group.add_argument("--cache-dir", help="datasets' cache folder (default: datasets' own)")
     group.add_argument("--num-proc", type=int, help="prepare splits with this many processes")
     return parser
@@ -53,8 +58,11 @@ def loader_options() -> argparse.ArgumentParser:
 
 def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The load options given on the command line, as ``load_dataset`` keyword arguments."""
-    kwargs = {name: getattr(args, name) for name in (*OPTIONS, "verification_mode", "cache_dir", "num_proc")
-              if getattr(args, name, None) is not None}
+    kwargs = {
+        name: getattr(args, name)
+        for name in (*OPTIONS, "verification_mode", "cache_dir", "num_proc")
+        if getattr(args, name, None) is not None
+    }
     if "data_files" in kwargs:
         kwargs["data_files"] = _data_files(kwargs["data_files"])
     for name in ("sampling_rate", "max_audio_seconds"):
@@ -96,7 +104,9 @@ def describe_split(ds) -> str:
     """Dialogues, turn histogram, audio found/missing, one dialogue as a transcript, the first clip."""
     audio_column = "audios" if "audios" in ds.column_names else "audio"
     stored = ds.data.column(audio_column).to_pylist()  # undecoded: no file is read for the counts
-    has_audio = [all(v is not None for v in value) if isinstance(value, list) else value is not None for value in stored]
+    has_audio = [
+        all(v is not None for v in value) if isinstance(value, list) else value is not None for value in stored
+    ]
     turns = collections.Counter(ds["num_turns"])
     lines = [
         f"dialogues: {len(ds)}",
@@ -113,14 +123,22 @@ def describe_split(ds) -> str:
         audio = first["audios"][0] if audio_column == "audios" else first["audio"]
         if audio is not None:
             duration = len(audio["array"]) / audio["sampling_rate"]
-            lines.append(f"first clip: {audio['path']}: {duration:.2f} s at {audio['sampling_rate']} Hz (decoded, mono float32)")
+            lines.append(
+                f"first clip: {audio['path']}: {duration:.2f} s at {audio['sampling_rate']} Hz (decoded, mono float32)"
+            )
     return "\n".join(lines)
 
 
-def export(out_dir: str, configs: Sequence[str] = CONFIGS, push_to_hub: str | None = None, private: bool = False,
-           **export_kwargs) -> None:
+def export(
+    out_dir: str,
+    configs: Sequence[str] = CONFIGS,
+    push_to_hub: str | None = None,
+    private: bool = False,
+    **export_kwargs,
+) -> None:
     """Write configs as Parquet + dataset card (see :mod:`.export`), and maybe upload them."""
-    from .export import export as export_dataset, push_to_hub as push
+    from .export import export as export_dataset
+    from .export import push_to_hub as push
 
     result = export_dataset(out_dir, configs, **export_kwargs)
     print(result.summary())
@@ -133,21 +151,46 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     loader = loader_options()
 
-    demo_parser = commands.add_parser("demo", parents=[loader], help="load every config (default: the bundled sample) and describe it")
+    demo_parser = commands.add_parser(
+        "demo", parents=[loader], help="load every config (default: the bundled sample) and describe it"
+    )
     demo_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable)")
     demo_parser.set_defaults(run=lambda args, kw: demo(args.config or CONFIGS, **kw))
 
-    export_parser = commands.add_parser("export", parents=[loader], help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)")
+    export_parser = commands.add_parser(
+        "export",
+        parents=[loader],
+        help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)",
+    )
     export_parser.add_argument("out_dir", metavar="OUT_DIR")
-    export_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable; the first is the default)")
-    export_parser.add_argument("--embed-audio", action="store_true", help="embed the clips' bytes (private or local use only)")
-    export_parser.add_argument("--max-shard-size", default="500MB", help="bytes per Parquet file before compression (default 500MB)")
+    export_parser.add_argument(
+        "--config", action="append", choices=CONFIGS, help="only this config (repeatable; the first is the default)"
+    )
+    export_parser.add_argument(
+        "--embed-audio", action="store_true", help="embed the clips' bytes (private or local use only)"
+    )
+    export_parser.add_argument(
+        "--max-shard-size", default="500MB", help="bytes per Parquet file before compression (default 500MB)"
+    )
     export_parser.add_argument("--overwrite", action="store_true", help="replace a previous export in OUT_DIR")
-    export_parser.add_argument("--push-to-hub", metavar="REPO_ID", help="then upload OUT_DIR as a Hub dataset repository")
-    export_parser.add_argument("--private", action="store_true", help="make that repository private (always so with --embed-audio)")
-    export_parser.set_defaults(run=lambda args, kw: export(
-        args.out_dir, args.config or CONFIGS, args.push_to_hub, args.private, embed_audio=args.embed_audio,
-        max_shard_size=args.max_shard_size, overwrite=args.overwrite, **kw))
+    export_parser.add_argument(
+        "--push-to-hub", metavar="REPO_ID", help="then upload OUT_DIR as a Hub dataset repository"
+    )
+    export_parser.add_argument(
+        "--private", action="store_true", help="make that repository private (always so with --embed-audio)"
+    )
+    export_parser.set_defaults(
+        run=lambda args, kw: export(
+            args.out_dir,
+            args.config or CONFIGS,
+            args.push_to_hub,
+            args.private,
+            embed_audio=args.embed_audio,
+            max_shard_size=args.max_shard_size,
+            overwrite=args.overwrite,
+            **kw,
+        )
+    )
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{name}").add_cli(commands, loader)

@@ -114,10 +114,12 @@ class ConvertCounts:
     def summary(self) -> str:
         text = f"{self.format}: wrote {self.written} examples"
         for ids, why, fix in (
-            (self.skipped_missing_audio, "whose audio is missing",
-             "download those clips and pass their folder as audio_dir (--audio-dir)"),
-            (self.skipped_unreadable_audio, "whose audio file cannot be read",
-             "re-download or re-encode those clips"),
+            (
+                self.skipped_missing_audio,
+                "whose audio is missing",
+                "download those clips and pass their folder as audio_dir (--audio-dir)",
+            ),
+            (self.skipped_unreadable_audio, "whose audio file cannot be read", "re-download or re-encode those clips"),
         ):
             if ids:
                 shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
@@ -177,8 +179,10 @@ def audio_paths(example: Mapping[str, Any]) -> list[str]:
     if any(path is None for path in paths):
         ids = example["audio_ids"] if "audio_ids" in example else [example.get("audio_id")] * len(paths)
         missing = [str(ids[i]) for i, path in enumerate(paths) if path is None]
-        raise NoAudioFileError(f"Example {example.get('id')!r} has no audio file for {', '.join(missing)}: "
-                               "download the clip into audio_dir, or load with missing_audio='skip'.")
+        raise NoAudioFileError(
+            f"Example {example.get('id')!r} has no audio file for {', '.join(missing)}: "
+            "download the clip into audio_dir, or load with missing_audio='skip'."
+        )
     return paths
 
 
@@ -198,16 +202,19 @@ def clip_seconds(audio: Mapping[str, Any], example: Mapping[str, Any]) -> float:
             return float(librosa.get_duration(path=path))
         except Exception as err:  # audioread raises its own NoBackendError, and FFmpeg errors vary
             error = err
-    raise UnreadableAudioError(f"Example {example.get('id')!r}: the length of {path} cannot be read "
-                               f"({type(error).__name__}: {error}); re-download or re-encode the clip.") from error
+    raise UnreadableAudioError(
+        f"Example {example.get('id')!r}: the length of {path} cannot be read "
+        f"({type(error).__name__}: {error}); re-download or re-encode the clip."
+    ) from error
 
 
 def _audio_values(example: Mapping[str, Any]) -> list[Any]:
     return list(example["audios"]) if "audios" in example else [example["audio"]]
 
 
-def write_jsonl(examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, format: str, *,
-                id_prefix: str = "") -> ConvertCounts:
+def write_jsonl(
+    examples: Iterable[Mapping[str, Any]], path: str | os.PathLike, format: str, *, id_prefix: str = ""
+) -> ConvertCounts:
     """Write every example converted to ``format``, one JSON object a line; examples whose audio is
     missing or unreadable are left out and counted. The file appears complete or not at all (temp
     file, then rename). ``id_prefix`` is
@@ -256,8 +263,10 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
                 obj = err
             if not isinstance(obj, dict):
                 problem = f"not valid JSON ({obj.msg})" if isinstance(obj, Exception) else f"a {type(obj).__name__}"
-                raise ConvertedFileError(f"{path}, line {number}: expected a JSON object, found {problem}. The file is "
-                                         "not as audio-dialogues convert wrote it: write it again.")
+                raise ConvertedFileError(
+                    f"{path}, line {number}: expected a JSON object, found {problem}. The file is "
+                    "not as audio-dialogues convert wrote it: write it again."
+                )
             yield obj
 
 
@@ -292,8 +301,11 @@ def to_dialogue(obj: Mapping[str, Any], format: str) -> Dialogue:
     if format == "openai":
         obj = drop_absent_keys(obj)
         first = obj["messages"][0]["content"] if obj.get("messages") else []
-        paths = [part.get("audio") or part.get("audio_url") for part in first
-                 if isinstance(part, Mapping) and part.get("type") == "audio"]
+        paths = [
+            part.get("audio") or part.get("audio_url")
+            for part in first
+            if isinstance(part, Mapping) and part.get("type") == "audio"
+        ]
         turns = _parse_turns({"messages": obj["messages"]}, format)
     elif format == "llava":
         paths = [obj["sound"]] if isinstance(obj["sound"], str) else list(obj["sound"])
@@ -326,8 +338,13 @@ def _converter(format: str) -> Callable[[Mapping[str, Any]], dict]:
 # The command: audio-dialogues convert --format F OUT.jsonl [--config C ...] [--split S ...]
 
 
-def convert_configs(out: str | os.PathLike, format: str, configs: Iterable[str] = (CONFIGS[0],),
-                    splits: Iterable[str] = ("train",), **load_kwargs: Any) -> ConvertCounts:
+def convert_configs(
+    out: str | os.PathLike,
+    format: str,
+    configs: Iterable[str] = (CONFIGS[0],),
+    splits: Iterable[str] = ("train",),
+    **load_kwargs: Any,
+) -> ConvertCounts:
     """Write the given splits of the given configs, in that order, into one file in ``format``.
 
     Each config/split is loaded undecoded (only paths are written) into ``OUT.parts/<config>.<split>.jsonl``
@@ -370,13 +387,24 @@ def convert_configs(out: str | os.PathLike, format: str, configs: Iterable[str] 
 
 def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
     """The ``convert`` subcommand."""
-    p = commands.add_parser("convert", parents=[loader_options],
-                            help="write splits in a chat format for training (default: the bundled sample)")
-    p.add_argument("--format", required=True, choices=FORMATS,
-                   help="openai (Qwen2-Audio), llava (Audio Flamingo 3) or swift (ms-swift)")
+    p = commands.add_parser(
+        "convert",
+        parents=[loader_options],
+        help="write splits in a chat format for training (default: the bundled sample)",
+    )
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=FORMATS,
+        help="openai (Qwen2-Audio), llava (Audio Flamingo 3) or swift (ms-swift)",
+    )
     p.add_argument("out", metavar="OUT.jsonl")
-    p.add_argument("--config", action="append", choices=CONFIGS,
-                   help=f"a config to write (repeatable, written in the order given; default {CONFIGS[0]})")
+    p.add_argument(
+        "--config",
+        action="append",
+        choices=CONFIGS,
+        help=f"a config to write (repeatable, written in the order given; default {CONFIGS[0]})",
+    )
     p.add_argument("--split", action="append", help="a split to write (repeatable; default train)")
     p.set_defaults(run=_run)
 

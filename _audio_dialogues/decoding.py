@@ -30,8 +30,9 @@ class AudioDecodeError(RuntimeError):
 DEFAULT_MAX_SECONDS = 600.0  # 60x a 10 s AudioSet/MusicCaps clip; what a 40 KB "1 Hz" WAV would claim is 40,000 s
 
 
-def decode_audio(source: str | bytes, sampling_rate: int | None,
-                 max_seconds: float | None = DEFAULT_MAX_SECONDS) -> tuple[np.ndarray, int]:
+def decode_audio(
+    source: str | bytes, sampling_rate: int | None, max_seconds: float | None = DEFAULT_MAX_SECONDS
+) -> tuple[np.ndarray, int]:
     """Read a file (path or bytes) as a float32 mono array, resampled to ``sampling_rate``.
 
     ``max_seconds`` refuses a longer clip from its header, before reading it; ``None`` turns the check off.
@@ -42,15 +43,18 @@ def decode_audio(source: str | bytes, sampling_rate: int | None,
         with soundfile.SoundFile(io.BytesIO(source) if isinstance(source, bytes) else source) as file:
             rate = file.samplerate
             if file.frames == 0:
-                raise AudioDecodeError(f"Audio file {_name(source)} holds no samples (a header without audio, "
-                                       f"{_size(source)} bytes), probably a failed download: delete it and download "
-                                       "the clip again")
+                raise AudioDecodeError(
+                    f"Audio file {_name(source)} holds no samples (a header without audio, "
+                    f"{_size(source)} bytes), probably a failed download: delete it and download "
+                    "the clip again"
+                )
             if max_seconds is not None and file.frames > max_seconds * rate:
                 raise AudioDecodeError(
                     f"Audio file {_name(source)} says it holds {file.frames / rate:,.0f} s of audio ({file.frames:,} "
                     f"samples at {rate} Hz), more than max_audio_seconds={max_seconds:g}: a corrupt header or not "
                     "a 10 s clip; not read. Re-download or trim it, or pass max_audio_seconds=None (or a larger "
-                    "limit) to read it")
+                    "limit) to read it"
+                )
             if file.subtype == "PCM_16":  # the same values as libsndfile's float read (x / 32768), 2-4x faster
                 array = _to_mono(file.read(dtype="int16", always_2d=True)) * np.float32(1 / 32768)
             else:
@@ -60,7 +64,9 @@ def decode_audio(source: str | bytes, sampling_rate: int | None,
             raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {_diagnosis(source, err)}") from err
         array, rate = _decode_with_ffmpeg(source)
     if not np.isfinite(array).all():  # a training loop would only see a NaN loss
-        raise AudioDecodeError(f"Audio file {_name(source)} holds NaN or infinite samples: re-download or re-encode it.")
+        raise AudioDecodeError(
+            f"Audio file {_name(source)} holds NaN or infinite samples: re-download or re-encode it."
+        )
     if sampling_rate and sampling_rate != rate:
         import soxr
 
@@ -74,27 +80,39 @@ def check_readable(path: str) -> None:
     try:
         info = os.stat(path)
     except FileNotFoundError as err:
-        raise AudioDecodeError(f"Could not decode audio file {path}: the file does not exist (moved or deleted after "
-                               "the dataset was prepared? load again to rebuild)") from err
+        raise AudioDecodeError(
+            f"Could not decode audio file {path}: the file does not exist (moved or deleted after "
+            "the dataset was prepared? load again to rebuild)"
+        ) from err
     except OSError as err:
-        raise AudioDecodeError(f"Could not decode audio file {path}: {err.strerror or err} (check the folder's "
-                               "permissions)") from err
+        raise AudioDecodeError(
+            f"Could not decode audio file {path}: {err.strerror or err} (check the folder's permissions)"
+        ) from err
     if not stat.S_ISREG(info.st_mode):
-        raise AudioDecodeError(f"Could not decode audio file {path}: it is {describe_file_type(info.st_mode)}, not a "
-                               "regular file; not read (reading it could block or never end). Replace it with the "
-                               "downloaded clip")
+        raise AudioDecodeError(
+            f"Could not decode audio file {path}: it is {describe_file_type(info.st_mode)}, not a "
+            "regular file; not read (reading it could block or never end). Replace it with the "
+            "downloaded clip"
+        )
     try:
         with open(path, "rb"):
             pass
     except PermissionError as err:
-        raise AudioDecodeError(f"Could not decode audio file {path}: permission denied (the file is not readable by "
-                               "this user): fix its permissions, e.g. chmod a+r") from err
+        raise AudioDecodeError(
+            f"Could not decode audio file {path}: permission denied (the file is not readable by "
+            "this user): fix its permissions, e.g. chmod a+r"
+        ) from err
 
 
 def describe_file_type(mode: int) -> str:
     """``"a named pipe (FIFO)"``, ``"a character device"``, ...: what a non-regular file is."""
-    for test, what in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+    for test, what in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
         if test(mode):
             return what
     return "not a regular file"
@@ -143,8 +161,14 @@ def _diagnosis(source: str | bytes, err: Exception) -> str:
         return "the file is empty (0 bytes), probably a failed download: delete it and download the clip again"
     if head.lstrip()[:1] in (b"<", b"{"):  # HTML, XML or JSON
         shown = head.lstrip()[:30].decode("utf-8", "replace")
-        return f"the file is text, not audio (it starts with {shown!r}): an error page saved by the downloader? Download the clip again"
-    return f"{err} (a truncated or corrupt file, or a codec libsndfile cannot read: re-download it, or convert it with ffmpeg -i <file> <file>.flac)"
+        return (
+            f"the file is text, not audio (it starts with {shown!r}): an error page saved by the downloader? "
+            "Download the clip again"
+        )
+    return (
+        f"{err} (a truncated or corrupt file, or a codec libsndfile cannot read: re-download it, "
+        "or convert it with ffmpeg -i <file> <file>.flac)"
+    )
 
 
 def _head(path: str) -> bytes:

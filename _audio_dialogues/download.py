@@ -66,20 +66,29 @@ RETRY_ON_RERUN = RETRY_IN_RUN | {"no-clip-time"}  # tried again by a rerun (the 
 NEEDS_COOKIES = frozenset({"age-restricted", "sign-in"})  # also tried again by a rerun given --cookies
 
 # The tool's error message -> status; the first pattern that matches wins.
-_ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((status, re.compile(pattern, re.I)) for status, pattern in (
-    ("rate-limited", r"HTTP Error 429|Too Many Requests"),
-    ("private", r"private video|video is private"),
-    ("age-restricted", r"confirm your age|age[- ]restricted|inappropriate for some users"),
-    ("sign-in", r"sign in to confirm|sign in|members[- ]only|join this channel"),
-    ("not-found", r"HTTP Error (404|410)"),
-    ("unavailable", r"video unavailable|has been removed|no longer available|account .*terminated|"
-                    r"not available in your country|blocked it"),
-))
+_ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
+    (status, re.compile(pattern, re.I))
+    for status, pattern in (
+        ("rate-limited", r"HTTP Error 429|Too Many Requests"),
+        ("private", r"private video|video is private"),
+        ("age-restricted", r"confirm your age|age[- ]restricted|inappropriate for some users"),
+        ("sign-in", r"sign in to confirm|sign in|members[- ]only|join this channel"),
+        ("not-found", r"HTTP Error (404|410)"),
+        (
+            "unavailable",
+            r"video unavailable|has been removed|no longer available|account .*terminated|"
+            r"not available in your country|blocked it",
+        ),
+    )
+)
 
 # --audio-format -> (ffmpeg encoder, ffmpeg muxer); every extension is one the loader reads.
 AUDIO_FORMATS: dict[str, tuple[str, str]] = {
-    "flac": ("flac", "flac"), "wav": ("pcm_s16le", "wav"), "mp3": ("libmp3lame", "mp3"),
-    "ogg": ("libvorbis", "ogg"), "opus": ("libopus", "opus"),
+    "flac": ("flac", "flac"),
+    "wav": ("pcm_s16le", "wav"),
+    "mp3": ("libmp3lame", "mp3"),
+    "ogg": ("libvorbis", "ogg"),
+    "opus": ("libopus", "opus"),
 }
 
 
@@ -88,11 +97,14 @@ class ClipTimesFormatError(ValueError):
 
     def __init__(self, source: str, line: int | None, field_name: str | None, problem: str):
         self.source, self.line, self.field = source, line, field_name
-        where = ", ".join(p for p in (source, f"line {line}" if line else None,
-                                      f"field '{field_name}'" if field_name else None) if p)
-        super().__init__(f"{where}: {problem}. Pass the AudioSet strong-label TSV (segment_id, start_time_seconds, "
-                         "end_time_seconds, label) or segments CSV (YTID, start_seconds, end_seconds, positive_labels) "
-                         "unmodified.")
+        where = ", ".join(
+            p for p in (source, f"line {line}" if line else None, f"field '{field_name}'" if field_name else None) if p
+        )
+        super().__init__(
+            f"{where}: {problem}. Pass the AudioSet strong-label TSV (segment_id, start_time_seconds, "
+            "end_time_seconds, label) or segments CSV (YTID, start_seconds, end_seconds, positive_labels) "
+            "unmodified."
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,7 @@ class ClipTime:
 
 
 # --- where each clip's window comes from -------------------------------------------------------------------------
+
 
 def parse_strong_label_tsv(text: str, source: str = "<strong-label TSV>") -> dict[str, ClipTime]:
     """The clip windows of an AudioSet strong-label TSV, by YouTube id.
@@ -127,8 +140,9 @@ def parse_strong_label_tsv(text: str, source: str = "<strong-label TSV>") -> dic
         segment_id = line.split("\t")[0].strip()
         youtube_id, sep, start_ms = segment_id.rpartition("_")
         if not sep or not youtube_id or not start_ms.isdigit():
-            raise ClipTimesFormatError(source, number, "segment_id",
-                                       f"expected <youtube id>_<start in ms>, got {segment_id!r}")
+            raise ClipTimesFormatError(
+                source, number, "segment_id", f"expected <youtube id>_<start in ms>, got {segment_id!r}"
+            )
         start = int(start_ms) / 1000
         _add(times, youtube_id, ClipTime(start, start + CLIP_SECONDS), source, number)
     return times
@@ -185,12 +199,15 @@ def read_missing_ids(path: str | os.PathLike) -> list[str]:
     with open(path, encoding="utf-8", newline="") as file:
         reader = csv.DictReader(file, delimiter="\t")
         if "youtube_id" not in (reader.fieldnames or ()):
-            raise ValueError(f"{path}: no youtube_id column (header {reader.fieldnames}); pass the <split>.missing.tsv "
-                             "a load wrote (its summary line names it).")
+            raise ValueError(
+                f"{path}: no youtube_id column (header {reader.fieldnames}); pass the <split>.missing.tsv "
+                "a load wrote (its summary line names it)."
+            )
         return [row["youtube_id"] for row in reader if row["youtube_id"]]
 
 
 # --- which clips ------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Clip:
@@ -238,8 +255,14 @@ def plan_clips(
     """
     from .splits import read_release
 
-    release = read_release(config, splits, data_dir=data_dir, data_files=data_files,
-                           verification_mode=verification_mode, on_invalid=on_invalid)
+    release = read_release(
+        config,
+        splits,
+        data_dir=data_dir,
+        data_files=data_files,
+        verification_mode=verification_mode,
+        on_invalid=on_invalid,
+    )
     times = musiccaps_times() if config == "music_dialogues" else {}
     for path in clip_times:
         times.update(read_clip_times(path))
@@ -260,6 +283,7 @@ def plan_clips(
 
 
 # --- the ledger ---------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LedgerRow:
@@ -292,16 +316,20 @@ class Ledger:
         text = self.path.read_text(encoding="utf-8")
         lines = text.split("\n")
         if lines[0].split("\t") != list(LEDGER_COLUMNS):
-            raise ValueError(f"{self.path}: line 1 is not the ledger header {LEDGER_COLUMNS}; move the file away "
-                             "to start a new ledger.")
+            raise ValueError(
+                f"{self.path}: line 1 is not the ledger header {LEDGER_COLUMNS}; move the file away "
+                "to start a new ledger."
+            )
         if lines[-1]:  # no newline at the end: the run was killed while writing this row
             self.torn_lines = 1
         for number, line in enumerate(lines[1:-1], start=2):
             values = line.split("\t")
             if len(values) != len(LEDGER_COLUMNS) or values[1] not in STATUSES or not values[2].isdigit():
-                raise ValueError(f"{self.path}, line {number}: expected {len(LEDGER_COLUMNS)} tab-separated fields, "
-                                 f"a status in {', '.join(STATUSES)} and a number of attempts; got {line[:120]!r}. "
-                                 "Delete that line (the clip is then fetched again).")
+                raise ValueError(
+                    f"{self.path}, line {number}: expected {len(LEDGER_COLUMNS)} tab-separated fields, "
+                    f"a status in {', '.join(STATUSES)} and a number of attempts; got {line[:120]!r}. "
+                    "Delete that line (the clip is then fetched again)."
+                )
             row = LedgerRow(values[0], values[1], int(values[2]), *values[3:])
             self.rows[row.youtube_id] = row
 
@@ -325,6 +353,7 @@ class Ledger:
 
 
 # --- fetching one clip --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FetchOptions:
@@ -361,8 +390,10 @@ def find_ffmpeg() -> str:
         found = shutil.which("ffmpeg")
         if found:
             return found
-    raise RuntimeError("No ffmpeg found: reinstall audio-dialogues (it brings imageio-ffmpeg, which "
-                       "ships one), or install ffmpeg on PATH.")
+    raise RuntimeError(
+        "No ffmpeg found: reinstall audio-dialogues (it brings imageio-ffmpeg, which "
+        "ships one), or install ffmpeg on PATH."
+    )
 
 
 def find_js_runtime() -> str | None:
@@ -412,8 +443,15 @@ class _Processes:
         """Run ``command`` in its own process group; ``(None, stderr)`` when it timed out or was stopped."""
         if self.stopping.is_set():
             return None, "stopped"
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
         with self._lock:
             self._running.add(process)
         try:
@@ -444,8 +482,14 @@ def _kill(process: subprocess.Popen) -> None:
         pass
 
 
-def fetch_clip(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Processes,
-               previous_attempts: int = 0, on_retry: Callable[[str, str], None] | None = None) -> LedgerRow | None:
+def fetch_clip(
+    clip: Clip,
+    out_dir: Path,
+    options: FetchOptions,
+    processes: _Processes,
+    previous_attempts: int = 0,
+    on_retry: Callable[[str, str], None] | None = None,
+) -> LedgerRow | None:
     """Fetch one clip, retrying rate limits and transient errors with exponential backoff and jitter.
 
     ``None`` when an interrupt stopped it before any try ended (nothing to record).
@@ -482,11 +526,28 @@ def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Proce
     try:
         url = options.url_template.format(youtube_id=clip.youtube_id)
         command = [
-            sys.executable, "-m", "yt_dlp", "--ignore-config", "--no-cache-dir", "--no-playlist", "--no-progress",
-            "--no-mtime", "--retries", "0", "--extractor-retries", "0", "--socket-timeout", "30",
-            "--ffmpeg-location", options.ffmpeg, "-f", "bestaudio/best",
-            "--download-sections", f"*{clip.time.start}-{clip.time.end}",
-            "-o", str(work / "source.%(ext)s.part"),
+            sys.executable,
+            "-m",
+            "yt_dlp",
+            "--ignore-config",
+            "--no-cache-dir",
+            "--no-playlist",
+            "--no-progress",
+            "--no-mtime",
+            "--retries",
+            "0",
+            "--extractor-retries",
+            "0",
+            "--socket-timeout",
+            "30",
+            "--ffmpeg-location",
+            options.ffmpeg,
+            "-f",
+            "bestaudio/best",
+            "--download-sections",
+            f"*{clip.time.start}-{clip.time.end}",
+            "-o",
+            str(work / "source.%(ext)s.part"),
         ]
         if options.cookies:
             command += ["--cookies", options.cookies]
@@ -512,13 +573,27 @@ def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Proce
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _convert(clip: Clip, source: Path, work: Path, out_dir: Path, options: FetchOptions,
-             processes: _Processes) -> Outcome:
+def _convert(
+    clip: Clip, source: Path, work: Path, out_dir: Path, options: FetchOptions, processes: _Processes
+) -> Outcome:
     assert clip.time is not None
     encoder, muxer = AUDIO_FORMATS[options.audio_format]
     converted = work / "clip.partial"
-    command = [options.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source),
-               "-t", f"{clip.time.seconds:.3f}", "-vn", "-ac", "1"]
+    command = [
+        options.ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(source),
+        "-t",
+        f"{clip.time.seconds:.3f}",
+        "-vn",
+        "-ac",
+        "1",
+    ]
     if options.sampling_rate:
         command += ["-ar", str(options.sampling_rate)]
     command += ["-c:a", encoder, "-f", muxer, str(converted)]
@@ -550,6 +625,7 @@ def _duration(path: Path) -> float | None:
 
 # --- the run --------------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class DownloadResult:
     """What a run did and where the clips stand; :meth:`summary` is the closing report."""
@@ -571,8 +647,9 @@ class DownloadResult:
     @property
     def counts(self) -> Counter:
         """Clips per status; ``pending`` for clips that have no status yet."""
-        return Counter(self.rows[c.youtube_id].status if c.youtube_id in self.rows else "pending"
-                       for c in self.plan.clips)
+        return Counter(
+            self.rows[c.youtube_id].status if c.youtube_id in self.rows else "pending" for c in self.plan.clips
+        )
 
     @property
     def complete(self) -> bool:
@@ -581,25 +658,31 @@ class DownloadResult:
 
     def summary(self) -> str:
         ok = {c.youtube_id for c in self.plan.clips if self.rows.get(c.youtube_id, LedgerRow("", "")).status == "ok"}
-        lines = [f"{self.plan.config} -> {self.out_dir} (ledger {LEDGER}): {len(self.plan.clips)} clips; this run "
-                 f"tried {self.tried}, retried {self.retries} times, skipped {self.skipped_done} already "
-                 f"downloaded and {self.skipped_final} recorded failures"
-                 + (f", found no window for {self.no_time}" if self.no_time else "")
-                 + (f", left {self.not_attempted} for a later run" if self.not_attempted else "")
-                 + (f", recorded {self.adopted} complete files found without a row" if self.adopted else "")]
+        lines = [
+            f"{self.plan.config} -> {self.out_dir} (ledger {LEDGER}): {len(self.plan.clips)} clips; this run "
+            f"tried {self.tried}, retried {self.retries} times, skipped {self.skipped_done} already "
+            f"downloaded and {self.skipped_final} recorded failures"
+            + (f", found no window for {self.no_time}" if self.no_time else "")
+            + (f", left {self.not_attempted} for a later run" if self.not_attempted else "")
+            + (f", recorded {self.adopted} complete files found without a row" if self.adopted else "")
+        ]
         for split, needed in self.plan.needed.items():
             have = sum(1 for c in self.plan.clips if split in c.splits and c.youtube_id in ok)
             share = f" ({100 * have / needed:.1f}%)" if needed else ""
             lines.append(f"  {self.plan.config}/{split}: {have} of {needed} clips ok{share}")
         lines.append("  status: " + ", ".join(f"{s} {n}" for s, n in sorted(self.counts.items(), key=_status_order)))
         if self.plan.not_in_release:
-            lines.append(f"  {len(self.plan.not_in_release)} ids of the .missing.tsv files are not needed by the "
-                         f"chosen splits, not fetched (first: {', '.join(self.plan.not_in_release[:3])})")
+            lines.append(
+                f"  {len(self.plan.not_in_release)} ids of the .missing.tsv files are not needed by the "
+                f"chosen splits, not fetched (first: {', '.join(self.plan.not_in_release[:3])})"
+            )
         if self.no_time:
-            lines.append(f"  {self.no_time} clips have no window (status no-clip-time): pass --clip-times with the "
-                         "AudioSet strong-label TSV or segments CSV that lists them")
+            lines.append(
+                f"  {self.no_time} clips have no window (status no-clip-time): pass --clip-times with the "
+                "AudioSet strong-label TSV or segments CSV that lists them"
+            )
         if self.torn_lines:
-            lines.append(f"  the ledger's last line was cut short by an earlier kill: dropped, that clip was redone")
+            lines.append("  the ledger's last line was cut short by an earlier kill: dropped, that clip was redone")
         lines += [f"  note: {note}" for note in self.notes]
         if self.interrupted:
             lines.append("  interrupted: the ledger holds every finished clip; rerun the same command to go on")
@@ -664,17 +747,38 @@ def download(
     if jobs < 1 or retries < 0 or (limit is not None and limit < 0):
         raise ValueError(f"jobs={jobs}, retries={retries}, limit={limit}: need jobs >= 1, retries >= 0, limit >= 0.")
     if cookies is not None and not Path(cookies).is_file():
-        raise ValueError(f"cookies={str(cookies)!r} is not a file: export your browser's cookies in the Netscape "
-                         "format (yt-dlp's FAQ explains how).")
+        raise ValueError(
+            f"cookies={str(cookies)!r} is not a file: export your browser's cookies in the Netscape "
+            "format (yt-dlp's FAQ explains how)."
+        )
     if importlib.util.find_spec("yt_dlp") is None:
-        raise RuntimeError("yt-dlp is not installed: reinstall audio-dialogues (it requires yt-dlp with the "
-                           "JavaScript runtime YouTube needs, and an ffmpeg).")
-    plan = plan_clips(config, splits, clip_times=clip_times, only_missing=only_missing, data_dir=data_dir,
-                      data_files=data_files, verification_mode=verification_mode, on_invalid=on_invalid)
-    options = FetchOptions(url_template, audio_format, sampling_rate, retries, backoff, timeout=timeout,
-                           cookies=str(cookies) if cookies else None, rate_limit=rate_limit, sleep=sleep,
-                           ffmpeg=find_ffmpeg(),
-                           js_runtime=find_js_runtime() if "youtube" in url_template else None)
+        raise RuntimeError(
+            "yt-dlp is not installed: reinstall audio-dialogues (it requires yt-dlp with the "
+            "JavaScript runtime YouTube needs, and an ffmpeg)."
+        )
+    plan = plan_clips(
+        config,
+        splits,
+        clip_times=clip_times,
+        only_missing=only_missing,
+        data_dir=data_dir,
+        data_files=data_files,
+        verification_mode=verification_mode,
+        on_invalid=on_invalid,
+    )
+    options = FetchOptions(
+        url_template,
+        audio_format,
+        sampling_rate,
+        retries,
+        backoff,
+        timeout=timeout,
+        cookies=str(cookies) if cookies else None,
+        rate_limit=rate_limit,
+        sleep=sleep,
+        ffmpeg=find_ffmpeg(),
+        js_runtime=find_js_runtime() if "youtube" in url_template else None,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
@@ -682,8 +786,10 @@ def download(
         ledger = Ledger(out / LEDGER)
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
         if "youtube" in url_template and options.js_runtime is None:
-            result.notes.append("no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
-                                "pip install 'yt-dlp[default,deno]' brings one")
+            result.notes.append(
+                "no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
+                "pip install 'yt-dlp[default,deno]' brings one"
+            )
         todo = _triage(plan, ledger, out, options, retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
@@ -695,25 +801,38 @@ def download(
     return result
 
 
-def _triage(plan: Plan, ledger: Ledger, out: Path, options: FetchOptions, retry_failed: bool,
-            result: DownloadResult) -> list[Clip]:
+def _triage(
+    plan: Plan, ledger: Ledger, out: Path, options: FetchOptions, retry_failed: bool, result: DownloadResult
+) -> list[Clip]:
     """The clips to fetch now; the others are counted in ``result`` (and clips without a window recorded)."""
     todo: list[Clip] = []
     for clip in plan.clips:
         row = ledger.rows.get(clip.youtube_id)
         if clip.time is None:
-            where = "the MusicCaps CSV nor any --clip-times file" if plan.config == "music_dialogues" else \
-                "any --clip-times file"
-            ledger.rows[clip.youtube_id] = LedgerRow(clip.youtube_id, "no-clip-time", row.attempts if row else 0,
-                                                     detail=f"not in {where}")
+            where = (
+                "the MusicCaps CSV nor any --clip-times file"
+                if plan.config == "music_dialogues"
+                else "any --clip-times file"
+            )
+            ledger.rows[clip.youtube_id] = LedgerRow(
+                clip.youtube_id, "no-clip-time", row.attempts if row else 0, detail=f"not in {where}"
+            )
             result.no_time += 1
             continue
         if row is None or row.status != "ok":
             name = clip.file_name(options.audio_format)
             if (out / name).is_file():  # renamed complete, then killed before its row was written
-                ledger.append(LedgerRow(clip.youtube_id, "ok", row.attempts if row else 1, name,
-                                        _seconds(clip.time.start), _seconds(clip.time.end),
-                                        "complete file found from an earlier run"))
+                ledger.append(
+                    LedgerRow(
+                        clip.youtube_id,
+                        "ok",
+                        row.attempts if row else 1,
+                        name,
+                        _seconds(clip.time.start),
+                        _seconds(clip.time.end),
+                        "complete file found from an earlier run",
+                    )
+                )
                 result.adopted += 1
                 row = ledger.rows[clip.youtube_id]
         decision = _to_fetch(clip, row, out, options, retry_failed)
@@ -726,8 +845,15 @@ def _triage(plan: Plan, ledger: Ledger, out: Path, options: FetchOptions, retry_
     return todo
 
 
-def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, result: DownloadResult, jobs: int,
-         progress: bool) -> None:
+def _run(
+    todo: list[Clip],
+    out: Path,
+    options: FetchOptions,
+    ledger: Ledger,
+    result: DownloadResult,
+    jobs: int,
+    progress: bool,
+) -> None:
     """Fetch ``todo`` with ``jobs`` threads (each runs its clip's processes); the ledger is written here only."""
     from tqdm.auto import tqdm
 
@@ -756,8 +882,11 @@ def _run(todo: list[Clip], out: Path, options: FetchOptions, ledger: Ledger, res
     try:
         for clip in todo:
             previous = ledger.rows.get(clip.youtube_id)
-            futures.append(executor.submit(fetch_clip, clip, out, options, processes,
-                                           previous.attempts if previous else 0, on_retry))
+            futures.append(
+                executor.submit(
+                    fetch_clip, clip, out, options, processes, previous.attempts if previous else 0, on_retry
+                )
+            )
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -796,8 +925,10 @@ class _exclusive:
             pass
         except BlockingIOError:
             self.file.close()
-            raise RuntimeError(f"Another download is writing into {self.path.parent} (it holds {self.path}); "
-                               "wait for it to finish or stop it, then rerun.") from None
+            raise RuntimeError(
+                f"Another download is writing into {self.path.parent} (it holds {self.path}); "
+                "wait for it to finish or stop it, then rerun."
+            ) from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -806,35 +937,67 @@ class _exclusive:
 
 # --- the command ---------------------------------------------------------------------------------------------------
 
+
 def add_cli(commands, loader_options) -> None:
     """``audio-dialogues download OUT_DIR --config CONFIG ...``"""
     from .subsets import CONFIGS, SPLITS
 
-    p = commands.add_parser("download", parents=[loader_options],
-                            help="download the YouTube clips of a config with yt-dlp + ffmpeg (resumable)",
-                            description=__doc__.split("\n\n")[0])
+    p = commands.add_parser(
+        "download",
+        parents=[loader_options],
+        help="download the YouTube clips of a config with yt-dlp + ffmpeg (resumable)",
+        description=__doc__.split("\n\n")[0],
+    )
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the clips and download_status.tsv")
     p.add_argument("--config", required=True, choices=CONFIGS)
     p.add_argument("--split", action="append", choices=SPLITS, help="only this split (repeatable; default: all)")
-    p.add_argument("--clip-times", action="append", default=[], metavar="FILE",
-                   help="AudioSet strong-label TSV or segments CSV giving each clip's window (repeatable)")
-    p.add_argument("--only-missing", action="append", default=[], metavar="MISSING_TSV",
-                   help="only the clips listed in a load's <split>.missing.tsv (repeatable)")
+    p.add_argument(
+        "--clip-times",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="AudioSet strong-label TSV or segments CSV giving each clip's window (repeatable)",
+    )
+    p.add_argument(
+        "--only-missing",
+        action="append",
+        default=[],
+        metavar="MISSING_TSV",
+        help="only the clips listed in a load's <split>.missing.tsv (repeatable)",
+    )
     p.add_argument("--url-template", default=YOUTUBE_URL, help="where a clip's video is, {youtube_id} substituted")
     p.add_argument("--jobs", type=int, default=3, help="parallel downloads (default 3)")
     p.add_argument("--retries", type=int, default=3, help="retries of a rate-limited or failed clip (default 3)")
-    p.add_argument("--backoff", type=float, default=10.0, metavar="SECONDS",
-                   help="wait before the first retry, doubled each retry, with jitter (default 10)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="stop a clip's yt-dlp or ffmpeg after this long (default 300)")
+    p.add_argument(
+        "--backoff",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="wait before the first retry, doubled each retry, with jitter (default 10)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="stop a clip's yt-dlp or ffmpeg after this long (default 300)",
+    )
     p.add_argument("--audio-format", choices=AUDIO_FORMATS, default="flac", help="(default flac)")
     p.add_argument("--cookies", metavar="FILE", help="cookies.txt passed to yt-dlp, for sign-in and age checks")
     p.add_argument("--rate-limit", metavar="RATE", help="yt-dlp's --limit-rate per download, e.g. 1M")
-    p.add_argument("--sleep", type=float, default=0.0, metavar="SECONDS",
-                   help="at least this long between two downloads' starts, all jobs together (default 0)")
+    p.add_argument(
+        "--sleep",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="at least this long between two downloads' starts, all jobs together (default 0)",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="fetch at most N clips this run")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="also retry clips recorded unavailable, private, not-found, empty, sign-in or age-restricted")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also retry clips recorded unavailable, private, not-found, empty, sign-in or age-restricted",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_cli)
 
@@ -842,18 +1005,32 @@ def add_cli(commands, loader_options) -> None:
 def _run_cli(args, load_kwargs: Mapping) -> int:
     # --sampling-rate comes from the load options: not given -> 16000; "none" -> the source's rate.
     rate = args.sampling_rate
-    release_kwargs = {k: v for k, v in load_kwargs.items() if k in ("data_dir", "data_files", "verification_mode",
-                                                                  "on_invalid")}
+    release_kwargs = {
+        k: v for k, v in load_kwargs.items() if k in ("data_dir", "data_files", "verification_mode", "on_invalid")
+    }
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops as cleanly as Ctrl-C
     try:
         result = download(
-            args.out_dir, args.config, args.split, clip_times=args.clip_times, only_missing=args.only_missing,
-            url_template=args.url_template, jobs=args.jobs, retries=args.retries, backoff=args.backoff,
-            timeout=args.timeout, audio_format=args.audio_format,
+            args.out_dir,
+            args.config,
+            args.split,
+            clip_times=args.clip_times,
+            only_missing=args.only_missing,
+            url_template=args.url_template,
+            jobs=args.jobs,
+            retries=args.retries,
+            backoff=args.backoff,
+            timeout=args.timeout,
+            audio_format=args.audio_format,
             sampling_rate=16000 if rate is None else (rate or None),
-            cookies=args.cookies, rate_limit=args.rate_limit, sleep=args.sleep, limit=args.limit,
+            cookies=args.cookies,
+            rate_limit=args.rate_limit,
+            sleep=args.sleep,
+            limit=args.limit,
             retry_failed=args.retry_failed,
-            progress=not args.no_progress, **release_kwargs)
+            progress=not args.no_progress,
+            **release_kwargs,
+        )
     except (ValueError, RuntimeError, OSError) as err:
         print(f"audio-dialogues download: {err}", file=sys.stderr)
         return 2

@@ -37,13 +37,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .release import Turn
 from .splits import read_release
-from .subsets import CONFIGS, subset as subset_row
+from .subsets import CONFIGS
+from .subsets import subset as subset_row
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -90,9 +91,12 @@ class Scores:
     def table(self) -> str:
         """A readable table: one row for all turns, then one per turn index."""
         scope = "every dialogue" if self.dialogues == self.split_dialogues else "a subset"
-        lines = [f"{self.config}/{self.split}: {self.dialogues} of {self.split_dialogues} dialogues scored ({scope}), "
-                 f"{self.turns} turns", f"({self.implementation})",
-                 f"{'turn':<6}{'turns':>7}" + "".join(f"{m:>9}" for m in METRICS)]
+        lines = [
+            f"{self.config}/{self.split}: {self.dialogues} of {self.split_dialogues} dialogues scored ({scope}), "
+            f"{self.turns} turns",
+            f"({self.implementation})",
+            f"{'turn':<6}{'turns':>7}" + "".join(f"{m:>9}" for m in METRICS),
+        ]
         rows = [("all", self.turns, self.overall)] + [(k, v["turns"], v) for k, v in self.by_turn.items()]
         lines += [f"{name:<6}{count:>7}" + "".join(f"{row[m]:>9.3f}" for m in METRICS) for name, count, row in rows]
         return "\n".join(lines)
@@ -108,7 +112,8 @@ def ptb_tokenize(texts: Sequence[str]) -> list[str]:
     if java is None:
         raise JavaMissingError(
             "Scoring tokenizes answers with the Stanford PTB tokenizer of the COCO caption code, which runs on Java, "
-            f"and no 'java' is on PATH: {JAVA_HINT}, then rerun.")
+            f"and no 'java' is on PATH: {JAVA_HINT}, then rerun."
+        )
     if not texts:
         return []
     # A last line that is not empty: the tokenizer drops trailing empty lines, which would shorten the output.
@@ -116,17 +121,33 @@ def ptb_tokenize(texts: Sequence[str]) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="audio-dialogues-ptb-") as folder:
         source = Path(folder) / "sentences.txt"
         source.write_bytes("\n".join(lines).encode("utf-8"))
-        done = subprocess.run([java, "-cp", jar, "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
-                               "-lowerCase", "-encoding", "utf-8", str(source)], capture_output=True)
+        done = subprocess.run(
+            [
+                java,
+                "-cp",
+                jar,
+                "edu.stanford.nlp.process.PTBTokenizer",
+                "-preserveLines",
+                "-lowerCase",
+                "-encoding",
+                "utf-8",
+                str(source),
+            ],
+            capture_output=True,
+        )
     if done.returncode != 0:
-        raise RuntimeError(f"The PTB tokenizer ({jar}) failed with exit code {done.returncode}: "
-                           f"{done.stderr.decode('utf-8', 'replace')[-2000:]}")
+        raise RuntimeError(
+            f"The PTB tokenizer ({jar}) failed with exit code {done.returncode}: "
+            f"{done.stderr.decode('utf-8', 'replace')[-2000:]}"
+        )
     out = done.stdout.decode("utf-8").split("\n")
     if out and out[-1] == "":
         out.pop()
     if len(out) != len(lines) or out[-1].strip() != "end":
-        raise RuntimeError(f"The PTB tokenizer returned {len(out)} lines for {len(lines)}: the items cannot be "
-                           "paired with their tokens. Please report this with the predictions file.")
+        raise RuntimeError(
+            f"The PTB tokenizer returned {len(out)} lines for {len(lines)}: the items cannot be "
+            "paired with their tokens. Please report this with the predictions file."
+        )
     return [" ".join(w for w in line.rstrip().split(" ") if w not in punctuation) for line in out[:-1]]
 
 
@@ -183,18 +204,27 @@ def evaluate(
     """
     subset_row(config)  # an unknown config is refused before anything is read, with a did-you-mean
     given = read_predictions(predictions) if isinstance(predictions, (str, os.PathLike)) else _from_mapping(predictions)
-    records = read_release(config, [split], data_dir=data_dir, data_files=data_files,
-                           verification_mode=verification_mode, on_invalid=on_invalid)[split]
+    records = read_release(
+        config,
+        [split],
+        data_dir=data_dir,
+        data_files=data_files,
+        verification_mode=verification_mode,
+        on_invalid=on_invalid,
+    )[split]
     dialogues = {joined.id: joined.record.dialogue for joined in records}
     items = _pair(given, dialogues, f"{config}/{split}", subset)
     tokens = ptb_tokenize([c for _, c, _ in items] + [r for _, _, r in items])
-    candidates, references = tokens[:len(items)], tokens[len(items):]
+    candidates, references = tokens[: len(items)], tokens[len(items) :]
     overall = coco_scores(candidates, references)
     by_turn: dict[str, dict[str, float]] = {}
     for turn in sorted({t for t, _, _ in items}):
         chosen = [i for i, (t, _, _) in enumerate(items) if t == turn]
-        scores = overall if len(chosen) == len(items) else coco_scores(
-            [candidates[i] for i in chosen], [references[i] for i in chosen])
+        scores = (
+            overall
+            if len(chosen) == len(items)
+            else coco_scores([candidates[i] for i in chosen], [references[i] for i in chosen])
+        )
         by_turn[str(turn)] = {**scores, "turns": len(chosen)}
     return Scores(config, split, len(given), len(items), overall, by_turn, len(dialogues))
 
@@ -222,11 +252,14 @@ def read_predictions(path: str | os.PathLike) -> dict[str, _Prediction]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
-            raise PredictionError(f"{where}: not valid JSON ({err.msg} at column {err.colno}); expected "
-                                  '{"id": "<example id>", "answers": ["...", ...]}.') from None
+            raise PredictionError(
+                f"{where}: not valid JSON ({err.msg} at column {err.colno}); expected "
+                '{"id": "<example id>", "answers": ["...", ...]}.'
+            ) from None
         if not isinstance(obj, dict):
-            raise PredictionError(f"{where}: expected a JSON object with 'id' and 'answers', "
-                                  f"found {type(obj).__name__}.")
+            raise PredictionError(
+                f"{where}: expected a JSON object with 'id' and 'answers', found {type(obj).__name__}."
+            )
         _add(out, obj.get("id"), obj.get("answers"), where)
     return out
 
@@ -240,42 +273,60 @@ def _from_mapping(predictions: Mapping[str, Sequence[str]]) -> dict[str, _Predic
 
 def _add(out: dict[str, _Prediction], example_id: Any, answers: Any, where: str) -> None:
     if not isinstance(example_id, str):
-        raise PredictionError(f"{where}: field 'id' must be the example id string (e.g. \"test-000012\"), "
-                              f"found {example_id!r}.")
-    if isinstance(answers, str) or not isinstance(answers, (list, tuple)) \
-            or not all(isinstance(a, str) for a in answers):
-        raise PredictionError(f"{where}: id {example_id!r}: field 'answers' must be a list of strings, one per turn, "
-                              f"found {json.dumps(answers, ensure_ascii=False)[:80]}.")
+        raise PredictionError(
+            f"{where}: field 'id' must be the example id string (e.g. \"test-000012\"), found {example_id!r}."
+        )
+    if (
+        isinstance(answers, str)
+        or not isinstance(answers, (list, tuple))
+        or not all(isinstance(a, str) for a in answers)
+    ):
+        raise PredictionError(
+            f"{where}: id {example_id!r}: field 'answers' must be a list of strings, one per turn, "
+            f"found {json.dumps(answers, ensure_ascii=False)[:80]}."
+        )
     if example_id in out:
-        raise PredictionError(f"{where}: id {example_id!r} is predicted twice (first at {out[example_id].where}); "
-                              "keep one line per dialogue.")
+        raise PredictionError(
+            f"{where}: id {example_id!r} is predicted twice (first at {out[example_id].where}); "
+            "keep one line per dialogue."
+        )
     out[example_id] = _Prediction(tuple(answers), where)
 
 
-def _pair(given: Mapping[str, _Prediction], dialogues: Mapping[str, Sequence[Turn]], name: str,
-          subset: bool) -> list[tuple[int, str, str]]:
+def _pair(
+    given: Mapping[str, _Prediction], dialogues: Mapping[str, Sequence[Turn]], name: str, subset: bool
+) -> list[tuple[int, str, str]]:
     """``(turn index from 1, candidate, reference)`` for every predicted turn, in split order; refusals raise."""
     for example_id, prediction in given.items():
         dialogue = dialogues.get(example_id)
         if dialogue is None:
             ids = list(dialogues)
             span = f"ids {ids[0]} to {ids[-1]}" if ids else "no dialogues"
-            raise PredictionError(f"{prediction.where}: id {example_id!r} is not a dialogue of {name} "
-                                  f"({len(ids)} dialogues, {span}). Check --config and --split, and that ids are "
-                                  "the loader's 'id'.")
+            raise PredictionError(
+                f"{prediction.where}: id {example_id!r} is not a dialogue of {name} "
+                f"({len(ids)} dialogues, {span}). Check --config and --split, and that ids are "
+                "the loader's 'id'."
+            )
         if len(prediction.answers) != len(dialogue):
-            raise PredictionError(f"{prediction.where}: id {example_id!r} has {len(prediction.answers)} answer(s) "
-                                  f"for a dialogue of {len(dialogue)} turn(s); give one answer per turn, in order.")
+            raise PredictionError(
+                f"{prediction.where}: id {example_id!r} has {len(prediction.answers)} answer(s) "
+                f"for a dialogue of {len(dialogue)} turn(s); give one answer per turn, in order."
+            )
     missing = [example_id for example_id in dialogues if example_id not in given]
     if missing and not subset:
-        raise PredictionError(f"{len(missing)} of {len(dialogues)} dialogues of {name} have no prediction (first: "
-                              f"{', '.join(missing[:5])}). Predict every dialogue, or pass subset=True (--subset) "
-                              "to score only the predicted ones.")
+        raise PredictionError(
+            f"{len(missing)} of {len(dialogues)} dialogues of {name} have no prediction (first: "
+            f"{', '.join(missing[:5])}). Predict every dialogue, or pass subset=True (--subset) "
+            "to score only the predicted ones."
+        )
     if not given:
         raise PredictionError(f"No predictions to score for {name}.")
-    return [(turn, answer, reference["assistant"])
-            for example_id, dialogue in dialogues.items() if example_id in given
-            for turn, (answer, reference) in enumerate(zip(given[example_id].answers, dialogue), start=1)]
+    return [
+        (turn, answer, reference["assistant"])
+        for example_id, dialogue in dialogues.items()
+        if example_id in given
+        for turn, (answer, reference) in enumerate(zip(given[example_id].answers, dialogue), start=1)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,9 +368,11 @@ class ProtocolReport:
 
     def summary(self) -> str:
         mode = "teacher forcing (reference history)" if self.teacher_forcing else "own-answer history"
-        line = (f"{self.config}/{self.split} -> {self.out} ({mode}): {self.dialogues} dialogues; answered "
-                f"{self.answered} now, {self.resumed} already written, {self.skipped_missing_audio} skipped "
-                f"(missing audio), {self.without_audio} answered without audio (missing or undecodable)")
+        line = (
+            f"{self.config}/{self.split} -> {self.out} ({mode}): {self.dialogues} dialogues; answered "
+            f"{self.answered} now, {self.resumed} already written, {self.skipped_missing_audio} skipped "
+            f"(missing audio), {self.without_audio} answered without audio (missing or undecodable)"
+        )
         if self.torn_lines:
             line += f"; dropped {self.torn_lines} unfinished last line and answered that dialogue again"
         return line
@@ -375,20 +428,26 @@ def run_protocol(
     try:
         with out.open("a", encoding="utf-8") as sink:
             for start in range(0, len(todo), batch_size):
-                rows = [ds[i] for i in todo[start:start + batch_size]]
+                rows = [ds[i] for i in todo[start : start + batch_size]]
                 for row in rows:
                     audio = row[audio_column]
                     report.without_audio += audio is None or (isinstance(audio, list) and None in audio)
                 answers = _answer(model, answer_batch, rows, audio_column, teacher_forcing)
-                sink.write("".join(json.dumps({"id": row["id"], "answers": a}, ensure_ascii=False) + "\n"
-                                   for row, a in zip(rows, answers)))
+                sink.write(
+                    "".join(
+                        json.dumps({"id": row["id"], "answers": a}, ensure_ascii=False) + "\n"
+                        for row, a in zip(rows, answers)
+                    )
+                )
                 sink.flush()
                 os.fsync(sink.fileno())
                 report.answered += len(rows)
                 bar.update(len(rows))
     except KeyboardInterrupt:
-        logger.warning(f"interrupted: {report.resumed + report.answered} of {len(ids)} dialogues are in {out}; "
-                       "run again with the same out to continue")
+        logger.warning(
+            f"interrupted: {report.resumed + report.answered} of {len(ids)} dialogues are in {out}; "
+            "run again with the same out to continue"
+        )
         raise
     finally:
         bar.close()
@@ -406,21 +465,34 @@ def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, tea
     answers: list[list[str]] = [[] for _ in rows]
     for turn in range(max(len(row["dialogue"]) for row in rows)):
         asking = [(row, given) for row, given in zip(rows, answers) if turn < len(row["dialogue"])]
-        queries = [Query(row["id"], turn + 1, row[audio_column],
-                         [Turn(user=t["user"], assistant=t["assistant"] if teacher_forcing else a)
-                          for t, a in zip(row["dialogue"], given)],
-                         row["dialogue"][turn]["user"]) for row, given in asking]
+        queries = [
+            Query(
+                row["id"],
+                turn + 1,
+                row[audio_column],
+                [
+                    Turn(user=t["user"], assistant=t["assistant"] if teacher_forcing else a)
+                    for t, a in zip(row["dialogue"], given)
+                ],
+                row["dialogue"][turn]["user"],
+            )
+            for row, given in asking
+        ]
         if answer_batch is not None:
             replies = list(answer_batch(queries))
             if len(replies) != len(queries):
-                raise ValueError(f"model.answer_batch returned {len(replies)} answers for {len(queries)} queries "
-                                 f"(turn {turn + 1} of {', '.join(q.id for q in queries)}); return one per query.")
+                raise ValueError(
+                    f"model.answer_batch returned {len(replies)} answers for {len(queries)} queries "
+                    f"(turn {turn + 1} of {', '.join(q.id for q in queries)}); return one per query."
+                )
         else:
             replies = [model(q.audio, q.history, q.question) for q in queries]
         for query, reply, (_, given) in zip(queries, replies, asking):
             if not isinstance(reply, str):
-                raise TypeError(f"The model answered {type(reply).__name__} for {query.id} turn {query.turn}; "
-                                "expected the answer text (str).")
+                raise TypeError(
+                    f"The model answered {type(reply).__name__} for {query.id} turn {query.turn}; "
+                    "expected the answer text (str)."
+                )
             given.append(reply)
     return answers
 
@@ -431,11 +503,15 @@ def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> tuple[set[str
     if marker.is_file():
         kept = json.loads(marker.read_text(encoding="utf-8"))
         if kept != settings:
-            raise ValueError(f"{out} was written with {kept} ({marker}), not {settings}: choose another out file, or "
-                             "delete both files to start again.")
+            raise ValueError(
+                f"{out} was written with {kept} ({marker}), not {settings}: choose another out file, or "
+                "delete both files to start again."
+            )
     elif out.exists() and out.stat().st_size:
-        raise ValueError(f"{out} exists and was not written by run_protocol (no {marker.name} beside it): choose "
-                         "another out file, or delete it.")
+        raise ValueError(
+            f"{out} exists and was not written by run_protocol (no {marker.name} beside it): choose "
+            "another out file, or delete it."
+        )
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(settings) + "\n", encoding="utf-8")
@@ -451,8 +527,10 @@ def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> tuple[set[str
     done = set(read_predictions(out)) if data else set()
     unknown = sorted(done - ids)
     if unknown:
-        raise ValueError(f"{out} holds answers for ids not in this split ({', '.join(unknown[:5])}): it belongs to "
-                         "another release or split; choose another out file.")
+        raise ValueError(
+            f"{out} holds answers for ids not in this split ({', '.join(unknown[:5])}): it belongs to "
+            "another release or split; choose another out file."
+        )
     return done, torn
 
 
@@ -463,22 +541,31 @@ def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> tuple[set[str
 def add_cli(commands, loader_options) -> None:
     """``audio-dialogues evaluate PREDICTIONS --config CONFIG [--split test] [--output SCORES.json] [--subset]``."""
     parser = commands.add_parser(
-        "evaluate", parents=[loader_options],
-        help="score a predictions file (JSON Lines: id, answers) with BLEU-4, ROUGE-L and CIDEr, as in the paper")
-    parser.add_argument("predictions", metavar="PREDICTIONS",
-                        help='JSON Lines, one dialogue a line: {"id": "test-000012", "answers": [...]}')
+        "evaluate",
+        parents=[loader_options],
+        help="score a predictions file (JSON Lines: id, answers) with BLEU-4, ROUGE-L and CIDEr, as in the paper",
+    )
+    parser.add_argument(
+        "predictions",
+        metavar="PREDICTIONS",
+        help='JSON Lines, one dialogue a line: {"id": "test-000012", "answers": [...]}',
+    )
     parser.add_argument("--config", required=True, choices=CONFIGS)
     parser.add_argument("--split", default="test")
     parser.add_argument("--output", metavar="SCORES.json", help="also write the scores as JSON here")
-    parser.add_argument("--subset", action="store_true",
-                        help="score only the dialogues predicted (default: every dialogue of the split must be)")
+    parser.add_argument(
+        "--subset",
+        action="store_true",
+        help="score only the dialogues predicted (default: every dialogue of the split must be)",
+    )
     parser.set_defaults(run=_run)
 
 
 def _run(args, load_kwargs: dict) -> int:
     try:
-        scores = evaluate(args.predictions, args.config, args.split, subset=args.subset,
-                          **_release_options(load_kwargs))
+        scores = evaluate(
+            args.predictions, args.config, args.split, subset=args.subset, **_release_options(load_kwargs)
+        )
     except (PredictionError, JavaMissingError, FileNotFoundError, ImportError) as err:
         print(f"audio-dialogues evaluate: {err}", file=sys.stderr)
         return 1

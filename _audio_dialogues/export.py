@@ -109,9 +109,15 @@ class ExportResult:
     splits: list[ExportedSplit] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"exported to {self.out_dir} ({'with embedded audio' if self.embed_audio else 'text and ids only, no audio'}):"]
+        lines = [
+            f"exported to {self.out_dir} "
+            f"({'with embedded audio' if self.embed_audio else 'text and ids only, no audio'}):"
+        ]
         for s in self.splits:
-            line = f"  {s.config}/{s.split}: {s.num_examples} rows, {len(s.files)} file(s), row groups of {s.row_group_rows} rows"
+            line = (
+                f"  {s.config}/{s.split}: {s.num_examples} rows, {len(s.files)} file(s), row groups of "
+                f"{s.row_group_rows} rows"
+            )
             if s.missing_audio:
                 line += f", {s.missing_audio} clip(s) not found" + (" (written as None)" if self.embed_audio else "")
             lines.append(line)
@@ -168,14 +174,21 @@ def export(
             for split, ds in dataset_dict.items():
                 exported, nbytes = _write_split(ds, staging, config, split, embed_audio, shard_bytes)
                 result.splits.append(exported)
-                splits.add(datasets.SplitInfo(name=split, num_bytes=nbytes, num_examples=exported.num_examples,
-                                              dataset_name="audio_dialogues"))
+                splits.add(
+                    datasets.SplitInfo(
+                        name=split, num_bytes=nbytes, num_examples=exported.num_examples, dataset_name="audio_dialogues"
+                    )
+                )
             first = next(iter(dataset_dict.values()))
             infos[config] = datasets.DatasetInfo(
-                features=published_features(first.features, embed_audio), splits=splits, config_name=config,
-                dataset_name="audio_dialogues", dataset_size=sum(s.num_bytes for s in splits.values()),
-                download_size=sum(_partial(staging / f).stat().st_size
-                                  for s in result.splits if s.config == config for f in s.files),
+                features=published_features(first.features, embed_audio),
+                splits=splits,
+                config_name=config,
+                dataset_name="audio_dialogues",
+                dataset_size=sum(s.num_bytes for s in splits.values()),
+                download_size=sum(
+                    _partial(staging / f).stat().st_size for s in result.splits if s.config == config for f in s.files
+                ),
             )
         result.out_dir = out
         (staging / "README.md").write_text(dataset_card(infos, embed_audio), encoding="utf-8")
@@ -190,8 +203,9 @@ def export(
     return result
 
 
-def push_to_hub(out_dir: str | os.PathLike, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                api: Any = None) -> str:
+def push_to_hub(
+    out_dir: str | os.PathLike, repo_id: str, *, private: bool | None = None, token: str | None = None, api: Any = None
+) -> str:
     """Upload an export folder to the Hub as a dataset repository; returns the repository's URL.
 
     An export with embedded audio is always uploaded to a private repository (``private=False`` is
@@ -202,12 +216,18 @@ def push_to_hub(out_dir: str | os.PathLike, repo_id: str, *, private: bool | Non
     out = Path(out_dir)
     embedded = _has_embedded_audio(out)
     if embedded and private is False:
-        raise ValueError(f"{out} embeds YouTube audio, which must not be published: push it with private=True "
-                         "(--private), or export again without embed_audio.")
+        raise ValueError(
+            f"{out} embeds YouTube audio, which must not be published: push it with private=True "
+            "(--private), or export again without embed_audio."
+        )
     api = api if api is not None else HfApi(token=token)
     repo = api.create_repo(repo_id=repo_id, repo_type="dataset", private=bool(private or embedded), exist_ok=True)
-    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(out),
-                      commit_message="Audio Dialogues export (audio-dialogues export)")
+    api.upload_folder(
+        repo_id=repo_id,
+        repo_type="dataset",
+        folder_path=str(out),
+        commit_message="Audio Dialogues export (audio-dialogues export)",
+    )
     return str(getattr(repo, "url", repo))
 
 
@@ -225,9 +245,14 @@ def published_features(features: datasets.Features, embed_audio: bool) -> datase
 
 def parquet_metadata(features: datasets.Features) -> dict[bytes, bytes]:
     """datasets' ``huggingface`` schema metadata, list features spelt ``[feature]`` (read by 3.6 and 5.x)."""
+
     def legacy(obj: Any) -> Any:
         if isinstance(obj, dict):
-            if obj.get("_type") in ("List", "Sequence") and obj.get("length", -1) == -1 and set(obj) <= {"_type", "feature", "length"}:
+            if (
+                obj.get("_type") in ("List", "Sequence")
+                and obj.get("length", -1) == -1
+                and set(obj) <= {"_type", "feature", "length"}
+            ):
                 return [legacy(obj["feature"])]
             return {k: legacy(v) for k, v in obj.items()}
         if isinstance(obj, list):
@@ -256,28 +281,39 @@ def _check_out_dir(out: Path, overwrite: bool, load_kwargs: dict[str, Any]) -> N
         for path in _paths_of(load_kwargs.get(name)):
             resolved = Path(path).expanduser().resolve()
             if resolved == out or out in resolved.parents:
-                raise FileExistsError(f"{name} {path} is inside the export folder {out}: an export never replaces "
-                                      "its own input. Choose another OUT_DIR.")
-    leftovers = sorted(str(p) for pattern in (f".{out.name}.partial-*", f".{out.name}.old-*")
-                       for p in out.parent.glob(pattern))
+                raise FileExistsError(
+                    f"{name} {path} is inside the export folder {out}: an export never replaces "
+                    "its own input. Choose another OUT_DIR."
+                )
+    leftovers = sorted(
+        str(p) for pattern in (f".{out.name}.partial-*", f".{out.name}.old-*") for p in out.parent.glob(pattern)
+    )
     if leftovers:
-        logger.warning(f"{len(leftovers)} folder(s) left by an interrupted export of {out}, not a dataset: "
-                       f"{', '.join(leftovers)}; delete them")
+        logger.warning(
+            f"{len(leftovers)} folder(s) left by an interrupted export of {out}, not a dataset: "
+            f"{', '.join(leftovers)}; delete them"
+        )
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not overwrite:
-        raise FileExistsError(f"{out} is not empty: choose a new folder, or pass overwrite=True (--overwrite) "
-                              "to replace a previous export there.")
+        raise FileExistsError(
+            f"{out} is not empty: choose a new folder, or pass overwrite=True (--overwrite) "
+            "to replace a previous export there."
+        )
     strangers = _not_exported_by_us(out)
     if strangers is None:
-        raise FileExistsError(f"{out} does not look like a previous export: it has no {MANIFEST} (the list of the "
-                              "files an export writes). Not overwriting it: choose a new folder, or delete it "
-                              "yourself.")
+        raise FileExistsError(
+            f"{out} does not look like a previous export: it has no {MANIFEST} (the list of the "
+            "files an export writes). Not overwriting it: choose a new folder, or delete it "
+            "yourself."
+        )
     if strangers:
         shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
-        raise FileExistsError(f"{out} does not look like a previous export (only): it holds {shown}, which the export "
-                              f"did not write (per its {MANIFEST}). Not overwriting it: choose a new folder, or "
-                              "delete it yourself.")
+        raise FileExistsError(
+            f"{out} does not look like a previous export (only): it holds {shown}, which the export "
+            f"did not write (per its {MANIFEST}). Not overwriting it: choose a new folder, or "
+            "delete it yourself."
+        )
 
 
 def _paths_of(value: Any) -> list[str]:
@@ -337,13 +373,19 @@ def _audio_of(feature: Any) -> datasets.Audio | None:
     return inner if isinstance(inner, datasets.Audio) else None
 
 
-def _write_split(ds: datasets.Dataset, out: Path, config: str, split: str, embed_audio: bool,
-                 shard_bytes: int) -> tuple[ExportedSplit, int]:
+def _write_split(
+    ds: datasets.Dataset, out: Path, config: str, split: str, embed_audio: bool, shard_bytes: int
+) -> tuple[ExportedSplit, int]:
     features = published_features(ds.features, embed_audio)
     audio_columns = [name for name, f in ds.features.items() if _audio_of(f) is not None]
     table = ds.with_format("arrow")[:] if len(ds) else ds.data.table.slice(0, 0)
-    missing_clips = sum(1 for c in audio_columns for v in table.column(c).to_pylist()
-                        for a in (v if isinstance(v, list) else [v]) if a is None or not a.get("path"))
+    missing_clips = sum(
+        1
+        for c in audio_columns
+        for v in table.column(c).to_pylist()
+        for a in (v if isinstance(v, list) else [v])
+        if a is None or not a.get("path")
+    )
     if not embed_audio:
         table = table.drop(audio_columns)
     paths = {c: table.column(c).to_pylist() for c in audio_columns} if embed_audio else {}
@@ -399,7 +441,9 @@ def _embed(batch: pa.Table, audio_columns: list[str]) -> pa.Table:
     for name in audio_columns:
         values = batch.column(name).to_pylist()
         new = [None if v is None else [embedded(a) for a in v] if isinstance(v, list) else embedded(v) for v in values]
-        batch = batch.set_column(batch.schema.get_field_index(name), name, pa.array(new, type=batch.schema.field(name).type))
+        batch = batch.set_column(
+            batch.schema.get_field_index(name), name, pa.array(new, type=batch.schema.field(name).type)
+        )
     return batch
 
 

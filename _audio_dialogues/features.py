@@ -57,8 +57,13 @@ class SoundfileAudio(datasets.Audio):
         if isinstance(value, dict) and "array" in value:
             # A decoded (maybe modified) array: store it losslessly as float WAV bytes.
             buffer = io.BytesIO()
-            soundfile.write(buffer, np.asarray(value["array"], dtype=np.float32), value["sampling_rate"],
-                            format="WAV", subtype="FLOAT")
+            soundfile.write(
+                buffer,
+                np.asarray(value["array"], dtype=np.float32),
+                value["sampling_rate"],
+                format="WAV",
+                subtype="FLOAT",
+            )
             return {"bytes": buffer.getvalue(), "path": None}
         if isinstance(value, dict) and (value.get("bytes") is not None or value.get("path") is not None):
             return {"bytes": value.get("bytes"), "path": value.get("path")}
@@ -79,8 +84,10 @@ class SoundfileAudio(datasets.Audio):
             if self.on_decode_error != "none":
                 raise error from err
             if count_failure(error):
-                logger.warning(f"{error}. Its audio is None (on_decode_error='none'); further failures are only "
-                               "counted: audio_dialogues.decode_failures()")
+                logger.warning(
+                    f"{error}. Its audio is None (on_decode_error='none'); further failures are only "
+                    "counted: audio_dialogues.decode_failures()"
+                )
             return None
         return {"path": value.get("path"), "array": array, "sampling_rate": rate}
 
@@ -100,10 +107,18 @@ def list_of(feature: Any) -> Any:
     return datasets.List(feature) if hasattr(datasets, "List") else [feature]
 
 
-def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool, with_metadata: bool = False,
-                     on_decode_error: str = "error", max_audio_seconds: float | None = DEFAULT_MAX_SECONDS
-                     ) -> datasets.Features:
-    """The columns of one subset (see the README's feature table); ``with_metadata`` adds MusicCaps' (music_dialogues)."""
+def dataset_features(
+    multi_audio: bool,
+    sampling_rate: int | None,
+    decode: bool,
+    with_metadata: bool = False,
+    on_decode_error: str = "error",
+    max_audio_seconds: float | None = DEFAULT_MAX_SECONDS,
+) -> datasets.Features:
+    """The columns of one subset (see the README's feature table).
+
+    ``with_metadata`` adds MusicCaps' columns (music_dialogues).
+    """
     string = datasets.Value("string")
     audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
     audio.on_decode_error, audio.max_audio_seconds = on_decode_error, max_audio_seconds
@@ -114,8 +129,12 @@ def dataset_features(multi_audio: bool, sampling_rate: int | None, decode: bool,
     columns["dialogue"] = list_of({"user": string, "assistant": string})
     columns["num_turns"] = datasets.Value("int32")
     if with_metadata:  # see musiccaps.musiccaps_columns
-        columns.update(musiccaps_caption=string, musiccaps_aspects=list_of(string),
-                       musiccaps_start_s=datasets.Value("int32"), musiccaps_end_s=datasets.Value("int32"))
+        columns.update(
+            musiccaps_caption=string,
+            musiccaps_aspects=list_of(string),
+            musiccaps_start_s=datasets.Value("int32"),
+            musiccaps_end_s=datasets.Value("int32"),
+        )
     return datasets.Features(columns)
 
 
@@ -140,18 +159,28 @@ class PreEncodedFeatures(datasets.Features):
         return PreEncodedFeatures, (dict(self),)
 
 
-def to_example(item: JoinedRecord, multi_audio: bool, musiccaps: Mapping[str, MusicCapsClip] | None = None) -> StorageRow:
+def to_example(
+    item: JoinedRecord, multi_audio: bool, musiccaps: Mapping[str, MusicCapsClip] | None = None
+) -> StorageRow:
     """The row of one joined record, in the shape of :func:`dataset_features` and in storage form.
 
     ``musiccaps`` (clips by YouTube id) adds the ``with_metadata`` columns.
     """
     record = item.record
     if multi_audio:
-        row = StorageRow(id=item.id, youtube_ids=list(record.youtube_ids), audio_ids=list(record.audio_ids),
-                         audios=[_stored_audio(path) for path in item.audio_paths])
+        row = StorageRow(
+            id=item.id,
+            youtube_ids=list(record.youtube_ids),
+            audio_ids=list(record.audio_ids),
+            audios=[_stored_audio(path) for path in item.audio_paths],
+        )
     else:
-        row = StorageRow(id=item.id, youtube_id=record.youtube_ids[0], audio_id=record.audio_ids[0],
-                         audio=_stored_audio(item.audio_paths[0]))
+        row = StorageRow(
+            id=item.id,
+            youtube_id=record.youtube_ids[0],
+            audio_id=record.audio_ids[0],
+            audio=_stored_audio(item.audio_paths[0]),
+        )
     row["dialogue"] = [{"user": turn["user"], "assistant": turn["assistant"]} for turn in record.dialogue]
     row["num_turns"] = len(record.dialogue)
     if musiccaps is not None:
@@ -163,8 +192,13 @@ def _stored_audio(path: str | None) -> dict | None:
     return None if path is None else {"bytes": None, "path": path}
 
 
-def restore_audio_decoding(dataset: Any, sampling_rate: int | None | str = "keep", *, on_decode_error: str = "error",
-                           max_audio_seconds: float | None = DEFAULT_MAX_SECONDS) -> Any:
+def restore_audio_decoding(
+    dataset: Any,
+    sampling_rate: int | None | str = "keep",
+    *,
+    on_decode_error: str = "error",
+    max_audio_seconds: float | None = DEFAULT_MAX_SECONDS,
+) -> Any:
     """Put this package's decoding (soundfile + soxr, no torch) back on every audio column of ``dataset``.
 
     After ``save_to_disk``/``load_from_disk``, a Parquet round trip or loading an export with plain
@@ -179,24 +213,39 @@ def restore_audio_decoding(dataset: Any, sampling_rate: int | None | str = "keep
     """
     from .options import check_options
 
-    check_options({"on_decode_error": on_decode_error, "max_audio_seconds": max_audio_seconds,
-                   **({} if sampling_rate == "keep" else {"sampling_rate": sampling_rate})})
+    check_options(
+        {
+            "on_decode_error": on_decode_error,
+            "max_audio_seconds": max_audio_seconds,
+            **({} if sampling_rate == "keep" else {"sampling_rate": sampling_rate}),
+        }
+    )
     if isinstance(dataset, (datasets.DatasetDict, datasets.IterableDatasetDict)):
-        return type(dataset)({split: restore_audio_decoding(ds, sampling_rate, on_decode_error=on_decode_error,
-                                                            max_audio_seconds=max_audio_seconds)
-                              for split, ds in dataset.items()})
+        return type(dataset)(
+            {
+                split: restore_audio_decoding(
+                    ds, sampling_rate, on_decode_error=on_decode_error, max_audio_seconds=max_audio_seconds
+                )
+                for split, ds in dataset.items()
+            }
+        )
     features = dataset.features
     if features is None:  # a stream whose features are not known yet
-        raise ValueError("The dataset's features are unknown (a stream read without them): pass features= when "
-                         "loading it, or restore the decoding on a Dataset.")
+        raise ValueError(
+            "The dataset's features are unknown (a stream read without them): pass features= when "
+            "loading it, or restore the decoding on a Dataset."
+        )
     columns = {name: feature for name, feature in features.items() if _audio_feature(feature) is not None}
     if not columns:
-        raise ValueError(f"No audio column to decode: the columns are {', '.join(features)} (an export without "
-                         "embed_audio has no audio; load with audio_dialogues.load_dataset(..., audio_dir=...)).")
+        raise ValueError(
+            f"No audio column to decode: the columns are {', '.join(features)} (an export without "
+            "embed_audio has no audio; load with audio_dialogues.load_dataset(..., audio_dir=...))."
+        )
     for name, feature in columns.items():
         stored = _audio_feature(feature)
-        audio = SoundfileAudio(sampling_rate=stored.sampling_rate if sampling_rate == "keep" else sampling_rate,
-                               decode=True)
+        audio = SoundfileAudio(
+            sampling_rate=stored.sampling_rate if sampling_rate == "keep" else sampling_rate, decode=True
+        )
         audio.on_decode_error, audio.max_audio_seconds = on_decode_error, max_audio_seconds
         dataset = dataset.cast_column(name, audio if isinstance(feature, datasets.Audio) else list_of(audio))
     return dataset

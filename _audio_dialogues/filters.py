@@ -45,8 +45,9 @@ def shipped_phrases_file() -> Path:
     for path in (checkout, installed):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"The phrase list is missing (looked for {checkout} and {installed}); "
-                            "reinstall audio-dialogues.")
+    raise FileNotFoundError(
+        f"The phrase list is missing (looked for {checkout} and {installed}); reinstall audio-dialogues."
+    )
 
 
 @lru_cache(maxsize=1)
@@ -104,8 +105,10 @@ def filter_dialogue(
                 removal = Removal(key, index + 1, "similarity", f"{value:.4f} < {min_similarity}")
         if removal is None:
             continue
-        removed = [removal] + [Removal(key, later + 1, "after_removed_turn", f"turn {index + 1} was removed")
-                               for later in range(index + 1, len(dialogue))]
+        removed = [removal] + [
+            Removal(key, later + 1, "after_removed_turn", f"turn {index + 1} was removed")
+            for later in range(index + 1, len(dialogue))
+        ]
         if index == 0:
             removed.append(Removal(key, None, "no_turn_left", f"{len(dialogue)} turn(s) removed"))
         return list(dialogue[:index]), removed
@@ -121,8 +124,14 @@ class ClapScorer:
     Audio embeddings are computed once per file and kept.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, *, model=None, amodel: str = "HTSAT-tiny",
-                 enable_fusion: bool | None = None):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        *,
+        model=None,
+        amodel: str = "HTSAT-tiny",
+        enable_fusion: bool | None = None,
+    ):
         if model is None:
             model = _load_clap(checkpoint, amodel, enable_fusion)
         self.model = model
@@ -132,7 +141,7 @@ class ClapScorer:
     def audio_embeddings(self, audio_paths: Sequence[str]) -> np.ndarray:
         todo = [p for p in dict.fromkeys(audio_paths) if p not in self._audio]
         for start in range(0, len(todo), 32):
-            batch = todo[start:start + 32]
+            batch = todo[start : start + 32]
             vectors = self.model.get_audio_embedding_from_filelist(x=batch, use_tensor=False)
             vectors = np.asarray(vectors, dtype=np.float32)
             for path, vector in zip(batch, vectors):
@@ -152,16 +161,19 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 def _load_clap(checkpoint: str | os.PathLike | None, amodel: str, enable_fusion: bool | None):
     if checkpoint is None:
-        raise ValueError("The CLAP scorer needs a checkpoint file (e.g. 630k-audioset-fusion-best.pt from the "
-                         "LAION-CLAP releases): pass --clap-checkpoint FILE. Weights are never downloaded here.")
+        raise ValueError(
+            "The CLAP scorer needs a checkpoint file (e.g. 630k-audioset-fusion-best.pt from the "
+            "LAION-CLAP releases): pass --clap-checkpoint FILE. Weights are never downloaded here."
+        )
     path = Path(checkpoint).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"CLAP checkpoint {path} does not exist: download it once and pass its path.")
     try:
         import laion_clap
     except ImportError as err:
-        raise ImportError("The CLAP similarity filter needs laion-clap (and torch): "
-                          "pip install 'audio-dialogues[clap]'.") from err
+        raise ImportError(
+            "The CLAP similarity filter needs laion-clap (and torch): pip install 'audio-dialogues[clap]'."
+        ) from err
     fusion = "fusion" in path.name if enable_fusion is None else enable_fusion
     model = laion_clap.CLAP_Module(enable_fusion=fusion, amodel=amodel)
     model.load_ckpt(ckpt=str(path))

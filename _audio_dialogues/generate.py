@@ -39,14 +39,31 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .audio_files import AudioIndex, index_audio_dirs, parse_audio_name
-from .chat import (Answer, BackendError, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all,
-                   ctrl_c_stops)
+from .chat import (
+    Answer,
+    BackendError,
+    Budget,
+    ChatBackend,
+    Interrupted,
+    Request,
+    RetryPolicy,
+    Run,
+    ask_all,
+    ctrl_c_stops,
+)
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, filter_dialogue, pair_text
 from .ledger import Ledger
 from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from .neighbours import choose_neighbours, label_vectors, unit_rows
-from .prompts import (BUILT_IN_PROMPTS, build_messages, comparison_text, description_messages, event_text,
-                      parse_description_reply, parse_dialogue_reply)
+from .prompts import (
+    BUILT_IN_PROMPTS,
+    build_messages,
+    comparison_text,
+    description_messages,
+    event_text,
+    parse_description_reply,
+    parse_dialogue_reply,
+)
 from .release import Turn
 from .strong_labels import StrongClip, read_strong_labels, shipped_label_names
 from .subsets import SPLITS, subset
@@ -135,36 +152,51 @@ class GenerateSummary:
     def summary(self) -> str:
         name = f"{self.config} -> {self.out_dir}"
         splits = ", ".join(f"{split} {n}" for split, n in self.clips_by_split.items())
-        lines = [f"{name}: {self.clips} clips ({splits}), {self.jobs} dialogues to make, {self.finished_before} "
-                 f"already in the ledger, {self.pending} to request"]
+        lines = [
+            f"{name}: {self.clips} clips ({splits}), {self.jobs} dialogues to make, {self.finished_before} "
+            f"already in the ledger, {self.pending} to request"
+        ]
         if self.dry_run:
-            lines.append(f"dry run: would send {self.pending + self.descriptions_requested} requests "
-                         f"({self.pending} dialogues, {self.descriptions_requested} label descriptions; "
-                         "retries not counted); nothing was sent")
+            lines.append(
+                f"dry run: would send {self.pending + self.descriptions_requested} requests "
+                f"({self.pending} dialogues, {self.descriptions_requested} label descriptions; "
+                "retries not counted); nothing was sent"
+            )
             return "\n".join(lines + [f"note: {n}" for n in self.notes])
         failed = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.failed.items())) or "none"
         retried = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.retry_reasons.items()))
         lines += [
             f"this run: {self.requests} requests sent, {self.generated} dialogues generated, {self.retried} retries"
-            + (f" ({retried})" if retried else "") + f", failed: {failed}",
-            *([f"label descriptions: {self.descriptions_requested} requested, {self.descriptions_failed} failed"]
-              if self.config != "music_dialogues" else []),
+            + (f" ({retried})" if retried else "")
+            + f", failed: {failed}",
+            *(
+                [f"label descriptions: {self.descriptions_requested} requested, {self.descriptions_failed} failed"]
+                if self.config != "music_dialogues"
+                else []
+            ),
             f"tokens this run: {self.prompt_tokens} prompt + {self.completion_tokens} completion",
         ]
         if self.not_finished:
             why = "--max-requests reached" if self.budget_reached else "interrupted"
             lines.append(f"not finished: {self.not_finished} dialogues ({why}); rerun the same command to go on")
         per = 1000 / self.ledger_ok if self.ledger_ok else 0.0
-        lines.append(f"ledger: {self.ledger_ok} dialogues, failed: "
-                     + (", ".join(f"{r}: {n}" for r, n in sorted(self.ledger_failed.items())) or "none")
-                     + (" (rerun with --retry-failed to ask again)" if self.ledger_failed else ""))
+        lines.append(
+            f"ledger: {self.ledger_ok} dialogues, failed: "
+            + (", ".join(f"{r}: {n}" for r, n in sorted(self.ledger_failed.items())) or "none")
+            + (" (rerun with --retry-failed to ask again)" if self.ledger_failed else "")
+        )
         if self.ledger_ok:
-            lines.append(f"cost per 1,000 dialogues: {self.ledger_requests * per:.0f} requests, "
-                         f"{self.ledger_prompt_tokens * per:.0f} prompt + {self.ledger_completion_tokens * per:.0f} "
-                         "completion tokens (the ledger's requests, failed ones included, over its dialogues; "
-                         "label descriptions not included)")
-        lines.append("filtered: " + (", ".join(f"{f}: {n}" for f, n in sorted(self.filtered.items())) or "nothing")
-                     + f" (listed in {self.config}/filtered.tsv)")
+            lines.append(
+                f"cost per 1,000 dialogues: {self.ledger_requests * per:.0f} requests, "
+                f"{self.ledger_prompt_tokens * per:.0f} prompt + {self.ledger_completion_tokens * per:.0f} "
+                "completion tokens (the ledger's requests, failed ones included, over its dialogues; "
+                "label descriptions not included)"
+            )
+        lines.append(
+            "filtered: "
+            + (", ".join(f"{f}: {n}" for f, n in sorted(self.filtered.items())) or "nothing")
+            + f" (listed in {self.config}/filtered.tsv)"
+        )
         lines.append("written: " + ", ".join(f"{split}.jsonl {n} records" for split, n in self.written.items()))
         records = sum(self.turns.values())
         if records:
@@ -231,8 +263,16 @@ def generate(
             return entry is None or (retry_failed and entry["status"] != "ok")
 
         show_progress = sys.stderr.isatty() if progress is None else progress
-        jobs = make_jobs(config, clips, seed, pending=to_ask, scorer=scorer, audio_index=audio_index,
-                         notes=summary.notes, progress=show_progress)
+        jobs = make_jobs(
+            config,
+            clips,
+            seed,
+            pending=to_ask,
+            scorer=scorer,
+            audio_index=audio_index,
+            notes=summary.notes,
+            progress=show_progress,
+        )
         summary.jobs = len(jobs)
         pending = [job for job in jobs if to_ask(job.key)]
         summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
@@ -243,8 +283,11 @@ def generate(
         descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
         descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
         asked_before = {e["key"] for e in description_ledger or () if not retry_failed}
-        wanted = sorted({label for job in pending for clip in job.clips if clip.strong for label in clip.strong.labels}
-                        - set(descriptions) - asked_before)
+        wanted = sorted(
+            {label for job in pending for clip in job.clips if clip.strong for label in clip.strong.labels}
+            - set(descriptions)
+            - asked_before
+        )
         summary.descriptions_requested = len(wanted)
 
         if dry_run:
@@ -256,9 +299,14 @@ def generate(
 
         try:
             if pending or wanted:  # a rerun with nothing to ask (e.g. to filter again) needs no server nor key
-                backend = ChatBackend(model=model, base_url=base_url, api_key=_api_key(api_key_env, base_url),
-                                      temperature=temperature, seed=seed,
-                                      policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout))
+                backend = ChatBackend(
+                    model=model,
+                    base_url=base_url,
+                    api_key=_api_key(api_key_env, base_url),
+                    temperature=temperature,
+                    seed=seed,
+                    policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout),
+                )
                 run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency), show_progress)
                 with ctrl_c_stops(run.stop):
                     if wanted:
@@ -272,8 +320,9 @@ def generate(
             if description_ledger is not None:
                 description_ledger.close()
         _tally_ledger(ledger, summary)
-        write_output(config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index,
-                     min_similarity=min_similarity)
+        write_output(
+            config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index, min_similarity=min_similarity
+        )
     return summary
 
 
@@ -287,8 +336,9 @@ def parse_source(value: str | os.PathLike) -> tuple[str | None, Path]:
     if sep and split in SPLITS:
         return split, Path(path).expanduser()
     if sep and "/" not in split and os.sep not in split and not Path(text).exists():
-        raise ValueError(f"--source {text!r}: the split must be one of {', '.join(SPLITS)} (SPLIT=FILE), "
-                         "or give FILE alone")
+        raise ValueError(
+            f"--source {text!r}: the split must be one of {', '.join(SPLITS)} (SPLIT=FILE), or give FILE alone"
+        )
     return None, Path(text).expanduser()
 
 
@@ -297,8 +347,10 @@ def read_ids(ids: str | os.PathLike | Iterable[str]) -> list[str]:
     blank lines and ``#`` comments skipped) or from an iterable of ids."""
     if isinstance(ids, (str, os.PathLike)):
         path = Path(ids).expanduser()
-        lines = [(f"{path}, line {n}", line.strip()) for n, line in
-                 enumerate(_read_text(path, "--ids").splitlines(), start=1)]
+        lines = [
+            (f"{path}, line {n}", line.strip())
+            for n, line in enumerate(_read_text(path, "--ids").splitlines(), start=1)
+        ]
     else:
         lines = [(f"id {i + 1}", str(x).strip()) for i, x in enumerate(ids)]
     out = []
@@ -307,8 +359,9 @@ def read_ids(ids: str | os.PathLike | Iterable[str]) -> list[str]:
             continue
         parsed = parse_audio_name(line)
         if parsed is None:
-            raise ValueError(f"{where}: {line[:40]!r} is not a YouTube id (11 characters of A-Z a-z 0-9 _ -). "
-                             "Write one id a line.")
+            raise ValueError(
+                f"{where}: {line[:40]!r} is not a YouTube id (11 characters of A-Z a-z 0-9 _ -). Write one id a line."
+            )
         out.append(parsed.youtube_id)
     return list(dict.fromkeys(out))
 
@@ -319,13 +372,17 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     parsed = [parse_source(s) for s in sources]
     if config == "music_dialogues":
         parsed = parsed or [(None, shipped_musiccaps_file())]
-        read: Callable[[Path], dict] = lambda path: (shipped_musiccaps() if path == shipped_musiccaps_file()
-                                                     else read_musiccaps(path))
+
+        def read(path: Path) -> dict:
+            return shipped_musiccaps() if path == shipped_musiccaps_file() else read_musiccaps(path)
+
     else:
         if not parsed:
-            raise ValueError(f"{config} is made from the AudioSet strong labels: pass them as --source, e.g. "
-                             "--source train=audioset_train_strong.tsv --source test=audioset_eval_strong.tsv "
-                             "(Google's AudioSet download page, 'Strong labels').")
+            raise ValueError(
+                f"{config} is made from the AudioSet strong labels: pass them as --source, e.g. "
+                "--source train=audioset_train_strong.tsv --source test=audioset_eval_strong.tsv "
+                "(Google's AudioSet download page, 'Strong labels')."
+            )
         read = read_strong_labels
     clips: dict[str, Clip] = {}
     repeated = 0
@@ -342,19 +399,24 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     if repeated:
         notes.append(f"{repeated} clips appear in more than one source: the first source's row is used")
     if not any(split for split, _ in parsed):
-        notes.append(f"splits: a stable hash of the YouTube id puts {share:.1%} of the clips in test "
-                     "(the paper's share)")
+        notes.append(
+            f"splits: a stable hash of the YouTube id puts {share:.1%} of the clips in test (the paper's share)"
+        )
     labels = {label for clip in clips.values() if clip.strong for label in clip.strong.labels}
     unnamed = labels - set(shipped_label_names())
     if unnamed:
-        notes.append(f"{len(unnamed)} labels are not in mid_to_display_name.tsv and are shown by their MID "
-                     f"(first: {', '.join(sorted(unnamed)[:3])})")
+        notes.append(
+            f"{len(unnamed)} labels are not in mid_to_display_name.tsv and are shown by their MID "
+            f"(first: {', '.join(sorted(unnamed)[:3])})"
+        )
     if ids is not None:
         wanted = read_ids(ids)
         missing = [y for y in wanted if y not in clips]
         if missing:
-            notes.append(f"{len(missing)} of the {len(wanted)} ids are in no source and were not generated "
-                         f"(first: {', '.join(missing[:5])})")
+            notes.append(
+                f"{len(missing)} of the {len(wanted)} ids are in no source and were not generated "
+                f"(first: {', '.join(missing[:5])})"
+            )
         return [clips[y] for y in wanted if y in clips]
     return list(clips.values())
 
@@ -375,27 +437,33 @@ def read_label_descriptions(path: str | os.PathLike) -> dict[str, str]:
     try:
         data = json.loads(_read_text(path, "--label-descriptions"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno}); expected an object such as "
-                         '{"Dog": "a dog barking in short bursts"}') from err
+        raise ValueError(
+            f"{path}: not JSON ({err.msg}, line {err.lineno}); expected an object such as "
+            '{"Dog": "a dog barking in short bursts"}'
+        ) from err
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of label name or MID -> description, "
-                         f"found {type(data).__name__}")
+        raise ValueError(
+            f"{path}: expected a JSON object of label name or MID -> description, found {type(data).__name__}"
+        )
     names = shipped_label_names()
     by_name = {name.lower(): mid for mid, name in names.items()}
     out = {}
     for key, description in data.items():
         mid = key if key in names or key.startswith("/") else by_name.get(key.lower())
         if mid is None:
-            raise ValueError(f"{path}, key {key!r}: not an AudioSet strong-label name or MID "
-                             "(see data/metadata/mid_to_display_name.tsv)")
+            raise ValueError(
+                f"{path}, key {key!r}: not an AudioSet strong-label name or MID "
+                "(see data/metadata/mid_to_display_name.tsv)"
+            )
         if not isinstance(description, str) or not description.strip():
             raise ValueError(f"{path}, key {key!r}: expected a non-empty description, found {description!r}")
         out[mid] = description.strip()
     return out
 
 
-def _ask_descriptions(run: Run, labels: list[str], ledger: Ledger, descriptions: dict[str, str],
-                      summary: GenerateSummary) -> None:
+def _ask_descriptions(
+    run: Run, labels: list[str], ledger: Ledger, descriptions: dict[str, str], summary: GenerateSummary
+) -> None:
     """Ask for the short description of each label (once: every answer is kept in ``ledger``)."""
     names = shipped_label_names()
 
@@ -403,9 +471,19 @@ def _ask_descriptions(run: Run, labels: list[str], ledger: Ledger, descriptions:
         _count(answer, summary)
         if answer.status == "stopped":
             return
-        ledger.record({"key": request.key, "name": names.get(request.key, request.key), "status": answer.status,
-                       "description": answer.value, "reason": answer.reason, "reply": answer.reply,
-                       "model": run.backend.model, "usage": answer.usage.as_dict(), "requests": answer.requests})
+        ledger.record(
+            {
+                "key": request.key,
+                "name": names.get(request.key, request.key),
+                "status": answer.status,
+                "description": answer.value,
+                "reason": answer.reason,
+                "reply": answer.reply,
+                "model": run.backend.model,
+                "usage": answer.usage.as_dict(),
+                "requests": answer.requests,
+            }
+        )
         if answer.status == "ok":
             descriptions[request.key] = answer.value
         else:
@@ -414,8 +492,10 @@ def _ask_descriptions(run: Run, labels: list[str], ledger: Ledger, descriptions:
     requests = [Request(mid, description_messages(names.get(mid, mid)), parse_description_reply) for mid in labels]
     ask_all(run, requests, record, label="label descriptions")
     if summary.descriptions_failed:
-        summary.notes.append(f"{summary.descriptions_failed} labels have no description (their request failed): "
-                             "their events are shown by name only")
+        summary.notes.append(
+            f"{summary.descriptions_failed} labels have no description (their request failed): "
+            "their events are shown by name only"
+        )
 
 
 # --- 3. requests ----------------------------------------------------------------------------------
@@ -424,14 +504,23 @@ def _ask_descriptions(run: Run, labels: list[str], ledger: Ledger, descriptions:
 def job_text(job: Job, descriptions: dict[str, str]) -> str:
     """What the model is told about the job's clip(s)."""
     names = shipped_label_names()
-    texts = [clip.caption if clip.caption is not None else event_text(clip.strong, names, descriptions)
-             for clip in job.clips]
+    texts = [
+        clip.caption if clip.caption is not None else event_text(clip.strong, names, descriptions) for clip in job.clips
+    ]
     return comparison_text(texts) if len(job.clips) > 1 or job.most_similar is not None else texts[0]
 
 
-def make_jobs(config: str, clips: Sequence[Clip], seed: int, *, pending: Callable[[str], bool],
-              scorer=None, audio_index: AudioIndex | None = None, notes: list[str],
-              progress: bool = False) -> list[Job]:
+def make_jobs(
+    config: str,
+    clips: Sequence[Clip],
+    seed: int,
+    *,
+    pending: Callable[[str], bool],
+    scorer=None,
+    audio_index: AudioIndex | None = None,
+    notes: list[str],
+    progress: bool = False,
+) -> list[Job]:
     """One job per clip; for comparisons the neighbours are chosen only for jobs still pending."""
     if not subset(config).multi_audio:
         return [Job(clip.youtube_id, clip.split, (clip,)) for clip in clips]
@@ -473,12 +562,26 @@ def _similarity_vectors(pool: Sequence[Clip], scorer, audio_index: AudioIndex | 
     return vectors, "the cosine similarity of their label sets" + method_note
 
 
-def _ask_dialogues(run: Run, config: str, template: str, pending: Sequence[Job], descriptions: dict[str, str],
-                   ledger: Ledger, summary: GenerateSummary) -> None:
+def _ask_dialogues(
+    run: Run,
+    config: str,
+    template: str,
+    pending: Sequence[Job],
+    descriptions: dict[str, str],
+    ledger: Ledger,
+    summary: GenerateSummary,
+) -> None:
     """One request per pending job; each answer (ok or failed) goes to the ledger at once."""
     max_turns = subset(config).rules.max_turns
-    requests = [Request(job.key, build_messages(template, job_text(job, descriptions)),
-                         lambda text: parse_dialogue_reply(text, max_turns), job) for job in pending]
+    requests = [
+        Request(
+            job.key,
+            build_messages(template, job_text(job, descriptions)),
+            lambda text: parse_dialogue_reply(text, max_turns),
+            job,
+        )
+        for job in pending
+    ]
 
     def record(request: Request, answer: Answer) -> None:
         _count(answer, summary)
@@ -486,11 +589,23 @@ def _ask_dialogues(run: Run, config: str, template: str, pending: Sequence[Job],
             summary.not_finished += 1
             return
         job = request.job
-        ledger.record({"key": job.key, "status": answer.status, "split": job.split,
-                       "audio_ids": [c.audio_id for c in job.clips], "most_similar": job.most_similar,
-                       "dialogue": answer.value, "reason": answer.reason, "reply": answer.reply,
-                       "model": run.backend.model, "usage": answer.usage.as_dict(), "requests": answer.requests,
-                       "retries": answer.retry_reasons, "prompt_sha256": _sha(request.messages)})
+        ledger.record(
+            {
+                "key": job.key,
+                "status": answer.status,
+                "split": job.split,
+                "audio_ids": [c.audio_id for c in job.clips],
+                "most_similar": job.most_similar,
+                "dialogue": answer.value,
+                "reason": answer.reason,
+                "reply": answer.reply,
+                "model": run.backend.model,
+                "usage": answer.usage.as_dict(),
+                "requests": answer.requests,
+                "retries": answer.retry_reasons,
+                "prompt_sha256": _sha(request.messages),
+            }
+        )
         if answer.status == "ok":
             summary.generated += 1
         else:
@@ -514,8 +629,10 @@ def _api_key(variable: str, base_url: str | None) -> str:
     if key:
         return key
     if base_url is None:
-        raise ValueError(f"No API key: set the environment variable {variable} (or name another with --api-key-env), "
-                         "or pass --base-url for a local server that needs none.")
+        raise ValueError(
+            f"No API key: set the environment variable {variable} (or name another with --api-key-env), "
+            "or pass --base-url for a local server that needs none."
+        )
     return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key
 
 
@@ -544,9 +661,16 @@ def _tally_ledger(ledger: Ledger, summary: GenerateSummary) -> None:
         summary.ledger_completion_tokens += entry["usage"]["completion_tokens"]
 
 
-def write_output(config_dir: Path, config: str, ledger: Ledger, summary: GenerateSummary, *,
-                 scorer: SimilarityScorer | None = None, audio_index: AudioIndex | None = None,
-                 min_similarity: float = PAPER_MIN_SIMILARITY) -> None:
+def write_output(
+    config_dir: Path,
+    config: str,
+    ledger: Ledger,
+    summary: GenerateSummary,
+    *,
+    scorer: SimilarityScorer | None = None,
+    audio_index: AudioIndex | None = None,
+    min_similarity: float = PAPER_MIN_SIMILARITY,
+) -> None:
     """Filter the ledger's dialogues into ``<split>.jsonl`` (every split, even empty) and list what was removed."""
     multi = subset(config).multi_audio
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -558,8 +682,9 @@ def write_output(config_dir: Path, config: str, ledger: Ledger, summary: Generat
         if entry["status"] != "ok":
             failed.append(entry)
             continue
-        kept, removed = filter_dialogue(entry["key"], entry["dialogue"], score=score and score(entry),
-                                        min_similarity=min_similarity)
+        kept, removed = filter_dialogue(
+            entry["key"], entry["dialogue"], score=score and score(entry), min_similarity=min_similarity
+        )
         removals += removed
         if kept:
             audio = {"audio_ids": entry["audio_ids"]} if multi else {"audio_id": entry["audio_ids"][0]}
@@ -569,14 +694,27 @@ def write_output(config_dir: Path, config: str, ledger: Ledger, summary: Generat
     for split, rows in records.items():
         _write_atomic(config_dir / f"{split}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         summary.written[split] = len(rows)
-    _write_atomic(config_dir / "filtered.tsv", "youtube_id\tturn\tfilter\tdetail\n" + "".join(
-        f"{r.youtube_id}\t{r.turn if r.turn is not None else 'all'}\t{r.filter}\t{_tsv(r.detail)}\n" for r in removals))
-    _write_atomic(config_dir / "failed.tsv", "youtube_id\treason\trequests\tlast_retry_reason\n" + "".join(
-        f"{e['key']}\t{e['reason']}\t{e.get('requests', 0)}\t{_tsv((e.get('retries') or [''])[-1])}\n" for e in failed))
+    _write_atomic(
+        config_dir / "filtered.tsv",
+        "youtube_id\tturn\tfilter\tdetail\n"
+        + "".join(
+            f"{r.youtube_id}\t{r.turn if r.turn is not None else 'all'}\t{r.filter}\t{_tsv(r.detail)}\n"
+            for r in removals
+        ),
+    )
+    _write_atomic(
+        config_dir / "failed.tsv",
+        "youtube_id\treason\trequests\tlast_retry_reason\n"
+        + "".join(
+            f"{e['key']}\t{e['reason']}\t{e.get('requests', 0)}\t{_tsv((e.get('retries') or [''])[-1])}\n"
+            for e in failed
+        ),
+    )
     summary.filtered.update(r.filter for r in removals)
     if unscored:
-        summary.notes.append(f"similarity filter: {unscored['pairs']} pairs not scored and kept (their clip is not "
-                             "in --audio-dir)")
+        summary.notes.append(
+            f"similarity filter: {unscored['pairs']} pairs not scored and kept (their clip is not in --audio-dir)"
+        )
 
 
 def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str]):
@@ -608,6 +746,7 @@ def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str
             if key not in cache:
                 cache.record({"key": key, "score": float(scorer.similarity(path, text))})
             return cache.get(key)["score"]
+
         return pair
 
     return score, unscored
@@ -639,20 +778,35 @@ def _write_atomic(path: Path, text: str) -> None:
 def add_cli(commands, loader_options) -> None:
     from .subsets import CONFIGS
 
-    p = commands.add_parser("generate", parents=[loader_options],
-                            help="make the dialogues with an OpenAI-compatible chat model (the paper's pipeline)")
+    p = commands.add_parser(
+        "generate",
+        parents=[loader_options],
+        help="make the dialogues with an OpenAI-compatible chat model (the paper's pipeline)",
+    )
     p.add_argument("out_dir", metavar="OUT_DIR", help="where <config>/<split>.jsonl, the ledger and reports go")
     p.add_argument("--config", required=True, choices=CONFIGS)
-    p.add_argument("--source", action="append", default=[], metavar="[SPLIT=]FILE",
-                   help="AudioSet strong-label TSV, or MusicCaps CSV (default for music: the shipped one); "
-                        "without SPLIT= the split is a stable hash of the YouTube id (repeatable)")
+    p.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="[SPLIT=]FILE",
+        help="AudioSet strong-label TSV, or MusicCaps CSV (default for music: the shipped one); "
+        "without SPLIT= the split is a stable hash of the YouTube id (repeatable)",
+    )
     p.add_argument("--ids", metavar="FILE", help="only these YouTube ids (one a line)")
-    p.add_argument("--label-descriptions", metavar="FILE",
-                   help="JSON: label name or MID -> short description (default: asked once per label, kept in OUT_DIR)")
+    p.add_argument(
+        "--label-descriptions",
+        metavar="FILE",
+        help="JSON: label name or MID -> short description (default: asked once per label, kept in OUT_DIR)",
+    )
     p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (default: OpenAI)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"chat model (default {DEFAULT_MODEL})")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
-                   help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the API key (default OPENAI_API_KEY)",
+    )
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="requests in flight (default 4)")
     p.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (default 5)")
     p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default: the server's)")
@@ -661,12 +815,19 @@ def add_cli(commands, loader_options) -> None:
     p.add_argument("--prompt", metavar="FILE", help="replace the built-in prompt ($clip: where the clip's text goes)")
     p.add_argument("--dry-run", action="store_true", help="print the first prompt and how many requests would be sent")
     p.add_argument("--retry-failed", action="store_true", help="ask again for the clips that failed before")
-    p.add_argument("--clap-checkpoint", metavar="FILE",
-                   help="LAION-CLAP checkpoint: turns the similarity filter on "
-                        "(needs --audio-dir and pip install 'audio-dialogues[clap]')")
+    p.add_argument(
+        "--clap-checkpoint",
+        metavar="FILE",
+        help="LAION-CLAP checkpoint: turns the similarity filter on "
+        "(needs --audio-dir and pip install 'audio-dialogues[clap]')",
+    )
     p.add_argument("--clap-amodel", default="HTSAT-tiny", help="the checkpoint's audio model (default HTSAT-tiny)")
-    p.add_argument("--min-similarity", type=float, default=PAPER_MIN_SIMILARITY,
-                   help=f"drop pairs below this similarity (default {PAPER_MIN_SIMILARITY}, the paper's)")
+    p.add_argument(
+        "--min-similarity",
+        type=float,
+        default=PAPER_MIN_SIMILARITY,
+        help=f"drop pairs below this similarity (default {PAPER_MIN_SIMILARITY}, the paper's)",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request (default 120)")
     p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubled each time")
     p.set_defaults(run=_run)
@@ -680,12 +841,28 @@ def _run(args, load_kwargs: dict) -> int:
 
             scorer = ClapScorer(args.clap_checkpoint, amodel=args.clap_amodel)
         summary = generate(
-            args.out_dir, args.config, sources=args.source, ids=args.ids, label_descriptions=args.label_descriptions,
-            base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
-            retries=args.retries, temperature=args.temperature, seed=args.seed, max_requests=args.max_requests,
-            prompt=args.prompt, dry_run=args.dry_run, retry_failed=args.retry_failed, scorer=scorer,
-            audio_dir=load_kwargs.get("audio_dir"), min_similarity=args.min_similarity, backoff_base=args.backoff,
-            timeout=args.timeout)
+            args.out_dir,
+            args.config,
+            sources=args.source,
+            ids=args.ids,
+            label_descriptions=args.label_descriptions,
+            base_url=args.base_url,
+            model=args.model,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+            retries=args.retries,
+            temperature=args.temperature,
+            seed=args.seed,
+            max_requests=args.max_requests,
+            prompt=args.prompt,
+            dry_run=args.dry_run,
+            retry_failed=args.retry_failed,
+            scorer=scorer,
+            audio_dir=load_kwargs.get("audio_dir"),
+            min_similarity=args.min_similarity,
+            backoff_base=args.backoff,
+            timeout=args.timeout,
+        )
     except (BackendError, ValueError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

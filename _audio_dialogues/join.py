@@ -35,7 +35,12 @@ class JoinedRecord:
 
 
 def join_audio(
-    records: Sequence[Record], index: AudioIndex | None, *, name: str, split: str, policy: str,
+    records: Sequence[Record],
+    index: AudioIndex | None,
+    *,
+    name: str,
+    split: str,
+    policy: str,
     positions: Sequence[int] | None = None,
 ) -> tuple[list[JoinedRecord], JoinReport]:
     """Resolve every record's audio, apply the missing-audio policy, and count everything.

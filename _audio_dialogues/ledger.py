@@ -47,8 +47,10 @@ class Ledger:
                 entry = json.loads(line)
                 self.entries[entry["key"]] = entry
             except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise LedgerError(f"{self.path}, line {number}: not a ledger entry ({err}). The ledger is written by "
-                                  "audio-dialogues only: restore it, or delete that line to ask for it again.") from err
+                raise LedgerError(
+                    f"{self.path}, line {number}: not a ledger entry ({err}). The ledger is written by "
+                    "audio-dialogues only: restore it, or delete that line to ask for it again."
+                ) from err
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries

@@ -41,8 +41,10 @@ class LhotseCounts:
         skipped = self.skipped_missing_audio
         if skipped:
             shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-            text += (f"; left out {len(skipped)} dialogues whose audio is missing ({shown}): download those clips "
-                     "and pass their folder as audio_dir")
+            text += (
+                f"; left out {len(skipped)} dialogues whose audio is missing ({shown}): download those clips "
+                "and pass their folder as audio_dir"
+            )
         return text
 
 

@@ -46,8 +46,12 @@ def load_dataset(
         **options: the load options (see :data:`~.options.OPTIONS`).
     """
     config, split = _config_and_split(path, name, split)
-    builder = AudioDialogues(config, verification_mode=verification_mode,
-                             cache_dir=None if cache_dir is None else os.fspath(cache_dir), **options)
+    builder = AudioDialogues(
+        config,
+        verification_mode=verification_mode,
+        cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        **options,
+    )
     if streaming:
         return builder.as_streaming_dataset(split=split)
     builder.download_and_prepare(verification_mode=verification_mode, num_proc=num_proc)
@@ -57,14 +61,22 @@ def load_dataset(
 def _config_and_split(path: str, name: str | None, split: str | None) -> tuple[str, str | None]:
     if path in CONFIGS:
         if name is not None and split is not None:
-            raise TypeError(f"load_dataset({path!r}, {name!r}, split={split!r}): the config is {path!r}; give the split once.")
+            raise TypeError(
+                f"load_dataset({path!r}, {name!r}, split={split!r}): the config is {path!r}; give the split once."
+            )
         return path, split if split is not None else name
     if os.fspath(path) == DATASET_NAME or Path(os.fspath(path)).stem == DATASET_NAME:
         if name is None:
-            raise ValueError(f"load_dataset({path!r}) needs a config: one of {', '.join(CONFIGS)}, "
-                             f"e.g. load_dataset({path!r}, {CONFIGS[1]!r}).")
+            raise ValueError(
+                f"load_dataset({path!r}) needs a config: one of {', '.join(CONFIGS)}, "
+                f"e.g. load_dataset({path!r}, {CONFIGS[1]!r})."
+            )
         if name not in CONFIGS:
-            raise ValueError(f"Unknown config {name!r}: choose one of {', '.join(CONFIGS)}.{did_you_mean(name, CONFIGS)}")
+            raise ValueError(
+                f"Unknown config {name!r}: choose one of {', '.join(CONFIGS)}.{did_you_mean(name, CONFIGS)}"
+            )
         return name, split
-    raise ValueError(f"Unknown config {path!r}: choose one of {', '.join(CONFIGS)} (or pass {DATASET_NAME!r}, then "
-                     f"the config).{did_you_mean(path, (DATASET_NAME, *CONFIGS))}")
+    raise ValueError(
+        f"Unknown config {path!r}: choose one of {', '.join(CONFIGS)} (or pass {DATASET_NAME!r}, then "
+        f"the config).{did_you_mean(path, (DATASET_NAME, *CONFIGS))}"
+    )

@@ -27,8 +27,15 @@ from .sources import bundled_file
 
 MUSICCAPS_FILE = "musiccaps-public.csv"
 MUSICCAPS_COLUMNS: tuple[str, ...] = (
-    "ytid", "start_s", "end_s", "audioset_positive_labels", "aspect_list", "caption", "author_id",
-    "is_balanced_subset", "is_audioset_eval",
+    "ytid",
+    "start_s",
+    "end_s",
+    "audioset_positive_labels",
+    "aspect_list",
+    "caption",
+    "author_id",
+    "is_balanced_subset",
+    "is_audioset_eval",
 )
 
 
@@ -37,7 +44,11 @@ class MusicCapsFormatError(ValueError):
 
     def __init__(self, file: str | os.PathLike, line: int | None, field_name: str | None, problem: str):
         self.file, self.line, self.field, self.problem = str(file), line, field_name, problem
-        where = ", ".join(p for p in (self.file, f"line {line}" if line else None, f"field '{field_name}'" if field_name else None) if p)
+        where = ", ".join(
+            p
+            for p in (self.file, f"line {line}" if line else None, f"field '{field_name}'" if field_name else None)
+            if p
+        )
         super().__init__(f"{where}: {problem}. Use the unmodified musiccaps-public.csv shipped in data/metadata/.")
 
 
@@ -68,7 +79,9 @@ def read_musiccaps(path: str | os.PathLike) -> dict[str, MusicCapsClip]:
         reader = csv.DictReader(file)
         missing = [c for c in MUSICCAPS_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
-            raise MusicCapsFormatError(path, 1, None, f"missing column(s) {', '.join(missing)}; the header is {reader.fieldnames}")
+            raise MusicCapsFormatError(
+                path, 1, None, f"missing column(s) {', '.join(missing)}; the header is {reader.fieldnames}"
+            )
         for row in reader:
             line = reader.line_num  # the line the row ends on (captions hold no newlines in the real file)
             clip = _parse_row(row, path, line)
@@ -99,18 +112,27 @@ def _parse_row(row: dict, path: Path, line: int) -> MusicCapsClip:
     try:
         aspects = ast.literal_eval(value("aspect_list"))
     except (ValueError, SyntaxError) as err:
-        raise MusicCapsFormatError(path, line, "aspect_list", f"not a Python list literal: {value('aspect_list')[:80]!r}") from err
+        raise MusicCapsFormatError(
+            path, line, "aspect_list", f"not a Python list literal: {value('aspect_list')[:80]!r}"
+        ) from err
     if not isinstance(aspects, list) or not all(isinstance(a, str) for a in aspects):
-        raise MusicCapsFormatError(path, line, "aspect_list", f"expected a list of strings, got {value('aspect_list')[:80]!r}")
+        raise MusicCapsFormatError(
+            path, line, "aspect_list", f"expected a list of strings, got {value('aspect_list')[:80]!r}"
+        )
     ytid = value("ytid")
     if not ytid:
         raise MusicCapsFormatError(path, line, "ytid", "empty")
     labels = value("audioset_positive_labels")
     return MusicCapsClip(
-        ytid=ytid, start_s=integer("start_s"), end_s=integer("end_s"),
+        ytid=ytid,
+        start_s=integer("start_s"),
+        end_s=integer("end_s"),
         audioset_positive_labels=tuple(labels.split(",")) if labels else (),
-        aspects=tuple(aspects), caption=value("caption"), author_id=integer("author_id"),
-        is_balanced_subset=boolean("is_balanced_subset"), is_audioset_eval=boolean("is_audioset_eval"),
+        aspects=tuple(aspects),
+        caption=value("caption"),
+        author_id=integer("author_id"),
+        is_balanced_subset=boolean("is_balanced_subset"),
+        is_audioset_eval=boolean("is_audioset_eval"),
     )
 
 
@@ -126,18 +148,29 @@ def shipped_musiccaps() -> dict[str, MusicCapsClip]:
 
 
 # The columns with_metadata=True adds (their features are in features.dataset_features).
-MUSICCAPS_COLUMN_NAMES: tuple[str, ...] = ("musiccaps_caption", "musiccaps_aspects", "musiccaps_start_s", "musiccaps_end_s")
+MUSICCAPS_COLUMN_NAMES: tuple[str, ...] = (
+    "musiccaps_caption",
+    "musiccaps_aspects",
+    "musiccaps_start_s",
+    "musiccaps_end_s",
+)
 
 
 def musiccaps_columns(clip: MusicCapsClip | None) -> dict:
     """A row's MusicCaps columns, as plain ``str``/``list``/``int`` (storage form); all ``None`` without a clip."""
     if clip is None:
         return dict.fromkeys(MUSICCAPS_COLUMN_NAMES)
-    return {"musiccaps_caption": clip.caption, "musiccaps_aspects": list(clip.aspects),
-            "musiccaps_start_s": clip.start_s, "musiccaps_end_s": clip.end_s}
+    return {
+        "musiccaps_caption": clip.caption,
+        "musiccaps_aspects": list(clip.aspects),
+        "musiccaps_start_s": clip.start_s,
+        "musiccaps_end_s": clip.end_s,
+    }
 
 
-def match_musiccaps(joined: Sequence[JoinedRecord], clips: Mapping[str, MusicCapsClip], *, name: str) -> MusicCapsReport:
+def match_musiccaps(
+    joined: Sequence[JoinedRecord], clips: Mapping[str, MusicCapsClip], *, name: str
+) -> MusicCapsReport:
     """Which records' YouTube ids (the first of each record) have no MusicCaps row."""
     not_found: dict[str, list[str]] = {}
     for item in joined:

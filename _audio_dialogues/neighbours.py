@@ -31,8 +31,14 @@ def label_vectors(label_sets: Sequence[Sequence[str]]) -> np.ndarray:
     return unit_rows(vectors)
 
 
-def choose_neighbours(vectors: np.ndarray, anchors: list[int], plans: dict[int, tuple[int, bool]], seed: int,
-                      chunk: int = 256, progress: bool = False) -> dict[int, list[int]]:
+def choose_neighbours(
+    vectors: np.ndarray,
+    anchors: list[int],
+    plans: dict[int, tuple[int, bool]],
+    seed: int,
+    chunk: int = 256,
+    progress: bool = False,
+) -> dict[int, list[int]]:
     """For each anchor row, the k-1 other rows most similar to it (``plans[anchor] == (k, True)``) or
     least similar (``(k, False)``), the closest to that end first; ties are broken by a seeded jitter."""
     from tqdm.auto import tqdm
@@ -42,9 +48,10 @@ def choose_neighbours(vectors: np.ndarray, anchors: list[int], plans: dict[int, 
     width = min(most_wanted, len(vectors) - 1)  # the best `width` candidates of each row are enough
     if width <= 0:
         return {anchor: [] for anchor in anchors}
-    for start in tqdm(range(0, len(anchors), chunk), desc="comparison neighbours", unit="chunk",
-                      disable=not progress, file=sys.stderr):
-        rows = np.asarray(anchors[start:start + chunk])
+    for start in tqdm(
+        range(0, len(anchors), chunk), desc="comparison neighbours", unit="chunk", disable=not progress, file=sys.stderr
+    ):
+        rows = np.asarray(anchors[start : start + chunk])
         jitter = np.random.default_rng([seed, start]).random((len(rows), len(vectors)), dtype=np.float32) * 1e-6
         sign = np.array([1.0 if plans[a][1] else -1.0 for a in rows], dtype=np.float32)[:, None]
         scores = (vectors[rows] @ vectors.T + jitter) * sign  # higher: a better neighbour for this anchor

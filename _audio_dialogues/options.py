@@ -61,25 +61,43 @@ class Option:
 
 
 OPTIONS: dict[str, Option] = {
-    "data_dir": Option("path", True, "folder holding <config>/<split>.json or .jsonl (optionally .gz); default: the bundled sample"),
-    "data_files": Option("data_files", True, "the release files by split ({'train': ..., 'test': ...}), instead of data_dir's layout"),
-    "audio_dir": Option("paths", True, "folder(s) of downloaded clips, searched recursively; default: the sample's clips for the sample, otherwise none (text only)"),
-    "missing_audio": Option("choice", True, "a record whose clip is missing: keep it with audio None, skip it, or raise an error"),
+    "data_dir": Option(
+        "path", True, "folder holding <config>/<split>.json or .jsonl (optionally .gz); default: the bundled sample"
+    ),
+    "data_files": Option(
+        "data_files", True, "the release files by split ({'train': ..., 'test': ...}), instead of data_dir's layout"
+    ),
+    "audio_dir": Option(
+        "paths",
+        True,
+        "folder(s) of downloaded clips, searched recursively; default: the sample's clips for the sample, "
+        "otherwise none (text only)",
+    ),
+    "missing_audio": Option(
+        "choice", True, "a record whose clip is missing: keep it with audio None, skip it, or raise an error"
+    ),
     "with_metadata": Option("bool", True, "music_dialogues only: add MusicCaps' caption, aspects and clip start/end"),
-    "on_invalid": Option("choice", True, "a record that fails validation: raise an error naming it, or skip it (counted and listed)"),
+    "on_invalid": Option(
+        "choice", True, "a record that fails validation: raise an error naming it, or skip it (counted and listed)"
+    ),
     "follow_symlinks": Option("bool", True, "also use symbolic links in audio_dir that point to files outside it"),
     "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
     "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
     "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
-    "max_audio_seconds": Option("seconds", False, "refuse, from its header and before reading it, a clip longer "
-                                "than this many seconds; None: no limit"),
-    "on_decode_error": Option("choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"),
+    "max_audio_seconds": Option(
+        "seconds",
+        False,
+        "refuse, from its header and before reading it, a clip longer than this many seconds; None: no limit",
+    ),
+    "on_decode_error": Option(
+        "choice", False, "a clip that cannot be decoded: raise an error naming it, or give None (counted)"
+    ),
 }
 
 
 def _literal_values(name: str) -> tuple[str, ...]:
     field_type = {f.name: f.type for f in dataclasses.fields(AudioDialoguesConfig)}[name]
-    inside = field_type[field_type.index("[") + 1: field_type.rindex("]")]  # annotations are strings here
+    inside = field_type[field_type.index("[") + 1 : field_type.rindex("]")]  # annotations are strings here
     return tuple(part.strip().strip("'\"") for part in inside.split(","))
 
 
@@ -105,7 +123,9 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     checked = {}
     for name, value in options.items():
         if name not in OPTIONS:
-            raise TypeError(f"Unknown option {name!r}.{did_you_mean(name, OPTIONS)} The options are: {', '.join(OPTIONS)}.")
+            raise TypeError(
+                f"Unknown option {name!r}.{did_you_mean(name, OPTIONS)} The options are: {', '.join(OPTIONS)}."
+            )
         checked[name] = _check(name, OPTIONS[name], value)
     return checked
 
@@ -122,8 +142,9 @@ def _check(name: str, option: Option, value: Any) -> Any:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise _error(value, f"{name}={value!r}: expected a positive int in Hz, or None to keep each file's rate.")
     elif rule == "seconds":
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
-                                  or not math.isfinite(value) or value <= 0):
+        if value is not None and (
+            not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0
+        ):
             message = f"{name}={value!r}: expected a positive number of seconds, or None for no limit."
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             raise ValueError(message) if number else TypeError(message)
@@ -167,8 +188,10 @@ def check_builder_arguments(verification_mode: Any = None, cache_dir: Any = None
     """The load arguments that are not config fields, checked as the options are (named, with what to pass)."""
     mode = getattr(verification_mode, "value", verification_mode)  # a datasets.VerificationMode, or its value
     if verification_mode is not None and str(mode) not in VERIFICATION_MODES:
-        raise ValueError(f"verification_mode={verification_mode!r}: choose one of {', '.join(VERIFICATION_MODES)}."
-                         f"{did_you_mean(verification_mode, VERIFICATION_MODES)}")
+        raise ValueError(
+            f"verification_mode={verification_mode!r}: choose one of {', '.join(VERIFICATION_MODES)}."
+            f"{did_you_mean(verification_mode, VERIFICATION_MODES)}"
+        )
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise TypeError(f"cache_dir={cache_dir!r}: expected a folder path (str or os.PathLike).")
     if num_proc is not None and (not isinstance(num_proc, int) or isinstance(num_proc, bool) or num_proc < 1):

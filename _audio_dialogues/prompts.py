@@ -34,13 +34,19 @@ lyrics or numbers that are not given).
 - Write each question-answer pair on its own line as one JSON object with exactly the keys "user" and \
 "assistant", and nothing else: no numbering, no commentary."""
 
-AUDIOSET_DIALOGUE_PROMPT = """You are an expert listener who writes a natural conversation between a user and an \
+AUDIOSET_DIALOGUE_PROMPT = (
+    """You are an expert listener who writes a natural conversation between a user and an \
 assistant about one 10-second audio clip. You do not hear the clip: you are given its sound events, each with a \
 short description and the times (in seconds) at which it is heard.
 
-""" + _RULES.format(what="events", mention="events",
-                    turns="Write 1 to 4 question-answer turns, about what is heard, in what order, how long, "
-                          "what happens together, and what the scene may be.") + """
+"""
+    + _RULES.format(
+        what="events",
+        mention="events",
+        turns="Write 1 to 4 question-answer turns, about what is heard, in what order, how long, "
+        "what happens together, and what the scene may be.",
+    )
+    + """
 
 Example, for "Sound of Dog (a dog barking in short sharp bursts): [0.500s-1.700s], [6.000s-7.200s]; \
 Sound of Vehicle (an engine passing by): [2.000s-9.000s]":
@@ -53,15 +59,22 @@ Example, for "Sound of Speech (a person talking): [0.000s-10.000s]; Sound of Lau
 {"user": "Is anyone talking in this recording?", "assistant": "Yes, someone talks for the whole clip."}
 {"user": "How do the others react?", "assistant": "They laugh briefly about three seconds in."}
 """
+)
 
-MUSIC_DIALOGUE_PROMPT = """You are an expert musician who writes a natural conversation between a user and an \
+MUSIC_DIALOGUE_PROMPT = (
+    """You are an expert musician who writes a natural conversation between a user and an \
 assistant about one 10-second music clip. You do not hear the clip: you are given a caption written by a \
 musician who did.
 
-""" + _RULES.format(what="caption", mention="the caption",
-                    turns="Write 1 to 4 question-answer turns. Good topics when the caption tells them: genre, "
-                          "live or studio recording, instruments, vocals and their language, tempo, key, time "
-                          "signature, mood, and what the music would suit.") + """
+"""
+    + _RULES.format(
+        what="caption",
+        mention="the caption",
+        turns="Write 1 to 4 question-answer turns. Good topics when the caption tells them: genre, "
+        "live or studio recording, instruments, vocals and their language, tempo, key, time "
+        "signature, mood, and what the music would suit.",
+    )
+    + """
 
 Example, for "A male voice sings over a strummed acoustic guitar. The tempo is slow and the mood is calm.":
 {"user": "What instrument accompanies the singer?", "assistant": "A strummed acoustic guitar."}
@@ -70,15 +83,22 @@ Example, for "A male voice sings over a strummed acoustic guitar. The tempo is s
 Example, for "This is a live recording of a brass band playing a fast march. The audio quality is poor.":
 {"user": "Is this a studio recording?", "assistant": "No, it is a live recording, and the quality is poor."}
 """
+)
 
-COMPARISON_PROMPT = """You are an expert listener who writes one question and its answer comparing several \
+COMPARISON_PROMPT = (
+    """You are an expert listener who writes one question and its answer comparing several \
 10-second audio clips. You do not hear them: each is given as "Audio N:" followed by its sound events, with a \
 short description and the times (in seconds) at which each is heard.
 
-""" + _RULES.format(what="events", mention="events",
-                    turns="Write exactly one question-answer turn. The question names the clips as Audio 1, "
-                          "Audio 2, ... and asks for a comparison (which one holds something, which is busier, "
-                          "what they share, how they differ); the answer gives it.") + """
+"""
+    + _RULES.format(
+        what="events",
+        mention="events",
+        turns="Write exactly one question-answer turn. The question names the clips as Audio 1, "
+        "Audio 2, ... and asks for a comparison (which one holds something, which is busier, "
+        "what they share, how they differ); the answer gives it.",
+    )
+    + """
 
 Example, for "Audio 1: Sound of Rain (steady rain falling): [0.000s-10.000s]" and \
 "Audio 2: Sound of Music (a piano playing softly): [0.000s-10.000s]":
@@ -87,6 +107,7 @@ Example, for "Audio 1: Sound of Rain (steady rain falling): [0.000s-10.000s]" an
 Example, for three clips with speech in Audio 1 and Audio 3 only:
 {"user": "Which clips have someone speaking?", "assistant": "Audio 1 and Audio 3; Audio 2 has no speech."}
 """
+)
 
 BUILT_IN_PROMPTS: dict[str, str] = {
     "audioset_dialogues": AUDIOSET_DIALOGUE_PROMPT,
@@ -94,8 +115,10 @@ BUILT_IN_PROMPTS: dict[str, str] = {
     "audioset_comparison": COMPARISON_PROMPT,
 }
 
-DESCRIPTION_PROMPT = ("Describe the acoustic character of the sound of \"{name}\" in less than 10 words "
-                      "(how it sounds, not what it is). Reply with the description only.")
+DESCRIPTION_PROMPT = (
+    'Describe the acoustic character of the sound of "{name}" in less than 10 words '
+    "(how it sounds, not what it is). Reply with the description only."
+)
 
 
 class InvalidReply(ValueError):
@@ -150,7 +173,7 @@ def parse_dialogue_reply(text: str, max_turns: int) -> list[Turn]:
     fenced = _FENCE.search(text)
     body = (fenced.group(1) if fenced else text).strip()
     if not fenced and body[:1] not in "[{" and "{" in body:  # "Here is the dialogue: [...]"
-        body = body[min(i for i in (body.find("["), body.find("{")) if i >= 0):]
+        body = body[min(i for i in (body.find("["), body.find("{")) if i >= 0) :]
     turns = _as_turns(body)
     if not 1 <= len(turns) <= max_turns:
         raise InvalidReply(f"{len(turns)} turns (expected 1 to {max_turns})")

@@ -95,8 +95,9 @@ class Notices:
 
     def lines(self) -> list[str]:
         """One phrase per kind, e.g. ``"unknown key 'x' ignored in 1 record (first: f, line 3)"``."""
-        return [f"{what} in {n} record{'s' if n > 1 else ''} (first: {self.first[what]})"
-                for what, n in self.counts.items()]
+        return [
+            f"{what} in {n} record{'s' if n > 1 else ''} (first: {self.first[what]})" for what, n in self.counts.items()
+        ]
 
 
 class ReleaseFormatError(ValueError):
@@ -121,8 +122,9 @@ def read_release_file(path: str | os.PathLike, rules: RecordRules, notices: Noti
     return records
 
 
-def iter_release_file(path: str | os.PathLike, rules: RecordRules,
-                      notices: Notices | None = None) -> Iterator[Record | ReleaseFormatError]:
+def iter_release_file(
+    path: str | os.PathLike, rules: RecordRules, notices: Notices | None = None
+) -> Iterator[Record | ReleaseFormatError]:
     """Every record of one release file, in order, or in its place the error saying why it is invalid.
 
     ``notices`` collects what valid records held that is worth a word in the summary (see the module docstring).
@@ -206,8 +208,13 @@ def _read_bytes(path: Path, gzipped: bool) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             from .decoding import describe_file_type
 
-            raise ReleaseFormatError(path, None, None, f"is {describe_file_type(info.st_mode)}, not a regular file; "
-                                     "not read (reading it could block or never end): point at the release file itself")
+            raise ReleaseFormatError(
+                path,
+                None,
+                None,
+                f"is {describe_file_type(info.st_mode)}, not a regular file; "
+                "not read (reading it could block or never end): point at the release file itself",
+            )
         if not gzipped:
             return path.read_bytes()
         limit = MAX_INFLATION * info.st_size + _INFLATION_ALLOWANCE
@@ -216,14 +223,20 @@ def _read_bytes(path: Path, gzipped: bool) -> bytes:
     except FileNotFoundError as err:
         raise FileNotFoundError(f"Release file {path} does not exist (see the README, 'The release files').") from err
     except PermissionError as err:
-        raise ReleaseFormatError(path, None, None, "could not be read: permission denied (fix its permissions, "
-                                 "e.g. chmod a+r)") from err
+        raise ReleaseFormatError(
+            path, None, None, "could not be read: permission denied (fix its permissions, e.g. chmod a+r)"
+        ) from err
     except (OSError, EOFError) as err:
         raise ReleaseFormatError(path, None, None, f"could not be read ({err})") from err
     if len(raw) > limit:
-        raise ReleaseFormatError(path, None, None, f"inflates to more than {limit:,} bytes ({MAX_INFLATION} times its "
-                                 f"{info.st_size:,} bytes, plus 64 MiB), far more than JSON text compresses: a corrupt "
-                                 "or hostile file; not read. Decompress it yourself (gunzip) if it is genuine")
+        raise ReleaseFormatError(
+            path,
+            None,
+            None,
+            f"inflates to more than {limit:,} bytes ({MAX_INFLATION} times its "
+            f"{info.st_size:,} bytes, plus 64 MiB), far more than JSON text compresses: a corrupt "
+            "or hostile file; not read. Decompress it yourself (gunzip) if it is genuine",
+        )
     return raw
 
 
@@ -231,15 +244,17 @@ def _why_not_json(text: str, err: json.JSONDecodeError) -> str:
     """The parse error, and the likely cause: a truncated file, or JSON Lines in a ``.json`` file."""
     start = re.match(r"\s*", text).end()
     end = text.find("\n", start)
-    first = text[start:end if end >= 0 else len(text)]
+    first = text[start : end if end >= 0 else len(text)]
     if err.msg == "Extra data" and err.lineno > 1:
         try:
             one_per_line = isinstance(json.loads(first), dict)
         except ValueError:
             one_per_line = False
         if one_per_line:
-            return (f"is not valid JSON ({err.msg}): it looks like JSON Lines (one record a line); rename it to "
-                    ".jsonl (or .jsonl.gz)")
+            return (
+                f"is not valid JSON ({err.msg}): it looks like JSON Lines (one record a line); rename it to "
+                ".jsonl (or .jsonl.gz)"
+            )
     return f"is not valid JSON ({err.msg}); is the file truncated?"
 
 
@@ -275,8 +290,9 @@ def is_record_line(raw: bytes, first: bool = False) -> bool:
     return bool(stripped) and (stripped.isascii() or bool(stripped.decode("utf-8", "replace").strip()))
 
 
-def parse_json_line(path: str | os.PathLike, raw: bytes, number: int, offset: int, rules: RecordRules,
-                    notices: Notices | None = None) -> Record | ReleaseFormatError | None:
+def parse_json_line(
+    path: str | os.PathLike, raw: bytes, number: int, offset: int, rules: RecordRules, notices: Notices | None = None
+) -> Record | ReleaseFormatError | None:
     """One raw line of a JSON Lines file (line ``number``, starting at byte ``offset``), as
     :func:`iter_release_file` reads it: the record, the error saying why it is invalid, or ``None`` (blank).
 
@@ -334,7 +350,11 @@ def parse_record(obj: Any, rules: RecordRules, file: str, position: str, notices
         found.append("the same clip twice in audio_ids (a comparison of a clip with itself)")
     dialogue = _dialogue(obj, fail)
     if not rules.min_turns <= len(dialogue) <= rules.max_turns:
-        expected = f"exactly {rules.max_turns}" if rules.min_turns == rules.max_turns else f"{rules.min_turns} to {rules.max_turns}"
+        expected = (
+            f"exactly {rules.max_turns}"
+            if rules.min_turns == rules.max_turns
+            else f"{rules.min_turns} to {rules.max_turns}"
+        )
         raise fail("dialogue", f"expected {expected} turn(s), found {len(dialogue)}")
     if "dialogue" in obj and type(obj["dialogue"]) is list:
         for i, turn in enumerate(obj["dialogue"]):
@@ -353,8 +373,11 @@ def _check_keys(obj: Any, where: str | None, known, found: list[str], fail) -> N
     for key, values in getattr(obj, "duplicates", {}).items():
         field = key if where is None else f"{where}.{key}"
         if any(v != values[0] for v in values):
-            raise fail(field, f"the key {key!r} is given {len(values)} times with different values (JSON would keep "
-                              "the last without a word): keep one")
+            raise fail(
+                field,
+                f"the key {key!r} is given {len(values)} times with different values (JSON would keep "
+                "the last without a word): keep one",
+            )
         found.append(f"the key {field!r} given {len(values)} times (same value)")
     for key in obj:
         if key not in known:
@@ -371,7 +394,10 @@ def _audio_ids(obj: dict, rules: RecordRules, fail) -> list[str]:
         return [audio_id]
     audio_ids = obj.get("audio_ids")
     if not isinstance(audio_ids, list):
-        raise fail("audio_ids", f"expected a list of {rules.min_audios}-{rules.max_audios} file names, found {_describe(audio_ids)}")
+        raise fail(
+            "audio_ids",
+            f"expected a list of {rules.min_audios}-{rules.max_audios} file names, found {_describe(audio_ids)}",
+        )
     if not rules.min_audios <= len(audio_ids) <= rules.max_audios:
         raise fail("audio_ids", f"expected {rules.min_audios} to {rules.max_audios} audio ids, found {len(audio_ids)}")
     for i, audio_id in enumerate(audio_ids):
@@ -407,8 +433,12 @@ def _dialogue(obj: dict, fail) -> list[Turn]:
                     continue
             if not isinstance(turn, dict):
                 raise fail(f"dialogue[{i}]", f"expected an object with 'user' and 'assistant', found {_describe(turn)}")
-            out.append(Turn(user=_text(turn, "user", f"dialogue[{i}].user", fail),
-                            assistant=_text(turn, "assistant", f"dialogue[{i}].assistant", fail)))
+            out.append(
+                Turn(
+                    user=_text(turn, "user", f"dialogue[{i}].user", fail),
+                    assistant=_text(turn, "assistant", f"dialogue[{i}].assistant", fail),
+                )
+            )
         return out
     for key, role_key, text_key in (("messages", "role", "content"), ("conversations", "from", "value")):
         if key in obj:
@@ -419,7 +449,9 @@ def _dialogue(obj: dict, fail) -> list[Turn]:
 def _pair_messages(messages: Any, key: str, role_key: str, text_key: str, fail) -> list[Turn]:
     """Turn alternating user/assistant messages into turns; anything else is an error."""
     if not isinstance(messages, list) or len(messages) % 2:
-        raise fail(key, "expected a list of alternating user and assistant messages, user first, ending with the assistant")
+        raise fail(
+            key, "expected a list of alternating user and assistant messages, user first, ending with the assistant"
+        )
     turns = []
     for i in range(0, len(messages), 2):
         texts = []
@@ -430,7 +462,11 @@ def _pair_messages(messages: Any, key: str, role_key: str, text_key: str, fail) 
                 raise fail(f"{key}[{j}].{role_key}", f"expected a {wanted} message here, found {_describe(message)}")
             content = message.get(text_key)
             if isinstance(content, list):  # OpenAI content parts: keep the text parts, in order
-                content = "\n".join(p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str))
+                content = "\n".join(
+                    p["text"]
+                    for p in content
+                    if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                )
             if j == 0 and isinstance(content, str):
                 content = _PLACEHOLDER.sub("", content, count=1)
             texts.append(_text({text_key: content}, text_key, f"{key}[{j}].{text_key}", fail))
@@ -443,22 +479,32 @@ _SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 def _is_text(value: Any) -> bool:
     """A non-empty, non-blank string that is valid Unicode (no lone surrogate, which UTF-8 cannot encode)."""
-    return (isinstance(value, str) and value != "" and not value.isspace()  # "".isspace() is False
-            and (value.isascii() or _SURROGATE.search(value) is None))
+    return (
+        isinstance(value, str)
+        and value != ""
+        and not value.isspace()  # "".isspace() is False
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    )
 
 
 def _text(container: dict, key: str, field: str, fail) -> str:
     value = container.get(key)
     if isinstance(value, str) and not value.isascii() and (bad := _SURROGATE.search(value)):
-        raise fail(field, f"holds a lone surrogate ({_printable(bad.group())} at character {bad.start()}), which is "
-                          "not valid Unicode text and cannot be stored: fix the escape in the file (a \\u escape of "
-                          "half a UTF-16 pair)")
+        raise fail(
+            field,
+            f"holds a lone surrogate ({_printable(bad.group())} at character {bad.start()}), which is "
+            "not valid Unicode text and cannot be stored: fix the escape in the file (a \\u escape of "
+            "half a UTF-16 pair)",
+        )
     if not _is_text(value):
         if key not in container and isinstance(container, dict):
             close = difflib.get_close_matches(key, [k for k in container if isinstance(k, str)], n=1, cutoff=0.6)
             if close:
-                raise fail(field, f"expected a non-empty string, found nothing (missing); the turn has {close[0]!r}: "
-                                  f"a misspelt {key!r}?")
+                raise fail(
+                    field,
+                    f"expected a non-empty string, found nothing (missing); the turn has {close[0]!r}: "
+                    f"a misspelt {key!r}?",
+                )
         raise fail(field, f"expected a non-empty string, found {_describe(value)}")
     return value
 

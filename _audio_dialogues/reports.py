@@ -41,13 +41,17 @@ class JoinReport:
     with_audio: int = 0  # records whose every audio was found
     missing_records: int = 0  # records with at least one audio missing
     missing_clip_count: int = 0  # distinct clips missing
-    missing_clips: list[tuple[str, str, list[str]]] = field(default_factory=list, compare=False)  # (youtube_id, audio_id, example ids)
+    missing_clips: list[tuple[str, str, list[str]]] = field(
+        default_factory=list, compare=False
+    )  # (youtube_id, audio_id, example ids)
     skipped: int = 0
     ties: int = 0  # audio references where several files matched and a rule chose one
     missing_file: str | None = None
     on_invalid: str = "error"
     invalid_records: int = 0  # release records that failed validation and were skipped (counted in ``records``)
-    invalid: list[tuple[str, str, str, str]] = field(default_factory=list, compare=False)  # (file, position, field, problem)
+    invalid: list[tuple[str, str, str, str]] = field(
+        default_factory=list, compare=False
+    )  # (file, position, field, problem)
     invalid_file: str | None = None
     notices: list[str] = field(default_factory=list)  # what valid records held that users want to hear about
 
@@ -96,8 +100,12 @@ class JoinReport:
         return "no record has its audio (missing_audio='skip'): download the clips listed in the missing-clip file"
 
     def to_json(self) -> str:
-        """The counts (the lists of missing clips and invalid records are the ``.missing.tsv`` and ``.invalid.tsv`` files)."""
-        return json.dumps({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("missing_clips", "invalid")}, indent=1)
+        """The counts (the lists of missing clips and invalid records are the ``.missing.tsv`` and
+        ``.invalid.tsv`` files)."""
+        return json.dumps(
+            {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("missing_clips", "invalid")},
+            indent=1,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> "JoinReport":
@@ -117,8 +125,10 @@ class MusicCapsReport:
         if not self.not_found:
             return f"{self.name}: MusicCaps metadata found for every YouTube id"
         shown = ", ".join(yid for yid, _ in self.not_found[:5])
-        line = (f"{self.name}: {len(self.not_found)} YouTube ids not in MusicCaps ({records} records, their "
-                f"musiccaps_* columns are None; first: {shown})")
+        line = (
+            f"{self.name}: {len(self.not_found)} YouTube ids not in MusicCaps ({records} records, their "
+            f"musiccaps_* columns are None; first: {shown})"
+        )
         return line + (f"; listed in {self.missing_file}" if self.missing_file else "")
 
     def to_tsv(self) -> str:
@@ -131,7 +141,8 @@ class MusicCapsReport:
 
 
 def write_join_report(report: JoinReport, directory: Path, final_directory: Path | None = None) -> None:
-    """Write ``<split>.missing.tsv``, ``<split>.invalid.tsv`` (``on_invalid="skip"``) and ``<split>.summary.json`` into ``directory``.
+    """Write ``<split>.missing.tsv``, ``<split>.invalid.tsv`` (``on_invalid="skip"``) and
+    ``<split>.summary.json`` into ``directory``.
 
     ``final_directory`` is where the files will be once ``datasets`` moves its build folder into
     place; the summary names that path.

@@ -26,7 +26,6 @@ from .options import DataFiles
 from .release import RELEASE_SUFFIXES
 
 
-
 @dataclass(frozen=True)
 class ReleaseSource:
     """The files of one config's release, per split, and how many records each split must hold."""
@@ -40,7 +39,7 @@ class ReleaseSource:
         notes: dict[str, list[str]] = {}
         entries = [(split, path, os.path.getsize(path)) for split, paths in self.files.items() for path in paths]
         for i, (split, path, size) in enumerate(entries):
-            for other_split, other, other_size in entries[i + 1:]:
+            for other_split, other, other_size in entries[i + 1 :]:
                 if other_split != split and size == other_size and _same_bytes(path, other):
                     notes.setdefault(split, []).append(f"{path} has the same content as the {other_split} file {other}")
                     notes.setdefault(other_split, []).append(f"{other} has the same content as the {split} file {path}")
@@ -100,8 +99,10 @@ def _by_split(data_files: DataFiles) -> dict[str, list[str]]:
     if isinstance(data_files, (str, os.PathLike)):
         return {"train": [os.fspath(data_files)]}
     if isinstance(data_files, Mapping):
-        return {str(k): [os.fspath(v)] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
-                for k, v in data_files.items()}
+        return {
+            str(k): [os.fspath(v)] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
+            for k, v in data_files.items()
+        }
     return {"train": [os.fspath(x) for x in data_files]}
 
 
@@ -129,7 +130,10 @@ def _find_split_file(root: Path, config: str, split: str) -> str:
     candidates = [root / config / f"{split}{suffix}" for suffix in RELEASE_SUFFIXES]
     existing = [p for p in candidates if p.is_file()]
     if len(existing) > 1:
-        raise ValueError(f"Several files for {config}/{split}: {', '.join(map(str, existing))}. Keep one, or name it with data_files.")
+        raise ValueError(
+            f"Several files for {config}/{split}: {', '.join(map(str, existing))}. Keep one, or name it "
+            f"with data_files."
+        )
     if not existing:
         raise FileNotFoundError(
             f"No {split} file for {config} under {root}: expected one of "
@@ -181,13 +185,18 @@ def check_cache_dir(cache_dir: str | os.PathLike) -> None:
     path = Path(cache_dir).expanduser()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
-        raise NotADirectoryError(f"cache_dir {path} is not a folder ({existing} is a file): pass cache_dir= a folder, or leave it out for datasets' default cache.")
+        raise NotADirectoryError(
+            f"cache_dir {path} is not a folder ({existing} is a file): pass cache_dir= a folder, or leave "
+            f"it out for datasets' default cache."
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         what = "is not writable" if existing == path else f"cannot be created ({existing} is not writable)"
         raise PermissionError(f"cache_dir {path} {what}: pass a writable cache_dir=, or fix the folder's permissions.")
 
 
-def verify_record_count(name: str, files: Sequence[str], found: int, expected: int, verification_mode: str | None) -> None:
+def verify_record_count(
+    name: str, files: Sequence[str], found: int, expected: int, verification_mode: str | None
+) -> None:
     """Fail like ``datasets``' split verification when a release split does not hold its published size.
 
     Checked on the release records, before any record without audio is skipped. ``verification_mode``
@@ -196,7 +205,10 @@ def verify_record_count(name: str, files: Sequence[str], found: int, expected: i
     from datasets.exceptions import NonMatchingSplitsSizesError
     from datasets.utils.info_utils import VerificationMode
 
-    if VerificationMode(verification_mode or VerificationMode.BASIC_CHECKS) == VerificationMode.NO_CHECKS or found == expected:
+    if (
+        VerificationMode(verification_mode or VerificationMode.BASIC_CHECKS) == VerificationMode.NO_CHECKS
+        or found == expected
+    ):
         return
     raise NonMatchingSplitsSizesError(
         f"{name}: expected {expected} records, found {found} in {', '.join(files)}. Is a file truncated or from "

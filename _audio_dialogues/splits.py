@@ -40,8 +40,15 @@ from typing import Iterator, Sequence
 from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, join_audio
 from .musiccaps import match_musiccaps, shipped_musiccaps
-from .release import (Notices, Record, RecordRules, ReleaseFormatError, is_record_line, iter_release_file,
-                      parse_json_line)
+from .release import (
+    Notices,
+    Record,
+    RecordRules,
+    ReleaseFormatError,
+    is_record_line,
+    iter_release_file,
+    parse_json_line,
+)
 from .reports import SplitReport, log_report
 from .sources import verify_record_count
 
@@ -119,8 +126,14 @@ class SplitSource:
                         positions.append(position)
                     position += 1
             verify_record_count(self.name, self.files, position, self.expected_records, self.verification_mode)
-            joined, report = join_audio(records, self.audio_index, name=self.name, split=self.split,
-                                        policy=self.missing_audio, positions=positions if invalid else None)
+            joined, report = join_audio(
+                records,
+                self.audio_index,
+                name=self.name,
+                split=self.split,
+                policy=self.missing_audio,
+                positions=positions if invalid else None,
+            )
             report.records, report.on_invalid = position, self.on_invalid
             report.add_invalid(invalid)
             report.notices = notices.lines() + list(self.notices)
@@ -139,9 +152,14 @@ class SplitSource:
 
     def reads_by_line(self) -> bool:
         """Whether a process that has not read the split reads only its shards' lines (module docstring)."""
-        return (self._joined is None and self.token not in _READ and self.missing_audio == "keep"
-                and self.on_invalid == "error" and not self.with_metadata
-                and all(str(path).lower().endswith(".jsonl") for path in self.files))
+        return (
+            self._joined is None
+            and self.token not in _READ
+            and self.missing_audio == "keep"
+            and self.on_invalid == "error"
+            and not self.with_metadata
+            and all(str(path).lower().endswith(".jsonl") for path in self.files)
+        )
 
     def line_shard(self, index: int, num_shards: int) -> list[JoinedRecord]:
         """The joined records of shard ``index``, parsed from its lines only (see :func:`line_shards`)."""
@@ -150,9 +168,11 @@ class SplitSource:
             shards = _LINE_SHARDS[(self.token, num_shards)] = line_shards(self.files, num_shards)
             records = shards[-1].position + shards[-1].records
             verify_record_count(self.name, self.files, records, self.expected_records, self.verification_mode)
-            logger.info(f"{self.name}: {records} records (JSON Lines); this process parses only the lines of the "
-                        "shards it reads, so missing clips are only seen as audio None here: the split's missing-"
-                        "clip report is that of a prepared load (load_dataset without streaming=True)")
+            logger.info(
+                f"{self.name}: {records} records (JSON Lines); this process parses only the lines of the "
+                "shards it reads, so missing clips are only seen as audio None here: the split's missing-"
+                "clip report is that of a prepared load (load_dataset without streaming=True)"
+            )
         shard = shards[index]
         records, positions = [], []
         notices = Notices()
@@ -178,14 +198,16 @@ class SplitSource:
                         positions.append(position)
                         position += 1
             base += size
-        joined, _ = join_audio(records, self.audio_index, name=self.name, split=self.split, policy="keep",
-                               positions=positions)
+        joined, _ = join_audio(
+            records, self.audio_index, name=self.name, split=self.split, policy="keep", positions=positions
+        )
         noticed = _NOTICED.setdefault(self.token, set())
         for what, line in zip(notices.counts, notices.lines()):
             if what not in noticed:  # each kind once per process: these shards hold records worth a word
                 noticed.add(what)
-                logger.info(f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the "
-                            "whole split)")
+                logger.info(
+                    f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the whole split)"
+                )
         return joined
 
     def keep(self, joined: list[JoinedRecord]) -> None:
@@ -244,8 +266,10 @@ def line_shards(files: Sequence[str], num_shards: int = NUM_SHARDS) -> list[Line
     def at(position: int) -> tuple[int, int]:
         return (offsets[position], lines[position]) if position < count else (base, 1)
 
-    return [LineShard(at(start)[0], at(stop)[0], at(start)[1], start, stop - start)
-            for start, stop in shard_bounds(count, num_shards)]
+    return [
+        LineShard(at(start)[0], at(stop)[0], at(start)[1], start, stop - start)
+        for start, stop in shard_bounds(count, num_shards)
+    ]
 
 
 def shard_bounds(count: int, num_shards: int = NUM_SHARDS) -> list[tuple[int, int]]:
@@ -306,8 +330,18 @@ def read_release(
     out = {}
     shared = release.shared_content()
     for split in chosen:
-        source = SplitSource(f"{config}/{split}", split, release.files[split], row.rules, release.expected_records[split],
-                             None, "keep", verification_mode, on_invalid, notices=tuple(shared.get(split, ())))
+        source = SplitSource(
+            f"{config}/{split}",
+            split,
+            release.files[split],
+            row.rules,
+            release.expected_records[split],
+            None,
+            "keep",
+            verification_mode,
+            on_invalid,
+            notices=tuple(shared.get(split, ())),
+        )
         out[split], report = source.read()
         if report.join.notices or report.join.invalid_records:  # what would otherwise pass without a word
             logger.info(f"{source.name}: {report.join.records} records" + report.join.details())

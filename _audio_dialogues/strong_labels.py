@@ -27,10 +27,15 @@ class StrongLabelsFormatError(ValueError):
 
     def __init__(self, file: str | os.PathLike, line: int | None, field_name: str | None, problem: str):
         self.file, self.line, self.field = str(file), line, field_name
-        where = ", ".join(p for p in (self.file, f"line {line}" if line else None,
-                                      f"field '{field_name}'" if field_name else None) if p)
-        super().__init__(f"{where}: {problem}. Pass the unmodified AudioSet strong-label TSV "
-                         "(audioset_train_strong.tsv or audioset_eval_strong.tsv) as --source.")
+        where = ", ".join(
+            p
+            for p in (self.file, f"line {line}" if line else None, f"field '{field_name}'" if field_name else None)
+            if p
+        )
+        super().__init__(
+            f"{where}: {problem}. Pass the unmodified AudioSet strong-label TSV "
+            "(audioset_train_strong.tsv or audioset_eval_strong.tsv) as --source."
+        )
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,10 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"Strong-label file {path} does not exist: download audioset_train_strong.tsv "
-                                "and audioset_eval_strong.tsv from the AudioSet site; pass them as --source.") from err
+        raise FileNotFoundError(
+            f"Strong-label file {path} does not exist: download audioset_train_strong.tsv "
+            "and audioset_eval_strong.tsv from the AudioSet site; pass them as --source."
+        ) from err
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
@@ -81,13 +88,15 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
                 raise StrongLabelsFormatError(path, 1, None, f"expected the header {' '.join(HEADER)}, found {line!r}")
             continue
         if len(columns) != len(HEADER):
-            raise StrongLabelsFormatError(path, number, None, f"expected {len(HEADER)} tab-separated columns, "
-                                                              f"found {len(columns)}: {line[:80]!r}")
+            raise StrongLabelsFormatError(
+                path, number, None, f"expected {len(HEADER)} tab-separated columns, found {len(columns)}: {line[:80]!r}"
+            )
         segment_id, start, end, label = columns
         youtube_id, sep, start_ms = segment_id.rpartition("_")
         if not sep or len(youtube_id) != 11 or not start_ms.isdigit():
-            raise StrongLabelsFormatError(path, number, "segment_id",
-                                          f"expected <11-character YouTube id>_<start ms>, found {segment_id!r}")
+            raise StrongLabelsFormatError(
+                path, number, "segment_id", f"expected <11-character YouTube id>_<start ms>, found {segment_id!r}"
+            )
         times = []
         for name, value in (("start_time_seconds", start), ("end_time_seconds", end)):
             try:
@@ -95,12 +104,17 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
             except ValueError as err:
                 raise StrongLabelsFormatError(path, number, name, f"expected seconds, found {value!r}") from err
         if not label.startswith("/"):
-            raise StrongLabelsFormatError(path, number, "label",
-                                          f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}")
+            raise StrongLabelsFormatError(
+                path, number, "label", f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}"
+            )
         clip = clips.setdefault(youtube_id, StrongClip(youtube_id, int(start_ms)))
         if clip.start_ms != int(start_ms):
-            raise StrongLabelsFormatError(path, number, "segment_id", f"YouTube id {youtube_id} appears with two clip "
-                                                                      f"starts ({clip.start_ms} and {start_ms} ms)")
+            raise StrongLabelsFormatError(
+                path,
+                number,
+                "segment_id",
+                f"YouTube id {youtube_id} appears with two clip starts ({clip.start_ms} and {start_ms} ms)",
+            )
         clip.events.append(Event(label, times[0], times[1]))
     return clips
 
@@ -126,8 +140,9 @@ def shipped_label_names_file() -> Path:
     for path in (checkout, installed):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"The AudioSet label names are missing (looked for {checkout} and {installed}); "
-                            "reinstall audio-dialogues.")
+    raise FileNotFoundError(
+        f"The AudioSet label names are missing (looked for {checkout} and {installed}); reinstall audio-dialogues."
+    )
 
 
 @lru_cache(maxsize=1)

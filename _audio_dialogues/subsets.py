@@ -55,4 +55,6 @@ def subset(config: str) -> Subset:
     except (KeyError, TypeError):
         from .options import did_you_mean
 
-        raise ValueError(f"Unknown config {config!r}: choose one of {', '.join(CONFIGS)}.{did_you_mean(config, CONFIGS)}") from None
+        raise ValueError(
+            f"Unknown config {config!r}: choose one of {', '.join(CONFIGS)}.{did_you_mean(config, CONFIGS)}"
+        ) from None

@@ -42,8 +42,9 @@ class PaddedAudio:
     sampling_rate: int | None  # None when no clip in the batch is present
 
 
-def pad_audio(values: Sequence[AudioValue | None | Sequence[AudioValue | None]], *,
-              max_seconds: float | None = None) -> PaddedAudio:
+def pad_audio(
+    values: Sequence[AudioValue | None | Sequence[AudioValue | None]], *, max_seconds: float | None = None
+) -> PaddedAudio:
     """Pad decoded audio values (or lists of them, for comparisons) into one float32 array.
 
     Args:
@@ -60,8 +61,10 @@ def pad_audio(values: Sequence[AudioValue | None | Sequence[AudioValue | None]],
     width = max((len(row) for row in rows), default=0) if nested else 1  # clip slots per example
     rates = {_checked(v)["sampling_rate"] for row in rows for v in row if v is not None}
     if len(rates) > 1:
-        raise ValueError(f"The clips of a batch have different sampling rates {sorted(rates)}: load the dataset with "
-                         "sampling_rate= one rate (the default, 16000) rather than None to pad them together.")
+        raise ValueError(
+            f"The clips of a batch have different sampling rates {sorted(rates)}: load the dataset with "
+            "sampling_rate= one rate (the default, 16000) rather than None to pad them together."
+        )
     rate = rates.pop() if rates else None
     limit = None if max_seconds is None or rate is None else int(max_seconds * rate)
     lengths = np.zeros((len(rows), width), dtype=np.int64)
@@ -96,8 +99,10 @@ def collate_audio(batch: Sequence[Mapping[str, Any]], *, max_seconds: float | No
 
     columns = [c for c in AUDIO_COLUMNS if batch and c in batch[0]]
     if not columns:
-        raise ValueError(f"collate_audio expects examples with an {' or '.join(map(repr, AUDIO_COLUMNS))} column; "
-                         f"got the columns {sorted(batch[0]) if batch else []}")
+        raise ValueError(
+            f"collate_audio expects examples with an {' or '.join(map(repr, AUDIO_COLUMNS))} column; "
+            f"got the columns {sorted(batch[0]) if batch else []}"
+        )
     (column,) = columns
     padded = pad_audio([example[column] for example in batch], max_seconds=max_seconds)
     out: dict[str, Any] = {name: [example[name] for example in batch] for name in batch[0] if name != column}
@@ -110,6 +115,8 @@ def collate_audio(batch: Sequence[Mapping[str, Any]], *, max_seconds: float | No
 
 def _checked(value: Any) -> AudioValue:
     if not isinstance(value, Mapping) or value.get("array") is None:
-        raise ValueError(f"Padding needs decoded audio ({{'path', 'array', 'sampling_rate'}} or None); got "
-                         f"{value!r:.120}. Load with decode=True (the default).")
+        raise ValueError(
+            f"Padding needs decoded audio ({{'path', 'array', 'sampling_rate'}} or None); got "
+            f"{value!r:.120}. Load with decode=True (the default)."
+        )
     return value

@@ -56,11 +56,10 @@ from typing import Callable
 import numpy as np
 import soundfile
 import soxr
-
+from synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
 from workload import cpu_model  # also puts this checkout on sys.path: the code measured is this checkout's
 
 from _audio_dialogues.features import SoundfileAudio  # noqa: E402
-from synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
 
 RATE = 16000
 DECODERS = ("ours", "floor", "librosa", "torchcodec")
@@ -111,8 +110,10 @@ def available_decoders() -> tuple[dict[str, Decoder], list[str]]:
         except Exception as err:  # ImportError, or torchcodec failing to load FFmpeg's libraries
             notes.append(f"{name} column skipped: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
     if "torchcodec" not in decoders:
-        notes.append("for the torchcodec column run in a venv with datasets 5, torch==2.13.0, torchcodec==0.13.* "
-                     "and Debian's ffmpeg (see this script's docstring)")
+        notes.append(
+            "for the torchcodec column run in a venv with datasets 5, torch==2.13.0, torchcodec==0.13.* "
+            "and Debian's ffmpeg (see this script's docstring)"
+        )
     return decoders, notes
 
 
@@ -137,7 +138,9 @@ class Cell:
         """Ours' throughput over ``decoder``'s: the median of the back-to-back pairs."""
         if decoder not in self.seconds[clock]:
             return None
-        return statistics.median(theirs / ours for ours, theirs in zip(self.seconds[clock]["ours"], self.seconds[clock][decoder]))
+        return statistics.median(
+            theirs / ours for ours, theirs in zip(self.seconds[clock]["ours"], self.seconds[clock][decoder])
+        )
 
 
 def timed(decode: Decoder, path: str) -> tuple[float, float]:
@@ -193,13 +196,16 @@ def check_outputs(cells: list[Cell], decoders: dict[str, Decoder]) -> list[str]:
             largest.append(float(np.max(np.abs(difference))))
             rms.append(float(np.sqrt(np.mean(difference**2))))
         worst = int(np.argmax(largest))
-        lines.append(f"  {name:<10} {'/'.join(sorted(dtypes))}, {min(lengths)}-{max(lengths)} samples at {RATE} Hz; "
-                     f"vs ours: max |diff| {largest[worst]:.2g}, rms diff {rms[worst]:.2g} (worst cell: {cells[worst].clip})")
+        lines.append(
+            f"  {name:<10} {'/'.join(sorted(dtypes))}, {min(lengths)}-{max(lengths)} samples at {RATE} Hz; "
+            f"vs ours: max |diff| {largest[worst]:.2g}, rms diff {rms[worst]:.2g} (worst cell: {cells[worst].clip})"
+        )
     return lines
 
 
 def through_datasets(paths: list[str], decoders: dict[str, Decoder], repeats: int) -> dict[str, list[float]]:
-    """Wall seconds per pass: ours (and torchcodec) called directly vs. iterating a ``datasets.Dataset`` of ``paths``."""
+    """Wall seconds per pass: ours (and torchcodec) called directly vs. iterating a ``datasets.Dataset``
+    of ``paths``."""
     import datasets
 
     def direct(decode: Decoder) -> Callable[[], object]:
@@ -238,8 +244,11 @@ def load_average() -> str:
 
 
 def versions() -> dict[str, str]:
-    found = {"numpy": np.__version__, "soundfile": f"{soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})",
-             "soxr": soxr.__version__}
+    found = {
+        "numpy": np.__version__,
+        "soundfile": f"{soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})",
+        "soxr": soxr.__version__,
+    }
     for module in ("librosa", "datasets", "torch", "torchcodec"):
         try:
             found[module] = __import__(module).__version__
@@ -258,26 +267,46 @@ def table(cells: list[Cell], repeats: int, seconds: float, clock: str) -> tuple[
     header = f"{'format':<6} {'rate':>6} {'ch':<6}" + "".join(f" {name:>10}" for name in DECODERS)
     header += f" {'ours/floor':>10} {'ours/lbr':>9} {'ours/tc':>8}"
     title = {"wall": "by wall time", "cpu": "by CPU time of the process (all its threads)"}[clock]
-    lines = [f"examples/s {title}; {repeats} repeats; {seconds:g} s clips -> 16 kHz mono float32", header, "-" * len(header)]
+    lines = [
+        f"examples/s {title}; {repeats} repeats; {seconds:g} s clips -> 16 kHz mono float32",
+        header,
+        "-" * len(header),
+    ]
 
     def line(label: str, rates: dict[str, float | None], ratios: dict[str, float | None]) -> str:
         text = label + "".join(f" {rates[name]:>10.1f}" if rates.get(name) else f" {'-':>10}" for name in DECODERS)
         widths = {"floor": 10, "librosa": 9, "torchcodec": 8}
-        return text + "".join(f" {ratios[name]:>{width}.2f}" if ratios.get(name) else f" {'-':>{width}}"
-                              for name, width in widths.items())
+        return text + "".join(
+            f" {ratios[name]:>{width}.2f}" if ratios.get(name) else f" {'-':>{width}}" for name, width in widths.items()
+        )
 
     for cell in cells:
-        label = f"{cell.clip.format:<6} {cell.clip.sampling_rate:>6} {'mono' if cell.clip.channels == 1 else 'stereo':<6}"
-        lines.append(line(label, {name: cell.rate(name, clock) for name in DECODERS},
-                          {name: cell.ratio(name, clock) for name in GOALS}))
+        label = (
+            f"{cell.clip.format:<6} {cell.clip.sampling_rate:>6} {'mono' if cell.clip.channels == 1 else 'stereo':<6}"
+        )
+        lines.append(
+            line(
+                label,
+                {name: cell.rate(name, clock) for name in DECODERS},
+                {name: cell.ratio(name, clock) for name in GOALS},
+            )
+        )
     # All cells mixed: every file of every cell once per repeat; examples/s from the median repeat.
     names = list(cells[0].seconds[clock])
     files = sum(len(cell.paths) for cell in cells)
-    per_repeat = {name: [sum(sum(cell.seconds[clock][name][r * len(cell.paths) : (r + 1) * len(cell.paths)]) for cell in cells)
-                         for r in range(repeats)] for name in names}
+    per_repeat = {
+        name: [
+            sum(sum(cell.seconds[clock][name][r * len(cell.paths) : (r + 1) * len(cell.paths)]) for cell in cells)
+            for r in range(repeats)
+        ]
+        for name in names
+    }
     mixed = {name: files / statistics.median(times) for name, times in per_repeat.items()}
-    mixed_ratios = {name: statistics.median(t / o for o, t in zip(per_repeat["ours"], per_repeat[name]))
-                    for name in GOALS if name in per_repeat}
+    mixed_ratios = {
+        name: statistics.median(t / o for o, t in zip(per_repeat["ours"], per_repeat[name]))
+        for name in GOALS
+        if name in per_repeat
+    }
     lines.append("-" * len(header))
     lines.append(line(f"{'all 24 cells mixed':<20}", mixed, mixed_ratios))
     return lines, mixed
@@ -293,8 +322,10 @@ def verdict(cells: list[Cell], clock: str) -> list[str]:
         worst, clip = min(ratios)
         below = [f"{c} ({r:.2f})" for r, c in ratios if r < goal]
         state = "met in every cell" if not below else f"NOT met in {len(below)} cells: {', '.join(below)}"
-        lines.append(f"  ours/{other} >= {goal:.1f}: {state}; worst {worst:.2f} ({clip}), "
-                     f"median over cells {statistics.median(r for r, _ in ratios):.2f}")
+        lines.append(
+            f"  ours/{other} >= {goal:.1f}: {state}; worst {worst:.2f} ({clip}), "
+            f"median over cells {statistics.median(r for r, _ in ratios):.2f}"
+        )
     return lines
 
 
@@ -313,8 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     info = {"machine": machine(), "versions": versions(), "command": command, "load_before": load_average()}
     print("Decode benchmark (issue 3, benchmark 2)")
     print(f"command: {command}")
-    print("machine: " + ", ".join(f"{key} {value}" for key, value in info["machine"].items())
-          + f"; load average before the run {info['load_before']}")
+    print(
+        "machine: "
+        + ", ".join(f"{key} {value}" for key, value in info["machine"].items())
+        + f"; load average before the run {info['load_before']}"
+    )
     print("versions: " + ", ".join(f"{key} {value}" for key, value in info["versions"].items()))
     decoders, notes = available_decoders()
     for note in notes:
@@ -323,10 +357,14 @@ def main(argv: list[str] | None = None) -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_decode_"))
     try:
         started = time.perf_counter()
-        sets = [write_clips(workdir / f"seed{seed}", seconds=args.seconds, seed=seed) for seed in range(args.files_per_cell)]
+        sets = [
+            write_clips(workdir / f"seed{seed}", seconds=args.seconds, seed=seed) for seed in range(args.files_per_cell)
+        ]
         cells = [Cell(clip, [str(clips[clip]) for clips in sets]) for clip in CLIP_FORMATS]
-        print(f"clips: {len(CLIP_FORMATS)} cells x {args.files_per_cell} files of {args.seconds:g} s in {workdir} "
-              f"(written in {time.perf_counter() - started:.1f} s); {args.repeats} repeats of {', '.join(decoders)}")
+        print(
+            f"clips: {len(CLIP_FORMATS)} cells x {args.files_per_cell} files of {args.seconds:g} s in {workdir} "
+            f"(written in {time.perf_counter() - started:.1f} s); {args.repeats} repeats of {', '.join(decoders)}"
+        )
         print("output check (first file of each cell):")
         print("\n".join(check_outputs(cells, decoders)))
         run(cells, decoders, args.repeats)
@@ -340,17 +378,34 @@ def main(argv: list[str] | None = None) -> None:
         all_paths = [path for cell in cells for path in cell.paths]
         through = through_datasets(all_paths, decoders, args.repeats)
         print()
-        print(f"through datasets ({len(all_paths)} files, all cells mixed; examples/s by wall time, median of {args.repeats} passes):")
+        print(
+            f"through datasets ({len(all_paths)} files, all cells mixed; examples/s by wall time, median of "
+            f"{args.repeats} passes):"
+        )
         for name, times in through.items():
             print(f"  {name:<24} {len(all_paths) / statistics.median(times):8.1f}")
         info["load_after"] = load_average()
         print(f"total time {time.perf_counter() - started:.0f} s; load average after the run {info['load_after']}")
         if args.out_json:
-            raw = {**info, "repeats": args.repeats, "files_per_cell": args.files_per_cell, "clip_seconds": args.seconds,
-                   "notes": notes, "mixed_examples_per_s": mixed,
-                   "cells": [{"format": c.clip.format, "sampling_rate": c.clip.sampling_rate, "channels": c.clip.channels,
-                              "files": c.paths, "seconds_per_decode": c.seconds} for c in cells],
-                   "through_datasets": {"files": len(all_paths), "seconds_per_pass": through}}
+            raw = {
+                **info,
+                "repeats": args.repeats,
+                "files_per_cell": args.files_per_cell,
+                "clip_seconds": args.seconds,
+                "notes": notes,
+                "mixed_examples_per_s": mixed,
+                "cells": [
+                    {
+                        "format": c.clip.format,
+                        "sampling_rate": c.clip.sampling_rate,
+                        "channels": c.clip.channels,
+                        "files": c.paths,
+                        "seconds_per_decode": c.seconds,
+                    }
+                    for c in cells
+                ],
+                "through_datasets": {"files": len(all_paths), "seconds_per_pass": through},
+            }
             args.out_json.write_text(json.dumps(raw, indent=1), encoding="utf-8")
             print(f"raw figures: {args.out_json}")
     finally:

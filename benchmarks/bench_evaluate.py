@@ -79,12 +79,15 @@ def phases(config: str, release: Path, predictions: Path) -> dict[str, float]:
     started = time.perf_counter()
     given = read_predictions(predictions)
     records = read_release(config, ["test"], data_dir=release)["test"]
-    items = [(turn, answer, reference["assistant"]) for joined in records
-             for turn, (answer, reference) in enumerate(zip(given[joined.id].answers, joined.record.dialogue), start=1)]
+    items = [
+        (turn, answer, reference["assistant"])
+        for joined in records
+        for turn, (answer, reference) in enumerate(zip(given[joined.id].answers, joined.record.dialogue), start=1)
+    ]
     read = time.perf_counter()
     tokens = ptb_tokenize([c for _, c, _ in items] + [r for _, _, r in items])
     tokenized = time.perf_counter()
-    candidates, references = tokens[:len(items)], tokens[len(items):]
+    candidates, references = tokens[: len(items)], tokens[len(items) :]
     coco_scores(candidates, references)
     turns = sorted({t for t, _, _ in items})
     for turn in turns if len(turns) > 1 else ():
@@ -114,14 +117,36 @@ def main(argv: list[str] | None = None) -> None:
             for name, seconds in phases(config, release, predictions).items():
                 parts[name].append(seconds)
         overall = scores.overall
-        rows.append([config, scores.dialogues, scores.turns, median(totals), median(parts["read"]),
-                     median(parts["tokenize"]), median(parts["score"]),
-                     f"{overall['BLEU-4']:.3f} / {overall['ROUGE-L']:.3f} / {overall['CIDEr']:.3f}"])
+        rows.append(
+            [
+                config,
+                scores.dialogues,
+                scores.turns,
+                median(totals),
+                median(parts["read"]),
+                median(parts["tokenize"]),
+                median(parts["score"]),
+                f"{overall['BLEU-4']:.3f} / {overall['ROUGE-L']:.3f} / {overall['CIDEr']:.3f}",
+            ]
+        )
         print(f"{config}: {scores.dialogues} dialogues, evaluate median {median(totals):.2f} s", file=sys.stderr)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nmedians of {args.repeats} repeats, seconds (load average at the end: {load}; other work slows it down)")
-    print(table(["config (test)", "dialogues", "turns", "evaluate", "read", "tokenize", "score",
-                 "BLEU-4 / ROUGE-L / CIDEr"], rows))
+    print(
+        table(
+            [
+                "config (test)",
+                "dialogues",
+                "turns",
+                "evaluate",
+                "read",
+                "tokenize",
+                "score",
+                "BLEU-4 / ROUGE-L / CIDEr",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ Per config, on the full-size synthetic release and an audio folder of ``--audio-
   before the clock starts (what datasets' per-example encoding and writing cost any loading script);
 
 on the release's own format (one JSON array per split) and on JSON Lines. Throughput is records per
-second of the median time; a speed ratio is the other's median time / ours (above 1: ours is faster). Separately, the audio listing
-(``index_audio_dirs``) and the join of each split, which the goal wants under 1 s for 120,000 files.
+second of the median time; a speed ratio is the other's median time / ours (above 1: ours is faster).
+Separately, the audio listing (``index_audio_dirs``) and the join of each split, which the goal wants
+under 1 s for 120,000 files.
 The page cache is warm after the first repeat for every contender alike.
 """
 
@@ -34,17 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from workload import CONFIGS, ensure_workload, machine, median, table
-
 import datasets  # noqa: E402  (after workload put this checkout on sys.path)
 import pyarrow.json
+from workload import CONFIGS, ensure_workload, machine, median, table
 
-from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 from _audio_dialogues.audio_files import index_audio_dirs
 from _audio_dialogues.features import to_example
 from _audio_dialogues.join import join_audio
 from _audio_dialogues.release import read_release_file
 from _audio_dialogues.splits import SplitSource, paused_gc
+from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 
 def ours(workload, config, fmt, cache):
@@ -79,7 +79,9 @@ def json_builder_and_map(workload, config, fmt, cache):
 
 
 def ours_num_proc_2(workload, config, fmt, cache):
-    return load_dataset(config, data_dir=workload.release(fmt), audio_dir=workload.audio_dir, cache_dir=cache, num_proc=2)
+    return load_dataset(
+        config, data_dir=workload.release(fmt), audio_dir=workload.audio_dir, cache_dir=cache, num_proc=2
+    )
 
 
 def ours_text_only(workload, config, fmt, cache):
@@ -124,8 +126,13 @@ def pyarrow_floor(workload, config, fmt, cache):
 
 
 CONTENDERS = {
-    "ours": ours, "ours, num_proc=2": ours_num_proc_2, "ours, text only": ours_text_only,
-    "json": json_builder, "json + map": json_builder_and_map, "pyarrow": pyarrow_floor, "script floor": ready_rows,
+    "ours": ours,
+    "ours, num_proc=2": ours_num_proc_2,
+    "ours, text only": ours_text_only,
+    "json": json_builder,
+    "json + map": json_builder_and_map,
+    "pyarrow": pyarrow_floor,
+    "script floor": ready_rows,
 }
 JSONL_ONLY, ONCE = ("pyarrow",), ("script floor", "ours, num_proc=2")  # ONCE: run on the JSON arrays only
 
@@ -163,8 +170,12 @@ def main() -> None:
 
     workload = ensure_workload(args.workdir, args.audio_files)
     cache_root = args.workdir / "caches"
-    runs = [(name, fmt) for fmt in ("json", "jsonl") for name in CONTENDERS
-            if not (name in JSONL_ONLY and fmt == "json") and not (name in ONCE and fmt == "jsonl")]
+    runs = [
+        (name, fmt)
+        for fmt in ("json", "jsonl")
+        for name in CONTENDERS
+        if not (name in JSONL_ONLY and fmt == "json") and not (name in ONCE and fmt == "jsonl")
+    ]
     seconds: dict[str, dict[str, list[float]]] = {}
     join_seconds: dict[str, list[tuple[float, float, int]]] = {}
     for config in args.configs:
@@ -174,13 +185,17 @@ def main() -> None:
         for _ in range(args.repeats):  # interleaved: every contender sees the same machine state
             for name, fmt in runs:
                 shutil.rmtree(cache_root, ignore_errors=True)
-                seconds[config][f"{name} ({fmt})"].append(timed(CONTENDERS[name], workload, config, fmt, str(cache_root)))
+                seconds[config][f"{name} ({fmt})"].append(
+                    timed(CONTENDERS[name], workload, config, fmt, str(cache_root))
+                )
             join_seconds[config].append(index_and_join(workload, config))
         shutil.rmtree(cache_root, ignore_errors=True)
 
     print(machine())
-    print(f"workload: full published sizes, {workload.audio_files} audio files in {workload.audio_dir}; "
-          f"median of {args.repeats} repeats; records/s = records of both splits / median seconds\n")
+    print(
+        f"workload: full published sizes, {workload.audio_files} audio files in {workload.audio_dir}; "
+        f"median of {args.repeats} repeats; records/s = records of both splits / median seconds\n"
+    )
     rows = []
     for config in args.configs:
         records = sum(SUBSETS[config].published.values())
@@ -189,9 +204,29 @@ def main() -> None:
             ours_s, text_s = medians[f"ours ({fmt})"], medians[f"ours, text only ({fmt})"]
             for run, value in medians.items():
                 if run.endswith(f"({fmt})"):
-                    rows.append([config, run, f"{value:.2f}", f"{records / value:,.0f}", f"{value / ours_s:.2f}", f"{value / text_s:.2f}"])
-    print(table(["config", "contender (release format)", "median s", "records/s", "ours: speed vs. it (x)",
-                 "ours text only: speed vs. it (x)"], rows))
+                    rows.append(
+                        [
+                            config,
+                            run,
+                            f"{value:.2f}",
+                            f"{records / value:,.0f}",
+                            f"{value / ours_s:.2f}",
+                            f"{value / text_s:.2f}",
+                        ]
+                    )
+    print(
+        table(
+            [
+                "config",
+                "contender (release format)",
+                "median s",
+                "records/s",
+                "ours: speed vs. it (x)",
+                "ours text only: speed vs. it (x)",
+            ],
+            rows,
+        )
+    )
     print("\naudio listing + join (median s):")
     join_rows = []
     for config in args.configs:

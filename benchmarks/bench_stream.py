@@ -37,7 +37,6 @@ the release's JSON files and its own audio folder, ``<workdir>/audio/<config>``.
 from __future__ import annotations
 
 import argparse
-from importlib import metadata
 import json
 import os
 import resource
@@ -48,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -92,9 +92,11 @@ def _proc_kb(path: str, key: str) -> int:
 def tree_memory(root: int) -> dict[str, int]:
     """Bytes of RSS and PSS, summed over the tree of ``root``."""
     pids = tree_pids(root)
-    return {"rss": 1024 * sum(_proc_kb(f"/proc/{pid}/status", "VmRSS:") for pid in pids),
-            "pss": 1024 * sum(_proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids),
-            "processes": len(pids)}
+    return {
+        "rss": 1024 * sum(_proc_kb(f"/proc/{pid}/status", "VmRSS:") for pid in pids),
+        "pss": 1024 * sum(_proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids),
+        "processes": len(pids),
+    }
 
 
 class PeakSampler:
@@ -144,8 +146,9 @@ def child_epoch(args: argparse.Namespace) -> dict[str, Any]:
 
         from _audio_dialogues.training import collate_audio
     baseline = tree_memory(os.getpid())["rss"]  # after the imports, before any data
-    ds = load_dataset(args.config, args.split, data_dir=args.release, audio_dir=args.audio, streaming=True,
-                      cache_dir=args.cache)
+    ds = load_dataset(
+        args.config, args.split, data_dir=args.release, audio_dir=args.audio, streaming=True, cache_dir=args.cache
+    )
     batches: Iterator[list[str]]
     if args.mode == "plain":
         batches = ([example["id"]] for example in ds)
@@ -168,9 +171,18 @@ def child_epoch(args: argparse.Namespace) -> dict[str, Any]:
         seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     if count != total or len(seen) != total:
         raise RuntimeError(f"{args.mode}: {count} examples ({len(seen)} distinct), expected {total} once each")
-    return {"examples": count, "seconds": seconds, "cpu_seconds": cpu, "rss_after_imports": baseline,
-            "peak_rss": sampler.peak["rss"], "peak_pss": sampler.peak["pss"], "processes": sampler.peak["processes"],
-            "rss_at_tenths": at, "samples": sampler.samples, "main_vmhwm": 1024 * _proc_kb("/proc/self/status", "VmHWM:")}
+    return {
+        "examples": count,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rss_after_imports": baseline,
+        "peak_rss": sampler.peak["rss"],
+        "peak_pss": sampler.peak["pss"],
+        "processes": sampler.peak["processes"],
+        "rss_at_tenths": at,
+        "samples": sampler.samples,
+        "main_vmhwm": 1024 * _proc_kb("/proc/self/status", "VmHWM:"),
+    }
 
 
 def cpu_seconds() -> float:
@@ -191,14 +203,19 @@ def child_first(args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("audio_dialogues").setLevel("WARNING")
     torch_import = _import_torch()
     start = time.perf_counter()
-    ds = load_dataset(args.config, "train", data_dir=args.release, audio_dir=args.audio, streaming=True,
-                      cache_dir=args.cache)
+    ds = load_dataset(
+        args.config, "train", data_dir=args.release, audio_dir=args.audio, streaming=True, cache_dir=args.cache
+    )
     returned = time.perf_counter()
     example = next(iter(ds))
     first = time.perf_counter()
     audio = example.get("audio", (example.get("audios") or [None])[0])
-    return {"load_dataset": returned - start, "first_example": first - start, "decoded": audio is not None,
-            "torch_import": torch_import}
+    return {
+        "load_dataset": returned - start,
+        "first_example": first - start,
+        "decoded": audio is not None,
+        "torch_import": torch_import,
+    }
 
 
 def _import_torch() -> float | None:
@@ -241,12 +258,25 @@ def child_rank(args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("audio_dialogues").setLevel("WARNING")
     baseline = 1024 * _proc_kb("/proc/self/status", "VmRSS:")
     start = time.perf_counter()
-    ds = load_dataset(args.config, args.split, data_dir=args.release, streaming=True, cache_dir=args.cache,
-                      verification_mode="no_checks")
+    ds = load_dataset(
+        args.config,
+        args.split,
+        data_dir=args.release,
+        streaming=True,
+        cache_dir=args.cache,
+        verification_mode="no_checks",
+    )
     ids = [example["id"] for example in split_dataset_by_node(ds, rank=args.rank, world_size=args.world_size)]
-    return {"rank": args.rank, "examples": len(ids), "ids_digest": hash(tuple(ids)) & 0xFFFFFFFF, "first_id": ids[:1],
-            "seconds": time.perf_counter() - start, "rss_after_imports": baseline,
-            "peak_rss": 1024 * _proc_kb("/proc/self/status", "VmHWM:"), "all_ids": ids if args.keep_ids else None}
+    return {
+        "rank": args.rank,
+        "examples": len(ids),
+        "ids_digest": hash(tuple(ids)) & 0xFFFFFFFF,
+        "first_id": ids[:1],
+        "seconds": time.perf_counter() - start,
+        "rss_after_imports": baseline,
+        "peak_rss": 1024 * _proc_kb("/proc/self/status", "VmHWM:"),
+        "all_ids": ids if args.keep_ids else None,
+    }
 
 
 def ranks_main(args: argparse.Namespace) -> None:
@@ -254,11 +284,31 @@ def ranks_main(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     split_file = next(p for p in (args.release_dir / args.config).iterdir() if p.name.split(".")[0] == args.split)
     records = sum(1 for line in split_file.open("rb") if line.strip())
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "rank", "--config", args.config, "--split",
-               args.split, "--release", str(args.release_dir), "--world-size", str(args.ranks), "--keep-ids", "1"]
-    children = [subprocess.Popen(command + ["--rank", str(rank), "--cache", str(args.workdir / f"rank-cache-{rank}")],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for rank in range(args.ranks)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "rank",
+        "--config",
+        args.config,
+        "--split",
+        args.split,
+        "--release",
+        str(args.release_dir),
+        "--world-size",
+        str(args.ranks),
+        "--keep-ids",
+        "1",
+    ]
+    children = [
+        subprocess.Popen(
+            command + ["--rank", str(rank), "--cache", str(args.workdir / f"rank-cache-{rank}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(args.ranks)
+    ]
     results = []
     for child in children:
         out, err = child.communicate()
@@ -267,16 +317,33 @@ def ranks_main(args: argparse.Namespace) -> None:
         results.append(json.loads(out.strip().splitlines()[-1]))
     ids = [i for r in results for i in r.pop("all_ids")]
     if len(ids) != records or len(set(ids)) != records:
-        raise RuntimeError(f"the ranks read {len(ids)} examples ({len(set(ids))} distinct), "
-                           f"expected {records} once each")
+        raise RuntimeError(
+            f"the ranks read {len(ids)} examples ({len(set(ids))} distinct), expected {records} once each"
+        )
     env = environment()
-    print(f"# bench_stream --ranks {args.ranks}\n\n{env['machine']}\ncommit: {env['commit']}\n"
-          f"load average: {env['load average']}")
-    print(f"release: {split_file} ({split_file.stat().st_size / MB:.0f} MB, {records} records), streamed by "
-          f"{args.ranks} ranks at once (split_dataset_by_node), text only; total {time.perf_counter() - began:.0f} s\n")
-    print(table(["rank", "examples", "seconds", "RSS after imports (MB)", "peak RSS (MB)"],
-                [[r["rank"], r["examples"], f"{r['seconds']:.1f}", f"{r['rss_after_imports'] / MB:.0f}",
-                  f"{r['peak_rss'] / MB:.0f}"] for r in results]))
+    print(
+        f"# bench_stream --ranks {args.ranks}\n\n{env['machine']}\ncommit: {env['commit']}\n"
+        f"load average: {env['load average']}"
+    )
+    print(
+        f"release: {split_file} ({split_file.stat().st_size / MB:.0f} MB, {records} records), streamed by "
+        f"{args.ranks} ranks at once (split_dataset_by_node), text only; total {time.perf_counter() - began:.0f} s\n"
+    )
+    print(
+        table(
+            ["rank", "examples", "seconds", "RSS after imports (MB)", "peak RSS (MB)"],
+            [
+                [
+                    r["rank"],
+                    r["examples"],
+                    f"{r['seconds']:.1f}",
+                    f"{r['rss_after_imports'] / MB:.0f}",
+                    f"{r['peak_rss'] / MB:.0f}",
+                ]
+                for r in results
+            ],
+        )
+    )
 
 
 CHILDREN = {"epoch": child_epoch, "first": child_first, "prepare": child_prepare, "rank": child_rank}
@@ -284,8 +351,20 @@ CHILDREN = {"epoch": child_epoch, "first": child_first, "prepare": child_prepare
 
 def run_child(kind: str, workload: Workload, config: str, cache: Path, **extra: Any) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; its JSON result is the last line of its stdout."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--config", config,
-               "--release", str(workload.release_json), "--audio", str(workload.audio_dir / config), "--cache", str(cache)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        kind,
+        "--config",
+        config,
+        "--release",
+        str(workload.release_json),
+        "--audio",
+        str(workload.audio_dir / config),
+        "--cache",
+        str(cache),
+    ]
     for key, value in extra.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
     shutil.rmtree(cache, ignore_errors=True)
@@ -308,8 +387,13 @@ def environment() -> dict[str, Any]:
             return None
 
     git = ["git", "-C", str(REPO), "describe", "--always", "--dirty"]
-    return {"machine": machine(), "torch": version("torch"), "soxr": version("soxr"), "load average": load_average(),
-            "commit": subprocess.run(git, capture_output=True, text=True).stdout.strip()}
+    return {
+        "machine": machine(),
+        "torch": version("torch"),
+        "soxr": version("soxr"),
+        "load average": load_average(),
+        "commit": subprocess.run(git, capture_output=True, text=True).stdout.strip(),
+    }
 
 
 def load_average() -> str:
@@ -322,60 +406,115 @@ def epoch_table(results: dict[str, list[dict[str, Any]]], batch_size: int) -> st
     for mode, runs in results.items():
         rates = [r["examples"] / r["seconds"] for r in runs]
         tenths = max(runs, key=lambda r: max(r["rss_at_tenths"]))["rss_at_tenths"]
-        rows.append([
-            "plain iteration" if mode == "plain" else f"DataLoader, {mode[-1]} workers, batch {batch_size}",
-            runs[0]["examples"], f"{statistics.median(rates):.1f}", ", ".join(f"{r:.1f}" for r in rates),
-            f"{statistics.median(1000 * r['cpu_seconds'] / r['examples'] for r in runs):.1f}",
-            f"{statistics.median(r['cpu_seconds'] / r['seconds'] for r in runs):.2f}",
-            f"{statistics.median(r['rss_after_imports'] for r in runs) / MB:.0f}",
-            f"{max(r['peak_rss'] for r in runs) / MB:.0f}", f"{max(r['peak_pss'] for r in runs) / MB:.0f}",
-            max(r["processes"] for r in runs), " ".join(f"{v / MB:.0f}" for v in tenths),
-        ])
-    return table(["mode", "examples", "examples/s (median)", "runs (examples/s)", "CPU s per 1000 examples", "cores busy",
-                  "RSS after imports (MB)", "peak RSS, tree (MB)", "peak PSS, tree (MB)", "processes",
-                  "tree RSS at 10 % ... 100 % of examples (MB)"], rows)
+        rows.append(
+            [
+                "plain iteration" if mode == "plain" else f"DataLoader, {mode[-1]} workers, batch {batch_size}",
+                runs[0]["examples"],
+                f"{statistics.median(rates):.1f}",
+                ", ".join(f"{r:.1f}" for r in rates),
+                f"{statistics.median(1000 * r['cpu_seconds'] / r['examples'] for r in runs):.1f}",
+                f"{statistics.median(r['cpu_seconds'] / r['seconds'] for r in runs):.2f}",
+                f"{statistics.median(r['rss_after_imports'] for r in runs) / MB:.0f}",
+                f"{max(r['peak_rss'] for r in runs) / MB:.0f}",
+                f"{max(r['peak_pss'] for r in runs) / MB:.0f}",
+                max(r["processes"] for r in runs),
+                " ".join(f"{v / MB:.0f}" for v in tenths),
+            ]
+        )
+    return table(
+        [
+            "mode",
+            "examples",
+            "examples/s (median)",
+            "runs (examples/s)",
+            "CPU s per 1000 examples",
+            "cores busy",
+            "RSS after imports (MB)",
+            "peak RSS, tree (MB)",
+            "peak PSS, tree (MB)",
+            "processes",
+            "tree RSS at 10 % ... 100 % of examples (MB)",
+        ],
+        rows,
+    )
 
 
-def first_table(first: dict[str, list[dict[str, Any]]], prepare: dict[str, dict[str, Any]], sizes: dict[str, int]) -> str:
+def first_table(
+    first: dict[str, list[dict[str, Any]]], prepare: dict[str, dict[str, Any]], sizes: dict[str, int]
+) -> str:
     rows = []
     for config, runs in first.items():
         times = [r["first_example"] for r in runs]
-        rows.append([
-            f"{config} ({sizes[config]})", f"{statistics.median(r['load_dataset'] for r in runs):.2f}",
-            f"{statistics.median(times):.2f}", ", ".join(f"{t:.2f}" for t in times),
-            f"{sum(r['decoded'] for r in runs)} of {len(runs)}",
-            f"{prepare[config]['prepare']:.1f}", f"{prepare[config]['first_example']:.1f}",
-        ])
-    lines = [table(["config (train records)", "load_dataset returns (s)", "first example, streaming (s)", "runs (s)",
-                    "first clip decoded", "full prepare, non-streaming, once (s)", "its first example (s)"], rows)]
+        rows.append(
+            [
+                f"{config} ({sizes[config]})",
+                f"{statistics.median(r['load_dataset'] for r in runs):.2f}",
+                f"{statistics.median(times):.2f}",
+                ", ".join(f"{t:.2f}" for t in times),
+                f"{sum(r['decoded'] for r in runs)} of {len(runs)}",
+                f"{prepare[config]['prepare']:.1f}",
+                f"{prepare[config]['first_example']:.1f}",
+            ]
+        )
+    lines = [
+        table(
+            [
+                "config (train records)",
+                "load_dataset returns (s)",
+                "first example, streaming (s)",
+                "runs (s)",
+                "first clip decoded",
+                "full prepare, non-streaming, once (s)",
+                "its first example (s)",
+            ],
+            rows,
+        )
+    ]
     imports = [r["torch_import"] for runs in first.values() for r in runs if r["torch_import"] is not None]
     if imports:
-        lines.append(f"\nMedians of the runs. torch was imported before the clock started (median "
-                     f"{statistics.median(imports):.2f} s): datasets' IterableDataset imports it on creation when it "
-                     "is installed, and a training loop has imported it already.")
+        lines.append(
+            f"\nMedians of the runs. torch was imported before the clock started (median "
+            f"{statistics.median(imports):.2f} s): datasets' IterableDataset imports it on creation when it "
+            "is installed, and a training loop has imported it already."
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n", 3)[3],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", choices=CONFIGS, default="music_dialogues",
-                        help="config of the epoch (default music_dialogues)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog=__doc__.split("\n", 3)[3],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", choices=CONFIGS, default="music_dialogues", help="config of the epoch (default music_dialogues)"
+    )
     parser.add_argument("--split", choices=("train", "test"), default="train")
     parser.add_argument("--repeats", type=int, default=3, help="epochs per mode (default 3)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
-                        help="epoch modes (default all; the DataLoader ones only where torch is installed)")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="epoch modes (default all; the DataLoader ones only where torch is installed)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--first-runs", type=int, default=5,
-                        help="fresh processes per config for time to first example (default 5)")
+    parser.add_argument(
+        "--first-runs", type=int, default=5, help="fresh processes per config for time to first example (default 5)"
+    )
     parser.add_argument("--first-configs", nargs="*", choices=CONFIGS, default=list(CONFIGS))
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "audio-dialogues-bench",
-                        help="where the shared workload is written once and reused (default: %(default)s)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "audio-dialogues-bench",
+        help="where the shared workload is written once and reused (default: %(default)s)",
+    )
     parser.add_argument("--audio-files", type=int, default=120_000, help="audio files of the workload (default 120000)")
     parser.add_argument("--out-json", type=Path)
     parser.add_argument("--ranks", type=int, help="measure peak RSS per rank of N ranks streaming --release-dir")
-    parser.add_argument("--release-dir", type=Path,
-                        help="release root for --ranks (e.g. written by tests/synthetic.py)")
+    parser.add_argument(
+        "--release-dir", type=Path, help="release root for --ranks (e.g. written by tests/synthetic.py)"
+    )
     # A measurement in a child process (internal).
     parser.add_argument("--child", choices=CHILDREN, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
@@ -407,8 +546,16 @@ def main(argv: list[str] | None = None) -> None:
     for repeat in range(args.repeats):  # modes interleaved, so that other load on the machine hits each alike
         for mode in modes:
             print(f"epoch {args.config}/{args.split} {mode} #{repeat + 1} ...", file=sys.stderr, flush=True)
-            run = run_child("epoch", workload, args.config, cache, mode=mode, split=args.split,
-                            batch_size=args.batch_size, expected=expected)
+            run = run_child(
+                "epoch",
+                workload,
+                args.config,
+                cache,
+                mode=mode,
+                split=args.split,
+                batch_size=args.batch_size,
+                expected=expected,
+            )
             epochs.setdefault(mode, []).append(run)
     first: dict[str, list[dict[str, Any]]] = {}
     prepare: dict[str, dict[str, Any]] = {}
@@ -425,22 +572,32 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("torch", "soxr", "commit", "load average", "load average at the end", "total time"):
         print(f"{key}: {env[key] or 'not installed'}")
     print(f"workload: {workload.root}: full-size synthetic release, audio files per config {files}")
-    print(f"\n## Epoch: {args.config}/{args.split}, audio decoded to 16 kHz, {args.repeats} runs per mode, "
-          "each a fresh process\n")
+    print(
+        f"\n## Epoch: {args.config}/{args.split}, audio decoded to 16 kHz, {args.repeats} runs per mode, "
+        "each a fresh process\n"
+    )
     print(epoch_table(epochs, args.batch_size))
-    print("\nCPU s: user + system time of the run and its workers; cores busy: CPU s / wall s (this machine has "
-          f"{os.cpu_count()}). RSS sums the processes' VmRSS (shared pages counted in each: an upper bound); PSS divides "
-          f"shared pages among processes; both sampled every {SAMPLE_EVERY} s from /proc. The row with the highest "
-          "tenth is shown; peaks are the highest of the runs. RSS after imports is taken before load_dataset; in "
-          "plain iteration torch is not imported yet then (datasets imports it when the stream is created).")
+    print(
+        "\nCPU s: user + system time of the run and its workers; cores busy: CPU s / wall s (this machine has "
+        f"{os.cpu_count()}). RSS sums the processes' VmRSS (shared pages counted in each: an upper bound); PSS divides "
+        f"shared pages among processes; both sampled every {SAMPLE_EVERY} s from /proc. The row with the highest "
+        "tenth is shown; peaks are the highest of the runs. RSS after imports is taken before load_dataset; in "
+        "plain iteration torch is not imported yet then (datasets imports it when the stream is created)."
+    )
     if first:
-        print(f"\n## Time to first example (train split), {args.first_runs} fresh processes per config, "
-              "package already imported\n")
+        print(
+            f"\n## Time to first example (train split), {args.first_runs} fresh processes per config, "
+            "package already imported\n"
+        )
         print(first_table(first, prepare, sizes))
     if args.out_json:
-        report = {"environment": env, "workload": {"root": str(workload.root), "audio_files": files},
-                  "epoch": {"config": args.config, "split": args.split, "batch_size": args.batch_size, "runs": epochs},
-                  "first_example": first, "prepare": prepare}
+        report = {
+            "environment": env,
+            "workload": {"root": str(workload.root), "audio_files": files},
+            "epoch": {"config": args.config, "split": args.split, "batch_size": args.batch_size, "runs": epochs},
+            "first_example": first,
+            "prepare": prepare,
+        }
         args.out_json.write_text(json.dumps(report, indent=1))
 
 

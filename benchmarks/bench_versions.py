@@ -48,8 +48,20 @@ print(time.perf_counter() - start)
 def run_once(code: Path, mode: str, config: str, workload) -> float:
     with tempfile.TemporaryDirectory() as cache:
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(code), mode, config, str(workload.release_json), str(workload.audio_dir), cache],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                str(code),
+                mode,
+                config,
+                str(workload.release_json),
+                str(workload.audio_dir),
+                cache,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -66,7 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     workload = ensure_workload(args.workdir, args.audio_files)
     codes = [code.resolve() for code in args.code]
-    seconds = {f"{config} | {mode}": {str(code): [] for code in codes} for config in args.configs for mode in args.modes}
+    seconds = {
+        f"{config} | {mode}": {str(code): [] for code in codes} for config in args.configs for mode in args.modes
+    }
     for _ in range(args.repeats):
         for config in args.configs:
             for mode in args.modes:
@@ -74,8 +88,10 @@ def main() -> None:
                     seconds[f"{config} | {mode}"][str(code)].append(run_once(code, mode, config, workload))
 
     print(machine())
-    print(f"workload: full published sizes (JSON arrays), {workload.audio_files} audio files; median of {args.repeats} "
-          "fresh processes per cell, checkouts alternating; import time not counted\n")
+    print(
+        f"workload: full published sizes (JSON arrays), {workload.audio_files} audio files; median of {args.repeats} "
+        "fresh processes per cell, checkouts alternating; import time not counted\n"
+    )
     names = [f"{code.name or code} s" for code in codes]
     rows = []
     for key, by_code in seconds.items():

@@ -24,8 +24,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
 sys.path.insert(1, str(REPO / "tests"))  # the synthetic release and audio writer (tests/synthetic.py)
 
-from audio_dialogues import CONFIGS  # noqa: E402  (the subsets table, from this checkout)
-
 
 @dataclass(frozen=True)
 class Workload:
@@ -44,13 +42,21 @@ class Workload:
         return {split: str(self.release(fmt) / config / f"{split}.{fmt}") for split in ("train", "test")}
 
 
-def ensure_workload(workdir: str | os.PathLike, audio_files: int = 120_000, seconds: float = 10.0, seed: int = 0) -> Workload:
+def ensure_workload(
+    workdir: str | os.PathLike, audio_files: int = 120_000, seconds: float = 10.0, seed: int = 0
+) -> Workload:
     """Write the workload into ``workdir`` unless it is already there with the same parameters."""
-    from audio_dialogues import SUBSETS
     from synthetic import write_audio, write_release
 
+    from audio_dialogues import SUBSETS
+
     root = Path(workdir)
-    wanted = {"audio_files": audio_files, "seconds": seconds, "seed": seed, "sizes": {c: s.published for c, s in SUBSETS.items()}}
+    wanted = {
+        "audio_files": audio_files,
+        "seconds": seconds,
+        "seed": seed,
+        "sizes": {c: s.published for c, s in SUBSETS.items()},
+    }
     marker = root / "workload.json"
     workload = Workload(root, root / "release-json", root / "release-jsonl", root / "audio", audio_files)
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
@@ -74,13 +80,18 @@ def machine() -> str:
     import soundfile
 
     cpu = cpu_model()
-    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "?")
-    return "\n".join([
-        f"machine: {cpu}, {os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}",
-        f"python {platform.python_version()}, datasets {datasets.__version__}, pyarrow {pyarrow.__version__}, "
-        f"numpy {numpy.__version__}, soundfile {soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})",
-        f"command: {shlex.join([os.path.relpath(sys.executable), *sys.argv])}",
-    ])
+    memory = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "?"
+    )
+    return "\n".join(
+        [
+            f"machine: {cpu}, {os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}",
+            f"python {platform.python_version()}, datasets {datasets.__version__}, pyarrow {pyarrow.__version__}, "
+            f"numpy {numpy.__version__}, soundfile {soundfile.__version__} (libsndfile "
+            f"{soundfile.__libsndfile_version__})",
+            f"command: {shlex.join([os.path.relpath(sys.executable), *sys.argv])}",
+        ]
+    )
 
 
 def cpu_model() -> str:
@@ -89,7 +100,10 @@ def cpu_model() -> str:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         lines = []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor() or "unknown")
+    return next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
 
 
 def median(values: list[float]) -> float:

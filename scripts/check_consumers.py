@@ -45,13 +45,33 @@ CONSUMERS: dict[str, tuple[str, list[str], list[str]]] = {
     # AF3 pins transformers 4.46.0 (its pyproject.toml); these are its data code's imports, not its training
     # stack. torchvision from PyPI is built against PyPI's torch: --isolated keeps a CPU torch offered by a
     # local pip configuration (find-links) out, whose build torchvision's operators cannot load with.
-    "llava": ("af3", [TORCH, "torchvision==0.28.0", "transformers==4.46.0", "kaldiio", "pytorchvideo==0.1.5",
-                      "openai-whisper", "pydub", "librosa", "soundfile", "pillow", "loguru",
-                      "opencv-python-headless", "requests", "jinja2"], ["--isolated"]),
+    "llava": (
+        "af3",
+        [
+            TORCH,
+            "torchvision==0.28.0",
+            "transformers==4.46.0",
+            "kaldiio",
+            "pytorchvideo==0.1.5",
+            "openai-whisper",
+            "pydub",
+            "librosa",
+            "soundfile",
+            "pillow",
+            "loguru",
+            "opencv-python-headless",
+            "requests",
+            "jinja2",
+        ],
+        ["--isolated"],
+    ),
 }
 RESULT = "probe-result "  # consumer_probes.py's result lines
-VERSIONS = {"swift": ["ms-swift", "transformers", "torch", "librosa"], "openai": ["transformers", "torch", "librosa"],
-            "llava": ["transformers", "torch", "openai-whisper", "librosa"]}
+VERSIONS = {
+    "swift": ["ms-swift", "transformers", "torch", "librosa"],
+    "openai": ["transformers", "torch", "librosa"],
+    "llava": ["transformers", "torch", "openai-whisper", "librosa"],
+}
 
 
 @dataclass
@@ -71,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", default="/tmp/consumer-check", help="venvs, converted files, release (kept)")
     parser.add_argument("--af3-dir", help="a checkout of NVIDIA/audio-flamingo, branch audio_flamingo_3")
-    parser.add_argument("--ffmpeg-dir", help="a folder with ffmpeg and ffprobe, put first on PATH for the llava check "
-                        "(AF3 reads .mp3 through pydub, which runs them; AF3's Dockerfile installs FFmpeg)")
+    parser.add_argument(
+        "--ffmpeg-dir",
+        help="a folder with ffmpeg and ffprobe, put first on PATH for the llava check "
+        "(AF3 reads .mp3 through pydub, which runs them; AF3's Dockerfile installs FFmpeg)",
+    )
     parser.add_argument("--format", action="append", choices=list(CONSUMERS), help="only this format (repeatable)")
     parser.add_argument("--records", type=int, default=20, help="records per split of the real-length release")
     args = parser.parse_args(argv)
@@ -132,12 +155,25 @@ def convert_all(work: Path, formats: list[str], records: int) -> list[Expected]:
                     path = work / "files" / source / fmt / f"{config}.{split}.jsonl"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     counts = write_jsonl(rows, path, fmt)
-                    out.append(Expected(source, fmt, config, split, str(path), counts.written, counts.turns,
-                                        counts.clips, len(counts.skipped_missing_audio)))
+                    out.append(
+                        Expected(
+                            source,
+                            fmt,
+                            config,
+                            split,
+                            str(path),
+                            counts.written,
+                            counts.turns,
+                            counts.clips,
+                            len(counts.skipped_missing_audio),
+                        )
+                    )
         written = [e for e in out if e.source == source and e.format == formats[0]]
-        print(f"converted {source}: {len(written)} files of {sum(e.records for e in written)} records "
-              f"({sum(e.skipped for e in written)} left out: missing clips) in each of {', '.join(formats)}",
-              flush=True)
+        print(
+            f"converted {source}: {len(written)} files of {sum(e.records for e in written)} records "
+            f"({sum(e.skipped for e in written)} left out: missing clips) in each of {', '.join(formats)}",
+            flush=True,
+        )
     return out
 
 
@@ -186,8 +222,10 @@ def report(expected: list[Expected], results: dict[str, dict]) -> bool:
         r = results.get(e.file, {"records": 0, "turns": 0, "clips": 0, "failures": ["no result from the probe"]})
         ok = (r["records"], r["turns"], r["clips"]) == (e.records, e.turns, e.clips) and not r["failures"]
         failed |= not ok
-        print(f"| {e.source} | {e.config}/{e.split} | {e.records} ({e.skipped}) | {r['records']}/{e.records} | "
-              f"{r['turns']}/{e.turns} | {r['clips']}/{e.clips} | {'ok' if ok else 'FAIL'} |")
+        print(
+            f"| {e.source} | {e.config}/{e.split} | {e.records} ({e.skipped}) | {r['records']}/{e.records} | "
+            f"{r['turns']}/{e.turns} | {r['clips']}/{e.clips} | {'ok' if ok else 'FAIL'} |"
+        )
         for failure in r["failures"]:
             print(f"    {failure}")
         if r.get("failed", 0) > len(r["failures"]):

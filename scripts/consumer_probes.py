@@ -26,14 +26,26 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 QWEN_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"]
-AF3_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "[BOS]", "[PAD]", "<vila/sentinel>", "<image>",
-              "<vila/video>", "<sound>", "<speech>"]
+AF3_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "[BOS]",
+    "[PAD]",
+    "<vila/sentinel>",
+    "<image>",
+    "<vila/video>",
+    "<sound>",
+    "<speech>",
+]
 # Stand-in for the Qwen2.5 tokenizer's chat template (ChatML, which AF3's "auto" conversation mode renders through
 # apply_chat_template): written here, not taken from the model.
-CHATML = ("{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
-          "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
-          "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 IGNORE_INDEX = -100
 
 
@@ -70,8 +82,9 @@ def records(path: str) -> Iterator[dict]:
 def turns_of(record: dict, fmt: str) -> list[tuple[str, str]]:
     """The (question, answer) texts of a converted record, audio tags removed (what must survive)."""
     if fmt == "openai":
-        texts = ["".join(p.get("text") or "" for p in m["content"] if p.get("type") == "text")
-                 for m in record["messages"]]
+        texts = [
+            "".join(p.get("text") or "" for p in m["content"] if p.get("type") == "text") for m in record["messages"]
+        ]
     elif fmt == "llava":
         texts = [m["value"] for m in record["conversations"]]
     else:
@@ -97,8 +110,16 @@ class FileResult:
             self.failures.append(f"{record_id}: {problem}")
 
     def as_json(self) -> str:
-        return "probe-result " + json.dumps({"file": self.entry["file"], "records": self.records, "turns": self.turns,
-                                             "clips": self.clips, "failed": self.failed, "failures": self.failures})
+        return "probe-result " + json.dumps(
+            {
+                "file": self.entry["file"],
+                "records": self.records,
+                "turns": self.turns,
+                "clips": self.clips,
+                "failed": self.failed,
+                "failures": self.failures,
+            }
+        )
 
 
 def run(entries: list[dict], check_record: Callable[[dict, dict, FileResult], None]) -> None:
@@ -127,8 +148,9 @@ def probe_openai(entries: list[dict], _args) -> None:
     import librosa
     from transformers import Qwen2AudioProcessor
 
-    processor = Qwen2AudioProcessor(feature_extractor=stand_in_feature_extractor(),
-                                    tokenizer=stand_in_tokenizer(QWEN_TOKENS))
+    processor = Qwen2AudioProcessor(
+        feature_extractor=stand_in_feature_extractor(), tokenizer=stand_in_tokenizer(QWEN_TOKENS)
+    )
     rate = processor.feature_extractor.sampling_rate
 
     def check(record: dict, entry: dict, result: FileResult) -> None:
@@ -140,8 +162,9 @@ def probe_openai(entries: list[dict], _args) -> None:
             result.fail(record["id"], f"template: {text.count('<|AUDIO|>')} audio slots for {len(audio_parts)} clips")
         inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True)
         decoded = processor.tokenizer.decode(inputs["input_ids"][0])
-        kept = sum(1 for q, a in turns_of(record, "openai")
-                   if q in text and a in text and q in decoded and a in decoded)
+        kept = sum(
+            1 for q, a in turns_of(record, "openai") if q in text and a in text and q in decoded and a in decoded
+        )
         result.turns += kept
         features = inputs.get("input_features")
         loaded = 0 if features is None else int(features.shape[0])
@@ -154,8 +177,10 @@ def probe_openai(entries: list[dict], _args) -> None:
                 continue
             card += int(len(samples) > 0 and float(abs(samples).max()) > 0)
         if loaded != len(audio_parts) or card != len(audio_parts):
-            result.fail(record["id"], f"clips loaded: by transformers {loaded}, by the card loop {card}{card_error}, "
-                                      f"of {len(audio_parts)}")
+            result.fail(
+                record["id"],
+                f"clips loaded: by transformers {loaded}, by the card loop {card}{card_error}, of {len(audio_parts)}",
+            )
         else:
             result.clips += loaded
 
@@ -247,8 +272,9 @@ def probe_swift(entries: list[dict], args) -> None:
 
     model_dir = Path(tempfile.mkdtemp(prefix="qwen2-audio-stand-in-"))
     Qwen2AudioConfig().save_pretrained(model_dir)  # the architecture's defaults; no weights are loaded
-    Qwen2AudioProcessor(feature_extractor=stand_in_feature_extractor(),
-                        tokenizer=stand_in_tokenizer(QWEN_TOKENS)).save_pretrained(model_dir)
+    Qwen2AudioProcessor(
+        feature_extractor=stand_in_feature_extractor(), tokenizer=stand_in_tokenizer(QWEN_TOKENS)
+    ).save_pretrained(model_dir)
     processor = get_processor(str(model_dir), model_type="qwen2_audio")
     template = get_template(processor, template_type="qwen2_audio")
     template.set_mode("train")

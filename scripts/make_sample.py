@@ -44,8 +44,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # This checkout's package, and the clip writer beside the tests (tests/synthetic.py).
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
-from _audio_dialogues.musiccaps import MusicCapsClip as Clip, read_musiccaps  # noqa: E402
 from synthetic import ClipFormat, audio_file_name, write_clip  # noqa: E402
+
+from _audio_dialogues.musiccaps import MusicCapsClip as Clip  # noqa: E402
+from _audio_dialogues.musiccaps import read_musiccaps  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "data" / "sample"
 DEFAULT_CSV = REPO_ROOT / "data" / "metadata" / "musiccaps-public.csv"
@@ -105,27 +107,62 @@ MUSICCAPS_VARIANTS = (
 # Question wordings per dialogue slot; the answers come from the caption and aspects.
 QUESTIONS = {
     "audioset_dialogues": {
-        "describe": ("What is happening in this audio clip?", "Can you describe what you hear?",
-                     "What does this clip contain?"),
-        "elements": ("Which sounds stand out?", "What are the main sound sources?",
-                     "What can be heard in the foreground?"),
+        "describe": (
+            "What is happening in this audio clip?",
+            "Can you describe what you hear?",
+            "What does this clip contain?",
+        ),
+        "elements": (
+            "Which sounds stand out?",
+            "What are the main sound sources?",
+            "What can be heard in the foreground?",
+        ),
         "details": ("Tell me more about it.", "What else happens in the clip?", "Anything else worth noting?"),
         "character": ("How would you characterise the sound?", "What is the overall feel of the clip?"),
     },
     "music_dialogues": {
-        "describe": ("Describe this piece of music.", "What kind of music is this?",
-                     "Can you describe this recording?"),
-        "elements": ("What instruments can you hear?", "Which instruments and voices are in it?",
-                     "What is the instrumentation?"),
-        "details": ("What else can you tell me about the song?", "How is the music arranged?",
-                    "Tell me more about it."),
+        "describe": (
+            "Describe this piece of music.",
+            "What kind of music is this?",
+            "Can you describe this recording?",
+        ),
+        "elements": (
+            "What instruments can you hear?",
+            "Which instruments and voices are in it?",
+            "What is the instrumentation?",
+        ),
+        "details": (
+            "What else can you tell me about the song?",
+            "How is the music arranged?",
+            "Tell me more about it.",
+        ),
         "character": ("Describe the mood of this recording.", "What genre and mood does it suggest?"),
     },
 }
 # Aspects containing one of these words name what makes the sound (else the first aspects are used).
-SOUND_SOURCE_WORDS = ("guitar", "piano", "drum", "bass", "vocal", "voice", "singer", "string", "synth", "percussion",
-                      "violin", "cello", "horn", "trumpet", "sax", "flute", "organ", "keyboard", "choir", "harp",
-                      "beat")
+SOUND_SOURCE_WORDS = (
+    "guitar",
+    "piano",
+    "drum",
+    "bass",
+    "vocal",
+    "voice",
+    "singer",
+    "string",
+    "synth",
+    "percussion",
+    "violin",
+    "cello",
+    "horn",
+    "trumpet",
+    "sax",
+    "flute",
+    "organ",
+    "keyboard",
+    "choir",
+    "harp",
+    "beat",
+)
 COMPARISON_QUESTIONS = (
     "Compare {audios}. How do they differ?",
     "What does each of {audios} contain, and what do they share?",
@@ -243,8 +280,10 @@ def write_audio_folder(
     for position, clip in enumerate(clips):
         variant = variants[position % len(variants)]
         if not variant.clip.writable():
-            print(f"note: soundfile cannot write {variant.clip} here; "
-                  f"{clip.ytid} is written as {variants[0].clip} instead")
+            print(
+                f"note: soundfile cannot write {variant.clip} here; "
+                f"{clip.ytid} is written as {variants[0].clip} instead"
+            )
             variant = dataclasses.replace(variant, clip=variants[0].clip)
         written[write_sample_clip(audio_dir, folder, clip, variant)] = clip.ytid
     return written
@@ -438,15 +477,18 @@ def make_sample(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CS
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"sample folder to (re)write (default: {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"sample folder to (re)write (default: {DEFAULT_OUT})"
+    )
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help=f"MusicCaps CSV (default: {DEFAULT_CSV})")
     args = parser.parse_args(argv)
     manifest = make_sample(args.out, args.csv)
     missing = sum(len(ids) for splits in manifest["missing_youtube_ids"].values() for ids in splits.values())
     records = sum(n for splits in manifest["records"].values() for n in splits.values())
-    print(f"wrote {records} records and {len(manifest['audio_files'])} audio files to {args.out} "
-          f"({missing} ids left without audio)")
+    print(
+        f"wrote {records} records and {len(manifest['audio_files'])} audio files to {args.out} "
+        f"({missing} ids left without audio)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,10 @@ def main() -> None:
             before = server.count("Describe the acoustic character")
             summary = generate(Path(tmp) / "out", config, base_url=server.base_url, progress=False, **inputs)
             lines = summary.summary().splitlines()
-            print(f"\n{config}: {summary.ledger_ok} dialogues, "
-                  f"{server.count('Describe the acoustic character') - before} label-description requests")
+            print(
+                f"\n{config}: {summary.ledger_ok} dialogues, "
+                f"{server.count('Describe the acoustic character') - before} label-description requests"
+            )
             print("\n".join(line for line in lines if line.startswith(("cost per", "tokens this run", "turns:"))))
 
 

@@ -30,9 +30,15 @@ def published_infos() -> DatasetInfosDict:
         for split, size in subset.published.items():
             splits.add(datasets.SplitInfo(name=split, num_examples=size, dataset_name="audio_dialogues"))
         infos[name] = datasets.DatasetInfo(
-            description=f"{audio_dialogues._DESCRIPTION} {subset.description}", citation=audio_dialogues._CITATION,
-            homepage=audio_dialogues._HOMEPAGE, license=audio_dialogues._LICENSE, features=features, splits=splits,
-            builder_name="audio_dialogues", dataset_name="audio_dialogues", config_name=name,
+            description=f"{audio_dialogues._DESCRIPTION} {subset.description}",
+            citation=audio_dialogues._CITATION,
+            homepage=audio_dialogues._HOMEPAGE,
+            license=audio_dialogues._LICENSE,
+            features=features,
+            splits=splits,
+            builder_name="audio_dialogues",
+            dataset_name="audio_dialogues",
+            config_name=name,
             version=audio_dialogues._VERSION,
         )
     return infos

@@ -40,10 +40,13 @@ def default_reply(prompt: str) -> str:
     if prompt.startswith("Audio 1:"):
         return json.dumps({"user": "Which clip is longer?", "assistant": "Audio 1 lasts longest."})
     first = prompt.splitlines()[0][:40]
-    return "\n".join(json.dumps(t) for t in [
-        {"user": "What do you hear?", "assistant": f"I hear this: {first}"},
-        {"user": "Anything else?", "assistant": "Nothing more stands out."},
-    ])
+    return "\n".join(
+        json.dumps(t)
+        for t in [
+            {"user": "What do you hear?", "assistant": f"I hear this: {first}"},
+            {"user": "Anything else?", "assistant": "Nothing more stands out."},
+        ]
+    )
 
 
 class ChatServer:
@@ -70,14 +73,32 @@ class ChatServer:
                 if isinstance(reply, HttpReply):
                     return self._send(reply)
                 prompt_chars = sum(len(m["content"]) for m in body["messages"])
-                self._send(HttpReply(200, {"Content-Type": "application/json"}, json.dumps({
-                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": 0,
-                    "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply}}],
-                    "usage": {"prompt_tokens": -(-prompt_chars // 4), "completion_tokens": -(-len(reply) // 4),
-                              "total_tokens": -(-prompt_chars // 4) + -(-len(reply) // 4)},
-                })))
+                self._send(
+                    HttpReply(
+                        200,
+                        {"Content-Type": "application/json"},
+                        json.dumps(
+                            {
+                                "id": f"chatcmpl-{len(server.requests)}",
+                                "object": "chat.completion",
+                                "created": 0,
+                                "model": body["model"],
+                                "choices": [
+                                    {
+                                        "index": 0,
+                                        "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": reply},
+                                    }
+                                ],
+                                "usage": {
+                                    "prompt_tokens": -(-prompt_chars // 4),
+                                    "completion_tokens": -(-len(reply) // 4),
+                                    "total_tokens": -(-prompt_chars // 4) + -(-len(reply) // 4),
+                                },
+                            }
+                        ),
+                    )
+                )
 
             def _send(self, reply: HttpReply) -> None:
                 data = reply.body.encode()

@@ -14,8 +14,15 @@ import soundfile
 REPO = Path(__file__).resolve().parent.parent
 
 
-def write_clip(path: Path, *, seconds: float = 0.5, sampling_rate: int = 16000, channels: int = 1,
-               frequency: float = 440.0, subtype: str | None = None) -> Path:
+def write_clip(
+    path: Path,
+    *,
+    seconds: float = 0.5,
+    sampling_rate: int = 16000,
+    channels: int = 1,
+    frequency: float = 440.0,
+    subtype: str | None = None,
+) -> Path:
     """A seeded sine clip; each channel differs so mono averaging is observable."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * sampling_rate)) / sampling_rate
@@ -78,7 +85,7 @@ class LogLines:
         self._caplog, self._start = caplog, 0
 
     def _lines(self) -> list[str]:
-        records = self._caplog.records[self._start:]
+        records = self._caplog.records[self._start :]
         return [r.getMessage() for r in records if r.name.startswith("audio_dialogues")]
 
     def __iter__(self):

@@ -75,36 +75,103 @@ _SHAPES = {
 # Word banks: each question or answer template is filled from its bank's lists.
 _WORDS = {
     "sounds": {
-        "source": ("a dog", "a car engine", "rain", "a crowd", "a man", "a woman", "birds", "a siren", "a door",
-                   "the wind", "a train", "a baby", "running water", "a telephone", "footsteps", "a café crowd"),
-        "action": ("barking", "idling", "falling steadily", "cheering", "speaking", "laughing", "chirping",
-                   "wailing", "slamming", "howling", "passing by", "crying", "splashing", "ringing", "echoing"),
+        "source": (
+            "a dog",
+            "a car engine",
+            "rain",
+            "a crowd",
+            "a man",
+            "a woman",
+            "birds",
+            "a siren",
+            "a door",
+            "the wind",
+            "a train",
+            "a baby",
+            "running water",
+            "a telephone",
+            "footsteps",
+            "a café crowd",
+        ),
+        "action": (
+            "barking",
+            "idling",
+            "falling steadily",
+            "cheering",
+            "speaking",
+            "laughing",
+            "chirping",
+            "wailing",
+            "slamming",
+            "howling",
+            "passing by",
+            "crying",
+            "splashing",
+            "ringing",
+            "echoing",
+        ),
         "place": ("outdoors", "in a small room", "on a busy street", "in a park", "inside a vehicle", "in a hall"),
     },
     "music": {
-        "source": ("a piano", "an acoustic guitar", "a violin", "drums", "a synthesizer", "a male vocalist",
-                   "a female vocalist", "a bass guitar", "a choir", "a saxophone", "a flute", "an organ"),
+        "source": (
+            "a piano",
+            "an acoustic guitar",
+            "a violin",
+            "drums",
+            "a synthesizer",
+            "a male vocalist",
+            "a female vocalist",
+            "a bass guitar",
+            "a choir",
+            "a saxophone",
+            "a flute",
+            "an organ",
+        ),
         "action": ("calm", "energetic", "melancholic", "upbeat", "dreamy", "tense", "playful", "solemn"),
         "place": ("jazz", "rock", "folk", "ambient", "hip hop", "classical", "reggae", "electronic"),
     },
 }
 _QUESTIONS = {
-    "sounds": ("What is making the sound?", "What can you hear in the background?", "Is anyone speaking?",
-               "Where might this have been recorded?", "How does the sound change over time?",
-               "Is {source} close to the microphone?", "What happens after {source} is heard?"),
-    "music": ("What instruments can you hear?", "What is the genre of this piece?", "Describe the mood of the music.",
-              "What is the tempo like?", "Which instrument plays the melody?", "Could this be used in a film?"),
+    "sounds": (
+        "What is making the sound?",
+        "What can you hear in the background?",
+        "Is anyone speaking?",
+        "Where might this have been recorded?",
+        "How does the sound change over time?",
+        "Is {source} close to the microphone?",
+        "What happens after {source} is heard?",
+    ),
+    "music": (
+        "What instruments can you hear?",
+        "What is the genre of this piece?",
+        "Describe the mood of the music.",
+        "What is the tempo like?",
+        "Which instrument plays the melody?",
+        "Could this be used in a film?",
+    ),
 }
 _ANSWERS = {
-    "sounds": ("{Source} is {action}.", "{Source} is {action} {place}.", "It sounds like {source} {action} {place}.",
-               "At first {source} is {action}, then {other} takes over.",
-               "Mostly {source}, with {other} in the background."),
-    "music": ("{Source} plays the melody while {other} keeps the rhythm.", "It is a {action} {place} piece.",
-              "The mood is {action}, carried by {source}.", "Yes, {source} and {other} would suit a {action} scene.",
-              "It sounds like {place} music led by {source}."),
+    "sounds": (
+        "{Source} is {action}.",
+        "{Source} is {action} {place}.",
+        "It sounds like {source} {action} {place}.",
+        "At first {source} is {action}, then {other} takes over.",
+        "Mostly {source}, with {other} in the background.",
+    ),
+    "music": (
+        "{Source} plays the melody while {other} keeps the rhythm.",
+        "It is a {action} {place} piece.",
+        "The mood is {action}, carried by {source}.",
+        "Yes, {source} and {other} would suit a {action} scene.",
+        "It sounds like {place} music led by {source}.",
+    ),
 }
-_COMPARISON_QUESTIONS = ("Compare {audios}.", "What do {audios} have in common?", "Which of {audios} is the loudest?",
-                         "How do {audios} differ?")
+_COMPARISON_QUESTIONS = (
+    "Compare {audios}.",
+    "What do {audios} have in common?",
+    "Which of {audios} is the loudest?",
+    "How do {audios} differ?",
+)
 
 
 def write_release(
@@ -235,7 +302,10 @@ def _text_pool(templates: tuple[str, ...], bank: str, rng: random.Random, size: 
 _LAYOUTS = {1: "mono", 2: "stereo"}
 # soundfile's (format, usual subtype) for each extension.
 _ENCODINGS = {
-    "wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III"),
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
 }
 
 
@@ -274,7 +344,9 @@ class ClipFormat:
 
 # Every combination of the formats, rates and channel counts users really have; files cycle through them.
 CLIP_FORMATS: tuple[ClipFormat, ...] = tuple(
-    ClipFormat(fmt, rate, channels) for fmt in ("wav", "flac", "mp3") for rate in (16000, 22050, 44100, 48000)
+    ClipFormat(fmt, rate, channels)
+    for fmt in ("wav", "flac", "mp3")
+    for rate in (16000, 22050, 44100, 48000)
     for channels in (1, 2)
 )
 # The file-name forms the loader resolves (audio_files.parse_audio_name), over a YouTube id, an extension and the
@@ -348,18 +420,24 @@ class AudioSummary:
         lines = [f"{self.written} audio files under {self.audio_dir} ({links})"]
         if self.shortfall:
             drawn_missing = sum(map(len, self.missing.values()))
-            lines.append(f"  only {self.written} of the {self.requested} files asked for: the release has "
-                         f"{sum(self.ids.values())} distinct ids, of which {drawn_missing} drawn missing")
+            lines.append(
+                f"  only {self.written} of the {self.requested} files asked for: the release has "
+                f"{sum(self.ids.values())} distinct ids, of which {drawn_missing} drawn missing"
+            )
         for config, counts in self.files.items():
-            line = (f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, "
-                    f"{len(self.missing[config])} drawn missing")
+            line = (
+                f"  {config}: {self.ids[config]} ids, {sum(counts.values())} files, "
+                f"{len(self.missing[config])} drawn missing"
+            )
             if self.unreached[config]:
                 line += f", {len(self.unreached[config])} not reached"
             lines.append(line)
         for by in ("format", "sampling_rate", "channels"):
             counts = sorted(self.count(by).items())
-            lines.append(f"  by {by}: " + ", ".join(f"{_LAYOUTS.get(key, key) if by == 'channels' else key} {number}"
-                                                     for key, number in counts))
+            lines.append(
+                f"  by {by}: "
+                + ", ".join(f"{_LAYOUTS.get(key, key) if by == 'channels' else key} {number}" for key, number in counts)
+            )
         return "\n".join(lines)
 
 
@@ -568,19 +646,30 @@ def _parse_size(text: str) -> tuple[str, str, int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it.")
+        description="Write a synthetic Audio Dialogues release, and optionally an audio folder for it."
+    )
     parser.add_argument("out", type=Path, help="release root to write <config>/<split>.<fmt> under")
-    parser.add_argument("--size", type=_parse_size, action="append", required=True, metavar="CONFIG/SPLIT=COUNT",
-                        help="records of one file; repeat for several files")
+    parser.add_argument(
+        "--size",
+        type=_parse_size,
+        action="append",
+        required=True,
+        metavar="CONFIG/SPLIT=COUNT",
+        help="records of one file; repeat for several files",
+    )
     parser.add_argument("--fmt", choices=FORMATS, default="json")
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--audio-dir", type=Path, metavar="DIR",
-                        help="also write clips for the release's ids here (hard links into DIR.pool); "
-                             "needs --audio-files")
+    parser.add_argument(
+        "--audio-dir",
+        type=Path,
+        metavar="DIR",
+        help="also write clips for the release's ids here (hard links into DIR.pool); needs --audio-files",
+    )
     parser.add_argument("--audio-files", type=int, metavar="N", help="how many audio files to write into --audio-dir")
-    parser.add_argument("--missing", type=float, default=0.15,
-                        help="fraction of ids left without a file (default 0.15)")
+    parser.add_argument(
+        "--missing", type=float, default=0.15, help="fraction of ids left without a file (default 0.15)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip (default 10)")
     args = parser.parse_args(argv)
     if (args.audio_dir is None) != (args.audio_files is None):
@@ -594,8 +683,9 @@ def main(argv: list[str] | None = None) -> None:
             for split, path in splits.items():
                 print(f"{config}/{split}: {sizes[config][split]} records -> {path}")
         if args.audio_dir is not None:
-            summary = write_audio(args.audio_dir, paths, args.audio_files, missing=args.missing, seed=args.seed,
-                                  seconds=args.seconds)
+            summary = write_audio(
+                args.audio_dir, paths, args.audio_files, missing=args.missing, seed=args.seed, seconds=args.seconds
+            )
             print(summary.describe())
     except (ValueError, FileExistsError) as err:
         parser.error(str(err))

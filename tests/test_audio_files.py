@@ -32,9 +32,26 @@ def test_recognised_forms(name, expected):
 
 @pytest.mark.parametrize(
     "name",
-    ["../x.wav", f"../{YTID}.wav", f"sub/{YTID}.wav", f"C:\\{YTID}.wav", "/etc/passwd", f"{YTID}.txt",
-     "short.wav", f"{YTID}x.wav", f"{YTID}_start.wav", f"{YTID}_1_2_3.wav", "", f"{YTID}.wav.bak", "YY" + YTID + ".wav",
-     f"{YTID}.wav\n", f"{YTID}.", f"{YTID}.WAV ", None, 42],
+    [
+        "../x.wav",
+        f"../{YTID}.wav",
+        f"sub/{YTID}.wav",
+        f"C:\\{YTID}.wav",
+        "/etc/passwd",
+        f"{YTID}.txt",
+        "short.wav",
+        f"{YTID}x.wav",
+        f"{YTID}_start.wav",
+        f"{YTID}_1_2_3.wav",
+        "",
+        f"{YTID}.wav.bak",
+        "YY" + YTID + ".wav",
+        f"{YTID}.wav\n",
+        f"{YTID}.",
+        f"{YTID}.WAV ",
+        None,
+        42,
+    ],
 )
 def test_rejected_names(name):
     assert parse_audio_name(name) is None
@@ -48,8 +65,12 @@ def touch(path: Path) -> Path:
 
 def test_index_resolves_every_form_recursively(tmp_path):
     ids = ["aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc", "ddddddddddd"]
-    files = [touch(tmp_path / "Yaaaaaaaaaaa.wav"), touch(tmp_path / "x" / "bbbbbbbbbbb.flac"),
-             touch(tmp_path / "x" / "y" / "ccccccccccc_30000.mp3"), touch(tmp_path / "ddddddddddd_30.0_40.0.ogg")]
+    files = [
+        touch(tmp_path / "Yaaaaaaaaaaa.wav"),
+        touch(tmp_path / "x" / "bbbbbbbbbbb.flac"),
+        touch(tmp_path / "x" / "y" / "ccccccccccc_30000.mp3"),
+        touch(tmp_path / "ddddddddddd_30.0_40.0.ogg"),
+    ]
     touch(tmp_path / "notes.txt")
     touch(tmp_path / "not-a-youtube-id.wav")
     index = index_audio_dirs([tmp_path])

@@ -6,11 +6,11 @@ import os
 import pickle
 
 import pytest
+from conftest import dialogue, write_clip, write_release
 
-from audio_dialogues import load_dataset
 from _audio_dialogues import splits
 from _audio_dialogues.audio_files import index_audio_dirs
-from conftest import dialogue, write_clip, write_release
+from audio_dialogues import load_dataset
 
 INSIDE, OUTSIDE, TINY = "aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"
 
@@ -52,7 +52,9 @@ def test_the_options_reach_the_load_and_its_report(folders, tmp_path, cache_dir)
     load = dict(data_dir=tmp_path / "release", audio_dir=folders, verification_mode="no_checks", decode=False)
     default = load_dataset("music_dialogues", "train", cache_dir=cache_dir, **load)
     assert [row["audio"] is not None for row in default] == [True, False, True]
-    strict = load_dataset("music_dialogues", "train", cache_dir=cache_dir, min_audio_bytes=16000, follow_symlinks=True, **load)
+    strict = load_dataset(
+        "music_dialogues", "train", cache_dir=cache_dir, min_audio_bytes=16000, follow_symlinks=True, **load
+    )
     assert [row["audio"] is not None for row in strict] == [True, True, False]
     with pytest.raises(ValueError, match="min_audio_bytes"):
         load_dataset("music_dialogues", cache_dir=cache_dir, min_audio_bytes=-1, **load)
@@ -61,9 +63,13 @@ def test_the_options_reach_the_load_and_its_report(folders, tmp_path, cache_dir)
 def test_a_spawned_process_lists_the_folders_with_the_same_options(folders, tmp_path):
     from audio_dialogues import SUBSETS
 
-    release = write_release(tmp_path / "release", "music_dialogues", "train", [{"audio_id": f"{TINY}.wav", "dialogue": dialogue(1)}])
+    release = write_release(
+        tmp_path / "release", "music_dialogues", "train", [{"audio_id": f"{TINY}.wav", "dialogue": dialogue(1)}]
+    )
     index = index_audio_dirs([folders], min_bytes=16000)
-    source = splits.SplitSource("music_dialogues/train", "train", [str(release)], SUBSETS["music_dialogues"].rules, 1, index, "keep", None)
+    source = splits.SplitSource(
+        "music_dialogues/train", "train", [str(release)], SUBSETS["music_dialogues"].rules, 1, index, "keep", None
+    )
     payload = pickle.dumps(source)
     splits._READ.clear()
     spawned = pickle.loads(payload)
@@ -75,6 +81,8 @@ def test_a_link_to_a_folder_is_not_searched_and_is_named(folders, tmp_path):
     os.symlink(tmp_path / "more", folders / "more")
     index = index_audio_dirs([folders])
     assert index.resolve("ddddddddddd.wav", "ddddddddddd").path is None
-    assert index.folder_links == [str(folders / "more")] and "1 symbolic links to folders not searched" in index.summary()
+    assert (
+        index.folder_links == [str(folders / "more")] and "1 symbolic links to folders not searched" in index.summary()
+    )
     both = index_audio_dirs([folders, tmp_path / "more"])  # what the summary suggests
     assert both.resolve("ddddddddddd.wav", "ddddddddddd").path == str((tmp_path / "more" / "ddddddddddd.wav").resolve())

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import write_clip
 
 from _audio_dialogues.decoding import AudioDecodeError, decode_audio
-from conftest import write_clip
 
 
 def wav_bytes(tmp_path: Path) -> bytes:
@@ -22,7 +22,11 @@ def wav_bytes(tmp_path: Path) -> bytes:
     "name, make, expected",
     [
         ("empty.wav", lambda tmp: b"", "empty \\(0 bytes\\).*download the clip again"),
-        ("page.wav", lambda tmp: b"<!DOCTYPE html><html><body>Video unavailable</body></html>", "text, not audio.*<!DOCTYPE html"),
+        (
+            "page.wav",
+            lambda tmp: b"<!DOCTYPE html><html><body>Video unavailable</body></html>",
+            "text, not audio.*<!DOCTYPE html",
+        ),
         ("error.flac", lambda tmp: b'{"error": "429 Too Many Requests"}', "text, not audio"),
         ("truncated.wav", lambda tmp: wav_bytes(tmp)[:30], "truncated or corrupt"),
         ("noise.mp3", lambda tmp: bytes(range(256)) * 8, "truncated or corrupt|codec"),
@@ -86,11 +90,11 @@ def test_m4a_without_ffmpeg_says_how_to_fix(tmp_path):
 
 
 def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp_path, cache_dir, monkeypatch, caplog):
-    import logging
 
-    from audio_dialogues import load_dataset
-    from _audio_dialogues import decoding
     from conftest import dialogue, write_release
+
+    from _audio_dialogues import decoding
+    from audio_dialogues import load_dataset
 
     clips = tmp_path / "clips"
     write_clip(clips / "aaaaaaaaaaa.wav")
@@ -110,7 +114,9 @@ def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp
     monkeypatch.setattr(decoding, "_DECODE_FAILURES", [])
     caplog.clear()
     lenient = load_dataset("music_dialogues", "train", on_decode_error="none", **load)
-    rows = list(lenient) + list(load_dataset("music_dialogues", "train", streaming=True, on_decode_error="none", **load))
+    rows = list(lenient) + list(
+        load_dataset("music_dialogues", "train", streaming=True, on_decode_error="none", **load)
+    )
     warnings = [r.getMessage() for r in caplog.records if r.name == "audio_dialogues" and r.levelno == logging.WARNING]
     assert [row["audio"] is None for row in rows] == [False, True, False, True]
     assert len(decoding.decode_failures()) == 2 and "bbbbbbbbbbb" in decoding.decode_failures()[-1]

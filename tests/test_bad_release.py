@@ -14,7 +14,6 @@ point ``audio_dialogues.load_dataset(..., data_dir=...)``:
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,11 +21,14 @@ import datasets
 import pytest
 
 import audio_dialogues
-from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 from _audio_dialogues.release import ReleaseFormatError, read_release_file
+from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 GOOD = {"audio_id": "Y2oSP0SN3d2g.wav", "dialogue": [{"user": "What is it?", "assistant": "A dog barking."}]}
-GOOD_PAIR = {"audio_ids": ["Yeiz9E9N-FIw.wav", "Y3zAp2kxzU7Q.wav"], "dialogue": [{"user": "Louder?", "assistant": "Audio 2."}]}
+GOOD_PAIR = {
+    "audio_ids": ["Yeiz9E9N-FIw.wav", "Y3zAp2kxzU7Q.wav"],
+    "dialogue": [{"user": "Louder?", "assistant": "Audio 2."}],
+}
 TEN_MB = "x" * (10 * 1024 * 1024)
 
 
@@ -64,37 +66,132 @@ def turn(**fields):
 
 CORPUS = [
     Case("truncated_json_array", "json", array(GOOD, GOOD)[:-30], "file", "column", None, "not valid JSON"),
-    Case("truncated_jsonl_last_line", "jsonl", lines(GOOD, GOOD) + b'{"audio_id": "Y2oSP0SN3d2g.wav", "dia',
-         "record", "line 3", None, "not valid JSON"),
-    Case("top_level_object", "json", json.dumps(GOOD).encode(), "file", None, None, "expected a JSON array of records at the top level, found a dict"),
+    Case(
+        "truncated_jsonl_last_line",
+        "jsonl",
+        lines(GOOD, GOOD) + b'{"audio_id": "Y2oSP0SN3d2g.wav", "dia',
+        "record",
+        "line 3",
+        None,
+        "not valid JSON",
+    ),
+    Case(
+        "top_level_object",
+        "json",
+        json.dumps(GOOD).encode(),
+        "file",
+        None,
+        None,
+        "expected a JSON array of records at the top level, found a dict",
+    ),
     record_case("record_not_an_object", "a string", None, "expected a JSON object, found str"),
     record_case("jsonl_record_not_an_object", [GOOD], None, "expected a JSON object, found list", fmt="jsonl"),
-    record_case("missing_audio_id", {"dialogue": GOOD["dialogue"]}, "audio_id", "expected a string (the clip's file name), found nothing"),
-    record_case("non_string_audio_id", {**GOOD, "audio_id": 12345678901}, "audio_id", "expected a string (the clip's file name), found int"),
+    record_case(
+        "missing_audio_id",
+        {"dialogue": GOOD["dialogue"]},
+        "audio_id",
+        "expected a string (the clip's file name), found nothing",
+    ),
+    record_case(
+        "non_string_audio_id",
+        {**GOOD, "audio_id": 12345678901},
+        "audio_id",
+        "expected a string (the clip's file name), found int",
+    ),
     record_case("empty_dialogue", {**GOOD, "dialogue": []}, "dialogue", "expected 1 to 4 turn(s), found 0"),
-    record_case("five_turns", {**GOOD, "dialogue": GOOD["dialogue"] * 5}, "dialogue", "expected 1 to 4 turn(s), found 5", fmt="jsonl"),
-    record_case("turn_without_user", turn(assistant="A dog."), "dialogue[0].user", "expected a non-empty string, found nothing"),
-    record_case("turn_without_assistant", turn(user="What?"), "dialogue[0].assistant", "expected a non-empty string, found nothing"),
-    record_case("non_string_turn_text", turn(user=["What?"], assistant="A dog."), "dialogue[0].user", "expected a non-empty string, found list"),
-    record_case("empty_turn_text", turn(user="What?", assistant=""), "dialogue[0].assistant", "expected a non-empty string, found str"),
-    record_case("comparison_with_1_audio_id", {**GOOD_PAIR, "audio_ids": ["Yeiz9E9N-FIw.wav"]}, "audio_ids",
-                "expected 2 to 4 audio ids, found 1", config="audioset_comparison"),
-    record_case("comparison_with_5_audio_ids", {**GOOD_PAIR, "audio_ids": ["Yeiz9E9N-FIw.wav"] * 5}, "audio_ids",
-                "expected 2 to 4 audio ids, found 5", config="audioset_comparison", fmt="jsonl"),
-    record_case("not_a_youtube_id", {**GOOD, "audio_id": "dog barking.wav"}, "audio_id", "expected a file name holding an 11-character YouTube id"),
-    record_case("comparison_id_not_a_youtube_id", {**GOOD_PAIR, "audio_ids": ["Yeiz9E9N-FIw.wav", "../x.wav"]}, "audio_ids[1]",
-                "expected a file name holding an 11-character YouTube id", config="audioset_comparison"),
-    record_case("list_valued_role", {"audio_id": "Y2oSP0SN3d2g.wav", "messages": [{"role": ["user"], "content": "Hi"},
-                                                                                 {"role": "assistant", "content": "Yes."}]},
-                "messages[0].role", "expected a user message here", fmt="jsonl"),
-    Case("invalid_utf8", "jsonl", lines(GOOD) + b'{"audio_id": "Y2oSP0SN3d2g.wav", "dialogue": "\xff"}\n', "file", "line 2", None, "not valid UTF-8"),
-    Case("nesting_too_deep", "json", b"[" * 100_000 + b"]" * 100_000, "file", None, None, "could not be parsed as JSON"),
-    Case("jsonl_integer_of_5000_digits", "jsonl", lines(GOOD) + b'{"audio_id": 1' + b"0" * 5000 + b"}\n" + lines(GOOD),
-         "record", "line 2", None, "could not be parsed as JSON"),
+    record_case(
+        "five_turns",
+        {**GOOD, "dialogue": GOOD["dialogue"] * 5},
+        "dialogue",
+        "expected 1 to 4 turn(s), found 5",
+        fmt="jsonl",
+    ),
+    record_case(
+        "turn_without_user", turn(assistant="A dog."), "dialogue[0].user", "expected a non-empty string, found nothing"
+    ),
+    record_case(
+        "turn_without_assistant",
+        turn(user="What?"),
+        "dialogue[0].assistant",
+        "expected a non-empty string, found nothing",
+    ),
+    record_case(
+        "non_string_turn_text",
+        turn(user=["What?"], assistant="A dog."),
+        "dialogue[0].user",
+        "expected a non-empty string, found list",
+    ),
+    record_case(
+        "empty_turn_text",
+        turn(user="What?", assistant=""),
+        "dialogue[0].assistant",
+        "expected a non-empty string, found str",
+    ),
+    record_case(
+        "comparison_with_1_audio_id",
+        {**GOOD_PAIR, "audio_ids": ["Yeiz9E9N-FIw.wav"]},
+        "audio_ids",
+        "expected 2 to 4 audio ids, found 1",
+        config="audioset_comparison",
+    ),
+    record_case(
+        "comparison_with_5_audio_ids",
+        {**GOOD_PAIR, "audio_ids": ["Yeiz9E9N-FIw.wav"] * 5},
+        "audio_ids",
+        "expected 2 to 4 audio ids, found 5",
+        config="audioset_comparison",
+        fmt="jsonl",
+    ),
+    record_case(
+        "not_a_youtube_id",
+        {**GOOD, "audio_id": "dog barking.wav"},
+        "audio_id",
+        "expected a file name holding an 11-character YouTube id",
+    ),
+    record_case(
+        "comparison_id_not_a_youtube_id",
+        {**GOOD_PAIR, "audio_ids": ["Yeiz9E9N-FIw.wav", "../x.wav"]},
+        "audio_ids[1]",
+        "expected a file name holding an 11-character YouTube id",
+        config="audioset_comparison",
+    ),
+    record_case(
+        "list_valued_role",
+        {
+            "audio_id": "Y2oSP0SN3d2g.wav",
+            "messages": [{"role": ["user"], "content": "Hi"}, {"role": "assistant", "content": "Yes."}],
+        },
+        "messages[0].role",
+        "expected a user message here",
+        fmt="jsonl",
+    ),
+    Case(
+        "invalid_utf8",
+        "jsonl",
+        lines(GOOD) + b'{"audio_id": "Y2oSP0SN3d2g.wav", "dialogue": "\xff"}\n',
+        "file",
+        "line 2",
+        None,
+        "not valid UTF-8",
+    ),
+    Case(
+        "nesting_too_deep", "json", b"[" * 100_000 + b"]" * 100_000, "file", None, None, "could not be parsed as JSON"
+    ),
+    Case(
+        "jsonl_integer_of_5000_digits",
+        "jsonl",
+        lines(GOOD) + b'{"audio_id": 1' + b"0" * 5000 + b"}\n" + lines(GOOD),
+        "record",
+        "line 2",
+        None,
+        "could not be parsed as JSON",
+    ),
     Case("utf8_bom_json", "json", b"\xef\xbb\xbf" + array(GOOD, GOOD), "accept", records=2),
     Case("utf8_bom_jsonl", "jsonl", b"\xef\xbb\xbf" + lines(GOOD, GOOD), "accept", records=2),
     Case("windows_line_endings_jsonl", "jsonl", lines(GOOD, GOOD, GOOD, end="\r\n"), "accept", records=3),
-    Case("blank_lines_jsonl", "jsonl", b"\n" + lines(GOOD) + b"\n  \n\r\n" + lines(GOOD) + b"\n\n", "accept", records=2),
+    Case(
+        "blank_lines_jsonl", "jsonl", b"\n" + lines(GOOD) + b"\n  \n\r\n" + lines(GOOD) + b"\n\n", "accept", records=2
+    ),
     Case("one_10_mb_record", "jsonl", lines(GOOD, turn(user="Describe it.", assistant=TEN_MB)), "accept", records=2),
 ]
 ERRORS = [c for c in CORPUS if c.kind != "accept"]
@@ -136,7 +233,9 @@ def test_read_release_file(tmp_path, case):
     if case.kind == "accept":
         records = read_release_file(path, rules)
         assert len(records) == case.records
-        assert max(len(t["assistant"]) for r in records for t in r.dialogue) == (len(TEN_MB) if "10_mb" in case.id else 14)
+        assert max(len(t["assistant"]) for r in records for t in r.dialogue) == (
+            len(TEN_MB) if "10_mb" in case.id else 14
+        )
         return
     with pytest.raises(ReleaseFormatError) as info:
         read_release_file(path, rules)
@@ -154,7 +253,6 @@ def test_load_dataset(tmp_path, case):
     with pytest.raises(ReleaseFormatError) as info:
         load_dataset(case.config, **load)
     assert_names_everything(info.value, path, case)
-
 
 
 @pytest.mark.parametrize("case", ERRORS, ids=lambda c: c.id)
@@ -179,7 +277,9 @@ def test_on_invalid_skip(tmp_path, case, summaries):
     file, position, field, problem = row.split("\t")
     assert (file, position, field) == (str(path), case.position, case.field or "") and case.expectation in problem
     summary = json.loads(listing.with_name("train.summary.json").read_text())
-    assert summary["invalid_records"] == 1 and summary["on_invalid"] == "skip" and summary["invalid_file"] == str(listing)
+    assert (
+        summary["invalid_records"] == 1 and summary["on_invalid"] == "skip" and summary["invalid_file"] == str(listing)
+    )
 
 
 def test_skip_counts_invalid_records_towards_the_published_size(tmp_path, monkeypatch):
@@ -207,5 +307,8 @@ def test_skip_when_streaming_gives_the_same_rows(tmp_path):
 def test_on_invalid_is_checked_early_and_is_part_of_the_cache_key(tmp_path):
     with pytest.raises(ValueError, match="on_invalid='drop': choose one of error, skip"):
         load_dataset("music_dialogues", data_dir=tmp_path / "does-not-exist", on_invalid="drop")
-    dirs = {AudioDialogues("music_dialogues", cache_dir=str(tmp_path), on_invalid=policy).cache_dir for policy in ("error", "skip")}
+    dirs = {
+        AudioDialogues("music_dialogues", cache_dir=str(tmp_path), on_invalid=policy).cache_dir
+        for policy in ("error", "skip")
+    }
     assert len(dirs) == 2

@@ -28,11 +28,22 @@ def test_demo_describes_every_config_and_split(capsys, cache_dir):
 
 
 def test_convert_writes_the_sample_in_each_format(capsys, cache_dir, tmp_path):
-    for config, fmt in (("audioset_dialogues", "openai"), ("music_dialogues", "llava"), ("audioset_comparison", "swift")):
+    for config, fmt in (
+        ("audioset_dialogues", "openai"),
+        ("music_dialogues", "llava"),
+        ("audioset_comparison", "swift"),
+    ):
         out = tmp_path / f"{config}.{fmt}.jsonl"
         assert main(["convert", "--format", fmt, str(out), "--config", config, "--cache-dir", cache_dir]) == 0
         printed = capsys.readouterr().out
-        written, skipped = map(int, re.search(rf"{config}/train -> {re.escape(str(out))}\n{fmt}: wrote (\d+) examples; skipped (\d+) whose audio is missing", printed).groups())
+        written, skipped = map(
+            int,
+            re.search(
+                rf"{config}/train -> {re.escape(str(out))}\n{fmt}: wrote (\d+) examples; skipped (\d+) "
+                rf"whose audio is missing",
+                printed,
+            ).groups(),
+        )
         lines = out.read_text(encoding="utf-8").splitlines()
         assert len(lines) == written and written + skipped == sample_manifest()["records"][config]["train"]
         assert all(Path(path).is_file() for line in lines for path in to_dialogue(json.loads(line), fmt)["audio_paths"])
@@ -45,13 +56,31 @@ def test_convert_writes_the_sample_in_each_format(capsys, cache_dir, tmp_path):
 
 def test_export_writes_parquet_and_a_card(capsys, cache_dir, tmp_path):
     out = tmp_path / "export"
-    assert main(["export", str(out), "--config", "music_dialogues", "--config", "audioset_dialogues",
-                 "--max-shard-size", "1KB", "--cache-dir", cache_dir]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(out),
+                "--config",
+                "music_dialogues",
+                "--config",
+                "audioset_dialogues",
+                "--max-shard-size",
+                "1KB",
+                "--cache-dir",
+                cache_dir,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"exported to {out} (text and ids only, no audio)" in printed
     assert re.search(r"music_dialogues/train: 12 rows, \d+ file\(s\), row groups of 1000 rows", printed)
     card = DatasetCard.load(out / "README.md")
-    assert [(c["config_name"], c.get("default", False)) for c in card.data.configs] == [("music_dialogues", True), ("audioset_dialogues", False)]
+    assert [(c["config_name"], c.get("default", False)) for c in card.data.configs] == [
+        ("music_dialogues", True),
+        ("audioset_dialogues", False),
+    ]
     shards = sorted(p.name for p in (out / "data" / "music_dialogues").glob("train-*.parquet"))
     assert len(shards) > 1 and shards[-1].endswith(f"-of-{len(shards):05d}.parquet")
 
@@ -75,8 +104,24 @@ def test_export_embeds_audio_and_pushes_privately(capsys, cache_dir, tmp_path, m
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
     out = tmp_path / "export"
-    assert main(["export", str(out), "--config", "audioset_comparison", "--embed-audio", "--audio-dir",
-                 str(sample_audio_dir()), "--push-to-hub", "me/audio-dialogues", "--cache-dir", cache_dir]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(out),
+                "--config",
+                "audioset_comparison",
+                "--embed-audio",
+                "--audio-dir",
+                str(sample_audio_dir()),
+                "--push-to-hub",
+                "me/audio-dialogues",
+                "--cache-dir",
+                cache_dir,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "(with embedded audio)" in printed and "not found (written as None)" in printed
     assert "uploaded to https://huggingface.co/datasets/me/audio-dialogues" in printed

@@ -24,18 +24,26 @@ from urllib.request import urlopen
 import datasets
 import pytest
 import soundfile
+from conftest import write_clip
 
 from _audio_dialogues.cli import main
 from _audio_dialogues.convert import (
-    FORMATS, ConvertedFileError, NoAudioFileError, convert_example, drop_absent_keys, read_jsonl, to_dialogue,
-    to_llava, to_openai, to_swift, write_jsonl,
+    FORMATS,
+    ConvertedFileError,
+    NoAudioFileError,
+    convert_example,
+    drop_absent_keys,
+    read_jsonl,
+    to_dialogue,
+    to_llava,
+    to_openai,
+    to_swift,
+    write_jsonl,
 )
 from _audio_dialogues.loading import load_dataset
 from _audio_dialogues.release import ReleaseFormatError
 from _audio_dialogues.sources import sample_manifest
 from _audio_dialogues.subsets import CONFIGS
-
-from conftest import write_clip
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +53,11 @@ def sample(tmp_path_factory):
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.setenv("HF_DATASETS_OFFLINE", "1")
         cache = tmp_path_factory.mktemp("hf_cache")
-        return {(config, split): list(load_dataset(config, split, decode=False, cache_dir=cache))
-                for config in CONFIGS for split in ("train", "test")}
+        return {
+            (config, split): list(load_dataset(config, split, decode=False, cache_dir=cache))
+            for config in CONFIGS
+            for split in ("train", "test")
+        }
 
 
 def clips(row) -> list:
@@ -65,16 +76,35 @@ def first(rows, *, turns=None):
 def test_single_clip_example_in_every_format(sample, config):
     row = first(sample[config, "train"], turns=1)
     path, (turn,) = row["audio"]["path"], row["dialogue"]
-    assert to_openai(row) == {"id": row["id"], "messages": [
-        {"role": "user", "content": [{"type": "audio", "audio": path, "audio_url": Path(path).as_uri()},
-                                     {"type": "text", "text": turn["user"]}]},
-        {"role": "assistant", "content": [{"type": "text", "text": turn["assistant"]}]},
-    ]}
-    assert to_llava(row) == {"id": row["id"], "sound": [path], "duration": round(soundfile.info(path).duration, 3),
-                             "conversations": [{"from": "human", "value": "<sound-1>\n" + turn["user"]},
-                                               {"from": "gpt", "value": turn["assistant"]}]}
-    assert to_swift(row) == {"messages": [{"role": "user", "content": "<audio>" + turn["user"]},
-                                          {"role": "assistant", "content": turn["assistant"]}], "audios": [path]}
+    assert to_openai(row) == {
+        "id": row["id"],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "audio", "audio": path, "audio_url": Path(path).as_uri()},
+                    {"type": "text", "text": turn["user"]},
+                ],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": turn["assistant"]}]},
+        ],
+    }
+    assert to_llava(row) == {
+        "id": row["id"],
+        "sound": [path],
+        "duration": round(soundfile.info(path).duration, 3),
+        "conversations": [
+            {"from": "human", "value": "<sound-1>\n" + turn["user"]},
+            {"from": "gpt", "value": turn["assistant"]},
+        ],
+    }
+    assert to_swift(row) == {
+        "messages": [
+            {"role": "user", "content": "<audio>" + turn["user"]},
+            {"role": "assistant", "content": turn["assistant"]},
+        ],
+        "audios": [path],
+    }
 
 
 def test_comparison_references_every_clip_in_order(sample):
@@ -85,10 +115,16 @@ def test_comparison_references_every_clip_in_order(sample):
     assert to_openai(row)["messages"][0]["content"] == audio_parts + [{"type": "text", "text": turn["user"]}]
     llava = to_llava(row)
     assert llava["sound"] == paths and llava["conversations"][0]["value"] == (
-        "".join(f"<sound-{k}>" for k in range(1, len(paths) + 1)) + "\n" + turn["user"])
+        "".join(f"<sound-{k}>" for k in range(1, len(paths) + 1)) + "\n" + turn["user"]
+    )
     assert llava["duration"] == round(sum(soundfile.info(p).duration for p in paths), 3)
-    assert to_swift(row) == {"messages": [{"role": "user", "content": "<audio>" * len(paths) + turn["user"]},
-                                          {"role": "assistant", "content": turn["assistant"]}], "audios": paths}
+    assert to_swift(row) == {
+        "messages": [
+            {"role": "user", "content": "<audio>" * len(paths) + turn["user"]},
+            {"role": "assistant", "content": turn["assistant"]},
+        ],
+        "audios": paths,
+    }
 
 
 def test_later_turns_are_text_only(sample):
@@ -167,8 +203,12 @@ def test_files_of_all_configs_load_together_with_datasets_json(sample, format, t
     for config in CONFIGS:
         write_jsonl(sample[config, "train"], tmp_path / f"{config}.jsonl", format)
         written += list(read_jsonl(tmp_path / f"{config}.jsonl"))
-    ds = datasets.load_dataset("json", data_files=[str(tmp_path / f"{c}.jsonl") for c in CONFIGS], split="train",
-                               cache_dir=str(tmp_path / "cache"))
+    ds = datasets.load_dataset(
+        "json",
+        data_files=[str(tmp_path / f"{c}.jsonl") for c in CONFIGS],
+        split="train",
+        cache_dir=str(tmp_path / "cache"),
+    )
     rows = list(ds)
     assert len(rows) == len(written) == sum(len(present(sample[c, "train"])) for c in CONFIGS)
     if format == "openai":  # datasets gives every content part every key (None where absent): see drop_absent_keys
@@ -178,14 +218,32 @@ def test_files_of_all_configs_load_together_with_datasets_json(sample, format, t
 
 
 def test_drop_absent_keys_restores_what_datasets_3_6_added():
-    record = {"id": "x", "messages": [
-        {"role": "user", "content": [{"type": "audio", "audio": "/a.wav", "audio_url": "file:///a.wav", "text": None},
-                                     {"type": "text", "text": "What?", "audio": None, "audio_url": None}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "A dog.", "audio": None, "audio_url": None}]}]}
-    assert drop_absent_keys(record) == {"id": "x", "messages": [
-        {"role": "user", "content": [{"type": "audio", "audio": "/a.wav", "audio_url": "file:///a.wav"},
-                                     {"type": "text", "text": "What?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "A dog."}]}]}
+    record = {
+        "id": "x",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "audio", "audio": "/a.wav", "audio_url": "file:///a.wav", "text": None},
+                    {"type": "text", "text": "What?", "audio": None, "audio_url": None},
+                ],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": "A dog.", "audio": None, "audio_url": None}]},
+        ],
+    }
+    assert drop_absent_keys(record) == {
+        "id": "x",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "audio", "audio": "/a.wav", "audio_url": "file:///a.wav"},
+                    {"type": "text", "text": "What?"},
+                ],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": "A dog."}]},
+        ],
+    }
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -229,8 +287,15 @@ def test_a_missing_clip_is_left_out_and_counted(sample, config, format, tmp_path
 def test_llava_counts_a_clip_whose_length_cannot_be_read(tmp_path):
     good, bad = write_clip(tmp_path / "good.wav", seconds=1.25), tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all" * 10)
-    rows = [{"id": f"train-00000{i}", "audio": {"path": str(p), "bytes": None}, "audio_id": p.name,
-             "dialogue": [{"user": "What?", "assistant": "A tone."}]} for i, p in enumerate((good, bad))]
+    rows = [
+        {
+            "id": f"train-00000{i}",
+            "audio": {"path": str(p), "bytes": None},
+            "audio_id": p.name,
+            "dialogue": [{"user": "What?", "assistant": "A tone."}],
+        }
+        for i, p in enumerate((good, bad))
+    ]
     counts = write_jsonl(rows, tmp_path / "out.jsonl", "llava")
     assert counts.written == 1 and counts.skipped_unreadable_audio == ["train-000001"]
     assert "skipped 1 whose audio file cannot be read (train-000001)" in counts.summary()
@@ -248,20 +313,32 @@ def test_decoded_examples_convert_to_the_same_records(sample, cache_dir):
 
 
 def test_round_trip_keeps_question_text_that_starts_with_whitespace_or_a_tag():
-    row = {"id": "x", "audio": {"path": "/a.wav", "bytes": None, "array": [0.0] * 160, "sampling_rate": 16000},
-           "dialogue": [{"user": "\n What?", "assistant": "A dog."}, {"user": "<audio> tag?", "assistant": "No."}]}
+    row = {
+        "id": "x",
+        "audio": {"path": "/a.wav", "bytes": None, "array": [0.0] * 160, "sampling_rate": 16000},
+        "dialogue": [{"user": "\n What?", "assistant": "A dog."}, {"user": "<audio> tag?", "assistant": "No."}],
+    }
     for format in FORMATS:
         assert to_dialogue(convert_example(row, format), format)["dialogue"] == row["dialogue"]
 
 
 def test_reads_the_earlier_layouts_back():
     """Files written before these rules (llava ``sound`` a string, openai ``audio_url`` only) still read."""
-    assert to_dialogue({"id": "a", "sound": "/a.wav", "conversations": [{"from": "human", "value": "<sound>\nQ?"},
-                                                                       {"from": "gpt", "value": "A."}]}, "llava") == {
-        "id": "a", "dialogue": [{"user": "Q?", "assistant": "A."}], "audio_paths": ["/a.wav"]}
-    old = {"id": "b", "messages": [{"role": "user", "content": [{"type": "audio", "audio_url": "/b.wav"},
-                                                                 {"type": "text", "text": "Q?"}]},
-                                   {"role": "assistant", "content": [{"type": "text", "text": "A."}]}]}
+    assert to_dialogue(
+        {
+            "id": "a",
+            "sound": "/a.wav",
+            "conversations": [{"from": "human", "value": "<sound>\nQ?"}, {"from": "gpt", "value": "A."}],
+        },
+        "llava",
+    ) == {"id": "a", "dialogue": [{"user": "Q?", "assistant": "A."}], "audio_paths": ["/a.wav"]}
+    old = {
+        "id": "b",
+        "messages": [
+            {"role": "user", "content": [{"type": "audio", "audio_url": "/b.wav"}, {"type": "text", "text": "Q?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "A."}]},
+        ],
+    }
     assert to_dialogue(old, "openai")["audio_paths"] == ["/b.wav"]
 
 
@@ -292,15 +369,27 @@ def test_cli_writes_every_config_and_split_into_one_file(capsys, cache_dir, tmp_
     manifest = sample_manifest()["records"]
     for config in CONFIGS:
         for split in ("train", "test"):
-            written, skipped = map(int, re.search(
-                rf"{config}/{split} -> {re.escape(str(out))}\nllava: wrote (\d+) examples; skipped (\d+) whose audio",
-                printed).groups())
+            written, skipped = map(
+                int,
+                re.search(
+                    rf"{config}/{split} -> {re.escape(str(out))}\nllava: wrote (\d+) examples; skipped "
+                    rf"(\d+) whose audio",
+                    printed,
+                ).groups(),
+            )
             assert written + skipped == manifest[config][split] and skipped > 0
-    expected = [{**to_llava(row), "id": f"{config}/{row['id']}"} for config in CONFIGS for split in ("train", "test")
-                for row in present(sample[config, split])]
+    expected = [
+        {**to_llava(row), "id": f"{config}/{row['id']}"}
+        for config in CONFIGS
+        for split in ("train", "test")
+        for row in present(sample[config, split])
+    ]
     assert list(read_jsonl(out)) == expected  # ids unique across configs
-    assert re.search(rf"all -> {re.escape(str(out))}\nllava: wrote {len(expected)} examples; skipped \d+ whose audio "
-                     r"is missing \(audioset_dialogues/train-\d{6}, ", printed)
+    assert re.search(
+        rf"all -> {re.escape(str(out))}\nllava: wrote {len(expected)} examples; skipped \d+ whose audio "
+        r"is missing \(audioset_dialogues/train-\d{6}, ",
+        printed,
+    )
     assert not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob("*.tmp"))
 
 
@@ -310,7 +399,9 @@ def test_cli_resumes_after_an_interruption_without_writing_finished_parts_again(
     with pytest.raises(ValueError, match="validation"):  # stops at the second split
         main(argv + ["--split", "train", "--split", "validation"])
     assert not out.exists() and sorted(p.name for p in (tmp_path / "out.jsonl.parts").iterdir()) == [
-        "music_dialogues.train.counts.json", "music_dialogues.train.jsonl"]
+        "music_dialogues.train.counts.json",
+        "music_dialogues.train.jsonl",
+    ]
     capsys.readouterr()
     assert main(argv + ["--split", "train", "--split", "test"]) == 0
     printed = capsys.readouterr().out
@@ -331,12 +422,32 @@ def test_console_script_converts(tmp_path):
     script = Path(sys.executable).with_name("audio-dialogues")
     out = tmp_path / "music.openai.jsonl"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    result = subprocess.run([str(script), "convert", "--format", "openai", str(out), "--config", "music_dialogues",
-                             "--cache-dir", str(tmp_path / "cache")],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [
+            str(script),
+            "convert",
+            "--format",
+            "openai",
+            str(out),
+            "--config",
+            "music_dialogues",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
-    written, skipped = map(int, re.search(r"music_dialogues/train -> .*\nopenai: wrote (\d+) examples; skipped (\d+) "
-                                          r"whose audio is missing", result.stdout).groups())
+    written, skipped = map(
+        int,
+        re.search(
+            r"music_dialogues/train -> .*\nopenai: wrote (\d+) examples; skipped (\d+) "
+            r"whose audio is missing",
+            result.stdout,
+        ).groups(),
+    )
     assert written + skipped == sample_manifest()["records"]["music_dialogues"]["train"]
     records = list(read_jsonl(out))
     assert len(records) == written

@@ -8,7 +8,6 @@ ends was cut at the right place.
 from __future__ import annotations
 
 import io
-import os
 import re
 import signal
 import subprocess
@@ -22,14 +21,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import dialogue, write_release
 
 from _audio_dialogues.audio_files import parse_audio_name
 from _audio_dialogues.cli import main
 from _audio_dialogues.download import (
-    LEDGER, LEDGER_COLUMNS, STATUSES, Clip, ClipTime, ClipTimesFormatError, _Processes, classify, download,
-    parse_segments_csv, parse_strong_label_tsv, plan_clips, read_clip_times,
+    LEDGER,
+    LEDGER_COLUMNS,
+    STATUSES,
+    Clip,
+    ClipTime,
+    ClipTimesFormatError,
+    _Processes,
+    classify,
+    download,
+    parse_segments_csv,
+    parse_strong_label_tsv,
+    plan_clips,
+    read_clip_times,
 )
-from conftest import dialogue, write_release
 
 SOURCE_RATE = 22050
 IN_WINDOW_HZ, OUTSIDE_HZ = 1000.0, 300.0
@@ -37,8 +47,12 @@ IN_WINDOW_HZ, OUTSIDE_HZ = 1000.0, 300.0
 # Ids with underscores and a leading dash, as real YouTube ids have.
 OK_ID, MISSING_ID, LIMITED_ID = "a_b-c_d_e_f", "-8cgbhIR_pw", "Zz__9-x_y_Q"
 UNTIMED_ID, SLOW_ID = "noTime0000A", "s_low-clip0"
-WINDOWS = {OK_ID: ClipTime(3.0, 13.0), MISSING_ID: ClipTime(30.0, 40.0), LIMITED_ID: ClipTime(1.5, 11.5),
-           SLOW_ID: ClipTime(2.0, 12.0)}
+WINDOWS = {
+    OK_ID: ClipTime(3.0, 13.0),
+    MISSING_ID: ClipTime(30.0, 40.0),
+    LIMITED_ID: ClipTime(1.5, 11.5),
+    SLOW_ID: ClipTime(2.0, 12.0),
+}
 SEGMENTS_CSV = f"""# Segments csv created Sun Mar  5 10:54:31 2017
 # num_ytids=3, num_segs=3, num_unique_labels=527, num_positive_labels=5
 # YTID, start_seconds, end_seconds, positive_labels
@@ -106,7 +120,7 @@ class ClipServer:
                 self.send_header("Content-Type", "audio/wav")
                 self.send_header("Content-Length", str(last + 1 - first))
                 self.end_headers()
-                body = body[first:last + 1]
+                body = body[first : last + 1]
                 try:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
@@ -137,8 +151,9 @@ def no_proxy(monkeypatch):
 
 @pytest.fixture
 def server():
-    clip_server = ClipServer({youtube_id: tone_clip(window) for youtube_id, window in WINDOWS.items()
-                              if youtube_id != MISSING_ID})
+    clip_server = ClipServer(
+        {youtube_id: tone_clip(window) for youtube_id, window in WINDOWS.items() if youtube_id != MISSING_ID}
+    )
     yield clip_server
     clip_server.close()
 
@@ -148,10 +163,15 @@ def release(tmp_path: Path) -> Path:
     """audioset_dialogues: OK_ID in both splits and in two train records; the times in two files."""
     root = tmp_path / "release"
     train = [OK_ID, MISSING_ID, LIMITED_ID, OK_ID]
-    write_release(root, "audioset_dialogues", "train",
-                  [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)} for y in train])
-    write_release(root, "audioset_dialogues", "test", [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(2)}
-                                                      for y in (OK_ID, UNTIMED_ID)])
+    write_release(
+        root, "audioset_dialogues", "train", [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)} for y in train]
+    )
+    write_release(
+        root,
+        "audioset_dialogues",
+        "test",
+        [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(2)} for y in (OK_ID, UNTIMED_ID)],
+    )
     (tmp_path / "segments.csv").write_text(SEGMENTS_CSV, encoding="utf-8")
     (tmp_path / "strong.tsv").write_text(STRONG_TSV, encoding="utf-8")
     return root
@@ -167,6 +187,7 @@ def ledger(out: Path) -> dict[str, dict[str, str]]:
 
 # --- clip times: one pure function per published form ---------------------------------------------------------
 
+
 def test_strong_label_tsv_splits_the_segment_id_on_its_last_underscore():
     times = parse_strong_label_tsv(STRONG_TSV)
     assert times == {LIMITED_ID: ClipTime(1.5, 11.5), SLOW_ID: ClipTime(2.0, 12.0)}
@@ -178,9 +199,10 @@ def test_strong_label_tsv_splits_the_segment_id_on_its_last_underscore():
 
 def test_segments_csv_skips_comments_and_reads_quoted_labels():
     assert parse_segments_csv(SEGMENTS_CSV) == {OK_ID: ClipTime(3.0, 13.0), MISSING_ID: ClipTime(30.0, 40.0)}
-    with pytest.raises(ClipTimesFormatError,
-                       match=r"seg\.csv, line 2, field 'end_seconds': expected seconds, got 'ten'"):
-        parse_segments_csv("# YTID, start_seconds, end_seconds, positive_labels\nabc, 0.0, ten, \"/m/1\"\n", "seg.csv")
+    with pytest.raises(
+        ClipTimesFormatError, match=r"seg\.csv, line 2, field 'end_seconds': expected seconds, got 'ten'"
+    ):
+        parse_segments_csv('# YTID, start_seconds, end_seconds, positive_labels\nabc, 0.0, ten, "/m/1"\n', "seg.csv")
 
 
 def test_read_clip_times_tells_the_two_forms_apart(release, tmp_path):
@@ -189,8 +211,12 @@ def test_read_clip_times_tells_the_two_forms_apart(release, tmp_path):
 
 
 def test_plan_has_each_id_once_with_its_splits_and_window(release, tmp_path):
-    plan = plan_clips("audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
-                      clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"])
+    plan = plan_clips(
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+    )
     assert [c.youtube_id for c in plan.clips] == [OK_ID, MISSING_ID, LIMITED_ID, UNTIMED_ID]
     assert plan.clips[0] == Clip(OK_ID, ("train", "test"), ClipTime(3.0, 13.0))
     assert plan.clips[3].time is None and plan.needed == {"train": 3, "test": 2}
@@ -198,17 +224,27 @@ def test_plan_has_each_id_once_with_its_splits_and_window(release, tmp_path):
         assert parse_audio_name(clip.file_name("flac")).youtube_id == clip.youtube_id
 
     comparison = tmp_path / "comparison"
-    train_file = write_release(comparison, "audioset_comparison", "train", [
-        {"audio_ids": [f"Y{OK_ID}.wav", f"Y{LIMITED_ID}.wav"], "dialogue": dialogue(1)},
-        {"audio_ids": [f"Y{LIMITED_ID}.wav", f"Y{OK_ID}.wav", f"Y{MISSING_ID}.wav"], "dialogue": dialogue(1)}])
+    train_file = write_release(
+        comparison,
+        "audioset_comparison",
+        "train",
+        [
+            {"audio_ids": [f"Y{OK_ID}.wav", f"Y{LIMITED_ID}.wav"], "dialogue": dialogue(1)},
+            {"audio_ids": [f"Y{LIMITED_ID}.wav", f"Y{OK_ID}.wav", f"Y{MISSING_ID}.wav"], "dialogue": dialogue(1)},
+        ],
+    )
     plan = plan_clips("audioset_comparison", data_files={"train": str(train_file)}, verification_mode="no_checks")
     assert [c.youtube_id for c in plan.clips] == [OK_ID, LIMITED_ID, MISSING_ID] and plan.needed == {"train": 3}
 
     missing_tsv = tmp_path / "train.missing.tsv"
-    missing_tsv.write_text(f"youtube_id\taudio_id\trecords\n{LIMITED_ID}\tY{LIMITED_ID}.wav\ttrain-2\n"
-                           "notInRelea0\tYnotInRelea0.wav\ttrain-9\n", encoding="utf-8")
-    plan = plan_clips("audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
-                      only_missing=[missing_tsv])
+    missing_tsv.write_text(
+        f"youtube_id\taudio_id\trecords\n{LIMITED_ID}\tY{LIMITED_ID}.wav\ttrain-2\n"
+        "notInRelea0\tYnotInRelea0.wav\ttrain-9\n",
+        encoding="utf-8",
+    )
+    plan = plan_clips(
+        "audioset_dialogues", data_dir=str(release), verification_mode="no_checks", only_missing=[missing_tsv]
+    )
     assert [c.youtube_id for c in plan.clips] == [LIMITED_ID] and plan.not_in_release == ["notInRelea0"]
 
 
@@ -217,38 +253,63 @@ def test_music_dialogues_windows_come_from_the_shipped_musiccaps_csv():
 
     plan = plan_clips("music_dialogues")  # the bundled sample
     musiccaps = shipped_musiccaps()
-    assert plan.clips and all(c.time == ClipTime(musiccaps[c.youtube_id].start_s, musiccaps[c.youtube_id].end_s)
-                              for c in plan.clips)
+    assert plan.clips and all(
+        c.time == ClipTime(musiccaps[c.youtube_id].start_s, musiccaps[c.youtube_id].end_s) for c in plan.clips
+    )
 
 
-@pytest.mark.parametrize("message, status", [
-    ("ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found", "not-found"),
-    ("ERROR: unable to download video data: HTTP Error 429: Too Many Requests", "rate-limited"),
-    ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access to this video", "private"),
-    ("ERROR: [youtube] abc: Sign in to confirm your age. This video may be inappropriate for some users.",
-     "age-restricted"),
-    ("ERROR: [youtube] abc: Sign in to confirm you're not a bot. Use --cookies-from-browser or --cookies", "sign-in"),
-    ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader", "unavailable"),
-    ("ERROR: [youtube] abc: Video unavailable. The uploader has not made this video available in your country",
-     "unavailable"),
-    ("ERROR: unable to download video data: <urlopen error [Errno 111] Connection refused>", "error"),
-])
+@pytest.mark.parametrize(
+    "message, status",
+    [
+        ("ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found", "not-found"),
+        ("ERROR: unable to download video data: HTTP Error 429: Too Many Requests", "rate-limited"),
+        ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access to this video", "private"),
+        (
+            "ERROR: [youtube] abc: Sign in to confirm your age. This video may be inappropriate for some users.",
+            "age-restricted",
+        ),
+        (
+            "ERROR: [youtube] abc: Sign in to confirm you're not a bot. Use --cookies-from-browser or --cookies",
+            "sign-in",
+        ),
+        ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader", "unavailable"),
+        (
+            "ERROR: [youtube] abc: Video unavailable. The uploader has not made this video available in your country",
+            "unavailable",
+        ),
+        ("ERROR: unable to download video data: <urlopen error [Errno 111] Connection refused>", "error"),
+    ],
+)
 def test_classify_names_why_a_clip_failed(message, status):
     assert classify(message) == status and status in STATUSES
 
 
 # --- the real yt-dlp + ffmpeg path --------------------------------------------------------------------------------
 
+
 def test_download_cuts_the_window_records_every_clip_and_resumes(server, release, tmp_path, cache_dir):
     out = tmp_path / "clips"
     server.fail[LIMITED_ID] = [429]  # rate limited once, then served
     times = [tmp_path / "segments.csv", tmp_path / "strong.tsv"]
-    result = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
-                      clip_times=times, url_template=server.url_template, jobs=2, retries=2, backoff=0.2,
-                      progress=False)
+    result = download(
+        out,
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=times,
+        url_template=server.url_template,
+        jobs=2,
+        retries=2,
+        backoff=0.2,
+        progress=False,
+    )
     rows = ledger(out)
     assert {y: (r["status"], r["attempts"]) for y, r in rows.items()} == {
-        OK_ID: ("ok", "1"), MISSING_ID: ("not-found", "1"), LIMITED_ID: ("ok", "2"), UNTIMED_ID: ("no-clip-time", "0")}
+        OK_ID: ("ok", "1"),
+        MISSING_ID: ("not-found", "1"),
+        LIMITED_ID: ("ok", "2"),
+        UNTIMED_ID: ("no-clip-time", "0"),
+    }
     assert "HTTP Error 404" in rows[MISSING_ID]["detail"]
     assert server.requests[MISSING_ID] == 1  # a 404 is not retried
     limited = server.request_times[LIMITED_ID]
@@ -269,12 +330,20 @@ def test_download_cuts_the_window_records_every_clip_and_resumes(server, release
         head, tail = samples[160:4000, 0], samples[-4000:-160, 0]  # the first and last 0.25 s
         assert abs(dominant_hz(head, rate) - IN_WINDOW_HZ) < 10 and abs(dominant_hz(tail, rate) - IN_WINDOW_HZ) < 10
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
-        [rows[OK_ID]["file"], rows[LIMITED_ID]["file"], LEDGER])
+        [rows[OK_ID]["file"], rows[LIMITED_ID]["file"], LEDGER]
+    )
 
     # A rerun fetches nothing finished, and does not retry a permanent failure.
     before = Counter(server.requests)
-    again = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
-                     clip_times=times, url_template=server.url_template, progress=False)
+    again = download(
+        out,
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=times,
+        url_template=server.url_template,
+        progress=False,
+    )
     assert server.requests == before and again.tried == 0 and again.no_time == 1
     assert again.skipped_done == 2 and again.skipped_final == 1
     assert ledger(out) == rows  # only the id without a time was looked at again, and it still has none
@@ -282,20 +351,53 @@ def test_download_cuts_the_window_records_every_clip_and_resumes(server, release
     # The loader finds the clips by id.
     from _audio_dialogues.loading import load_dataset
 
-    ds = load_dataset("audioset_dialogues", "train", data_dir=str(release), audio_dir=str(out), decode=False,
-                      verification_mode="no_checks", missing_audio="keep", cache_dir=cache_dir)
+    ds = load_dataset(
+        "audioset_dialogues",
+        "train",
+        data_dir=str(release),
+        audio_dir=str(out),
+        decode=False,
+        verification_mode="no_checks",
+        missing_audio="keep",
+        cache_dir=cache_dir,
+    )
     paths = [a["path"] if a else None for a in ds["audio"]]
     assert [Path(p).name if p else None for p in paths] == [
-        rows[OK_ID]["file"], None, rows[LIMITED_ID]["file"], rows[OK_ID]["file"]]
+        rows[OK_ID]["file"],
+        None,
+        rows[LIMITED_ID]["file"],
+        rows[OK_ID]["file"],
+    ]
 
 
 def test_rate_limited_to_the_end_is_recorded_and_retried_by_a_rerun(server, release, tmp_path):
     out = tmp_path / "clips"
     server.fail[LIMITED_ID] = [429, 429]
-    args = ["download", str(out), "--config", "audioset_dialogues", "--data-dir", str(release),
-            "--verification-mode", "no_checks", "--clip-times", str(tmp_path / "strong.tsv"), "--split", "train",
-            "--url-template", server.url_template, "--retries", "1", "--backoff", "0.05", "--no-progress",
-            "--audio-format", "wav", "--sampling-rate", "8000"]
+    args = [
+        "download",
+        str(out),
+        "--config",
+        "audioset_dialogues",
+        "--data-dir",
+        str(release),
+        "--verification-mode",
+        "no_checks",
+        "--clip-times",
+        str(tmp_path / "strong.tsv"),
+        "--split",
+        "train",
+        "--url-template",
+        server.url_template,
+        "--retries",
+        "1",
+        "--backoff",
+        "0.05",
+        "--no-progress",
+        "--audio-format",
+        "wav",
+        "--sampling-rate",
+        "8000",
+    ]
     assert main(args + ["--only-missing", str(_missing_tsv(tmp_path, LIMITED_ID))]) == 0
     row = ledger(out)[LIMITED_ID]
     assert (row["status"], row["attempts"]) == ("rate-limited", "2") and "429" in row["detail"]
@@ -309,8 +411,9 @@ def test_rate_limited_to_the_end_is_recorded_and_retried_by_a_rerun(server, rele
 
 def _missing_tsv(tmp_path: Path, *youtube_ids: str) -> Path:
     path = tmp_path / "train.missing.tsv"
-    path.write_text("youtube_id\taudio_id\trecords\n" + "".join(f"{y}\tY{y}.wav\ttrain-0\n" for y in youtube_ids),
-                    encoding="utf-8")
+    path.write_text(
+        "youtube_id\taudio_id\trecords\n" + "".join(f"{y}\tY{y}.wav\ttrain-0\n" for y in youtube_ids), encoding="utf-8"
+    )
     return path
 
 
@@ -318,15 +421,35 @@ def test_ctrl_c_and_kill_9_leave_a_ledger_that_a_rerun_completes(server, tmp_pat
     """Ctrl-C stops the download in flight and keeps the ledger; after a kill -9 mid-clip no partial file has a
     final name; a rerun then finishes the set without fetching a finished clip again."""
     release = tmp_path / "release"
-    write_release(release, "audioset_dialogues", "train", [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)}
-                                                           for y in (OK_ID, SLOW_ID, LIMITED_ID)])
+    write_release(
+        release,
+        "audioset_dialogues",
+        "train",
+        [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)} for y in (OK_ID, SLOW_ID, LIMITED_ID)],
+    )
     write_release(release, "audioset_dialogues", "test", [{"audio_id": f"Y{OK_ID}.wav", "dialogue": dialogue(1)}])
     times = tmp_path / "times.csv"
-    times.write_text("".join(f"{y}, {w.start}, {w.end}, \"/m/1\"\n" for y, w in WINDOWS.items()), encoding="utf-8")
+    times.write_text("".join(f'{y}, {w.start}, {w.end}, "/m/1"\n' for y, w in WINDOWS.items()), encoding="utf-8")
     out = tmp_path / "clips"
-    args = ["download", str(out), "--config", "audioset_dialogues", "--data-dir", str(release),
-            "--verification-mode", "no_checks", "--clip-times", str(times), "--url-template", server.url_template,
-            "--split", "train", "--jobs", "1", "--no-progress"]
+    args = [
+        "download",
+        str(out),
+        "--config",
+        "audioset_dialogues",
+        "--data-dir",
+        str(release),
+        "--verification-mode",
+        "no_checks",
+        "--clip-times",
+        str(times),
+        "--url-template",
+        server.url_template,
+        "--split",
+        "train",
+        "--jobs",
+        "1",
+        "--no-progress",
+    ]
     script = Path(sys.executable).with_name("audio-dialogues")  # the installed console script
 
     def stop_while_slow_id_downloads(signum: int) -> subprocess.CompletedProcess:
@@ -368,10 +491,26 @@ def test_ctrl_c_and_kill_9_leave_a_ledger_that_a_rerun_completes(server, tmp_pat
 
 def test_a_bad_clip_times_file_is_named_with_its_line_and_field(release, tmp_path, capsys):
     bad = tmp_path / "bad.tsv"
-    bad.write_text("segment_id\tstart_time_seconds\tend_time_seconds\tlabel\nnounderscore\t0\t1\t/m/1\n",
-                   encoding="utf-8")
-    assert main(["download", str(tmp_path / "clips"), "--config", "audioset_dialogues", "--data-dir", str(release),
-                 "--verification-mode", "no_checks", "--clip-times", str(bad)]) == 2
+    bad.write_text(
+        "segment_id\tstart_time_seconds\tend_time_seconds\tlabel\nnounderscore\t0\t1\t/m/1\n", encoding="utf-8"
+    )
+    assert (
+        main(
+            [
+                "download",
+                str(tmp_path / "clips"),
+                "--config",
+                "audioset_dialogues",
+                "--data-dir",
+                str(release),
+                "--verification-mode",
+                "no_checks",
+                "--clip-times",
+                str(bad),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"{bad}, line 2, field 'segment_id': expected <youtube id>_<start in ms>, got 'nounderscore'" in err
     assert not (tmp_path / "clips").exists()  # nothing was started
@@ -399,22 +538,39 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     (out / name).write_bytes(b"a complete clip, renamed into place")
     torn = f"{LIMITED_ID}\tok\t1\t{LIMITED_ID}_1.5_11"  # no newline: the kill came mid-row
     (out / LEDGER).write_text("\t".join(LEDGER_COLUMNS) + "\n" + torn, encoding="utf-8")
-    result = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
-                      clip_times=[tmp_path / "segments.csv"], only_missing=[_missing_tsv(tmp_path, OK_ID)],
-                      url_template="http://127.0.0.1:9/{youtube_id}.wav", progress=False)
+    result = download(
+        out,
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv"],
+        only_missing=[_missing_tsv(tmp_path, OK_ID)],
+        url_template="http://127.0.0.1:9/{youtube_id}.wav",
+        progress=False,
+    )
     assert result.adopted == 1 and result.tried == 0 and result.torn_lines == 1
     assert "the ledger's last line was cut short" in result.summary()
-    assert ledger(out) == {OK_ID: dict(zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13",
-                                                             "complete file found from an earlier run")))}
+    assert ledger(out) == {
+        OK_ID: dict(zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13", "complete file found from an earlier run")))
+    }
 
 
 def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, tmp_path):
     server.hold[OK_ID] = threading.Event()  # the server never answers (until teardown)
     out = tmp_path / "clips"
     began = time.monotonic()
-    result = download(out, "audioset_dialogues", data_dir=str(release), verification_mode="no_checks",
-                      clip_times=[tmp_path / "segments.csv"], only_missing=[_missing_tsv(tmp_path, OK_ID)],
-                      url_template=server.url_template, retries=0, timeout=3, progress=False)
+    result = download(
+        out,
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv"],
+        only_missing=[_missing_tsv(tmp_path, OK_ID)],
+        url_template=server.url_template,
+        retries=0,
+        timeout=3,
+        progress=False,
+    )
     assert time.monotonic() - began < 20 and result.complete
     row = ledger(out)[OK_ID]
     assert (row["status"], row["attempts"], row["detail"]) == ("timeout", "1", "yt-dlp ran over 3 s")

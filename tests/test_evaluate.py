@@ -10,49 +10,70 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, write_release
 from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 from _audio_dialogues.cli import main
-from _audio_dialogues.evaluate import (JavaMissingError, PredictionError, Query, evaluate, ptb_tokenize,
-                                       read_predictions, run_protocol)
+from _audio_dialogues.evaluate import (
+    JavaMissingError,
+    PredictionError,
+    Query,
+    evaluate,
+    ptb_tokenize,
+    read_predictions,
+    run_protocol,
+)
 from _audio_dialogues.splits import read_release
-from conftest import REPO, write_release
 
 CONFIG = "audioset_dialogues"
 # (reference, prediction) per turn, per dialogue: unicode, punctuation-only differences, turns sharing no word.
 CORPUS = [
     [("A dog is barking outside.", "a dog is barking loudly outside")],
-    [("Rain falls on a tin roof.", "Rain is falling on a metal roof!"),
-     ("It sounds like a storm, with distant thunder.", "A storm — with thunder far away…")],
-    [("A café crowd is chatting.", "People talk in a café"),
-     ("Yes, the voices are in French: « bonjour ».", "Oui: French voices; « bonjour »"),
-     ("About 20–30 people.", "Purple elephants sing opera")],
-    [("The siren is wailing.", "The siren is wailing!!!"),
-     ("It's an ambulance passing by.", "it's an AMBULANCE passing by"),
-     ("The pitch drops: the Doppler effect.", "xyz"), ("No, nobody speaks.", "No — nobody speaks...")],
-    [("Birds chirp in a park.", "Birds chirp in a park."),
-     ("Mostly sparrows; 日本語 is not spoken.", "麻雀 sparrows mostly")],
+    [
+        ("Rain falls on a tin roof.", "Rain is falling on a metal roof!"),
+        ("It sounds like a storm, with distant thunder.", "A storm — with thunder far away…"),
+    ],
+    [
+        ("A café crowd is chatting.", "People talk in a café"),
+        ("Yes, the voices are in French: « bonjour ».", "Oui: French voices; « bonjour »"),
+        ("About 20–30 people.", "Purple elephants sing opera"),
+    ],
+    [
+        ("The siren is wailing.", "The siren is wailing!!!"),
+        ("It's an ambulance passing by.", "it's an AMBULANCE passing by"),
+        ("The pitch drops: the Doppler effect.", "xyz"),
+        ("No, nobody speaks.", "No — nobody speaks..."),
+    ],
+    [
+        ("Birds chirp in a park.", "Birds chirp in a park."),
+        ("Mostly sparrows; 日本語 is not spoken.", "麻雀 sparrows mostly"),
+    ],
     [("A door slams.", "...")],
 ]
 
 
 def release_of(tmp_path: Path, corpus: list[list[tuple[str, str]]], split: str = "test") -> tuple[Path, dict]:
     """A partial audioset_dialogues release of ``corpus``'s references, and the predictions by example id."""
-    records = [{"audio_id": f"Yabcdefghi{i:02d}.wav",
-                "dialogue": [{"user": f"Question {t} about clip {i}?", "assistant": ref}
-                             for t, (ref, _) in enumerate(d)]}
-               for i, d in enumerate(corpus)]
+    records = [
+        {
+            "audio_id": f"Yabcdefghi{i:02d}.wav",
+            "dialogue": [{"user": f"Question {t} about clip {i}?", "assistant": ref} for t, (ref, _) in enumerate(d)],
+        }
+        for i, d in enumerate(corpus)
+    ]
     write_release(tmp_path / "release", CONFIG, "train", records[:1], "jsonl")  # a release has both splits
     write_release(tmp_path / "release", CONFIG, split, records, "jsonl")
     return tmp_path / "release", {f"{split}-{i:06d}": [pred for _, pred in d] for i, d in enumerate(corpus)}
 
 
 def write_predictions(path: Path, predictions: dict) -> Path:
-    path.write_text("".join(json.dumps({"id": k, "answers": v}, ensure_ascii=False) + "\n"
-                            for k, v in predictions.items()), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"id": k, "answers": v}, ensure_ascii=False) + "\n" for k, v in predictions.items()),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -65,8 +86,11 @@ def coco(items: dict[str, tuple[str, str]]) -> dict[str, float]:
     tokenizer = PTBTokenizer()
     gts = tokenizer.tokenize({k: [{"caption": ref}] for k, (ref, _) in items.items()})
     res = tokenizer.tokenize({k: [{"caption": pred}] for k, (_, pred) in items.items()})
-    return {"BLEU-4": Bleu(4).compute_score(gts, res, verbose=0)[0][3], "ROUGE-L": Rouge().compute_score(gts, res)[0],
-            "CIDEr": Cider().compute_score(gts, res)[0]}
+    return {
+        "BLEU-4": Bleu(4).compute_score(gts, res, verbose=0)[0][3],
+        "ROUGE-L": Rouge().compute_score(gts, res)[0],
+        "CIDEr": Cider().compute_score(gts, res)[0],
+    }
 
 
 def assert_close(ours: dict, theirs: dict) -> None:
@@ -76,8 +100,12 @@ def assert_close(ours: dict, theirs: dict) -> None:
 
 def test_scores_equal_pycocoevalcap_overall_and_per_turn(tmp_path):
     data_dir, predictions = release_of(tmp_path, CORPUS)
-    scores = evaluate(write_predictions(tmp_path / "pred.jsonl", predictions), CONFIG, data_dir=data_dir,
-                      verification_mode="no_checks")
+    scores = evaluate(
+        write_predictions(tmp_path / "pred.jsonl", predictions),
+        CONFIG,
+        data_dir=data_dir,
+        verification_mode="no_checks",
+    )
     items = {f"{i}#{t}": pair for i, d in enumerate(CORPUS) for t, pair in enumerate(d, start=1)}
     assert (scores.dialogues, scores.turns, scores.split_dialogues) == (6, len(items), 6)
     assert_close(scores.overall, coco(items))
@@ -105,8 +133,10 @@ def test_hand_computed_scores(tmp_path):
     assert one["ROUGE-L"] == pytest.approx(f_score, abs=1e-6)
     assert one["CIDEr"] == 0.0  # one document: every n-gram's document frequency is the corpus size, idf 0
 
-    refs = [[("Rain falls on the tin roof.", "RAIN falls on the tin roof")],
-            [("A siren wails far away!", "a siren wails far away")]]
+    refs = [
+        [("Rain falls on the tin roof.", "RAIN falls on the tin roof")],
+        [("A siren wails far away!", "a siren wails far away")],
+    ]
     data_dir, predictions = release_of(tmp_path / "same", refs)
     same = evaluate(predictions, CONFIG, data_dir=data_dir, verification_mode="no_checks").overall
     assert same == pytest.approx({"BLEU-4": 1.0, "ROUGE-L": 1.0, "CIDEr": 10.0}, abs=1e-6)  # CIDEr-D is x10
@@ -117,8 +147,7 @@ def test_hand_computed_scores(tmp_path):
 
 
 def test_tokenization_is_the_coco_tokenizer():
-    texts = ["Hello, World! It's 3.5 dB.", "naïve Ünïcode — “quotes”…", "...", "日本語 と English",
-             "(a) [b] {c}; d-e"]
+    texts = ["Hello, World! It's 3.5 dB.", "naïve Ünïcode — “quotes”…", "...", "日本語 と English", "(a) [b] {c}; d-e"]
     assert ptb_tokenize(texts) == [PTBTokenizer().tokenize({0: [{"caption": t}]})[0][0] for t in texts]
     assert ptb_tokenize(texts)[:3] == ["hello world it 's 3.5 db", "naïve ünïcode quotes", ""]
 
@@ -133,8 +162,11 @@ def test_refusals_name_the_id_and_the_fix(tmp_path):
     data_dir, predictions = release_of(tmp_path, CORPUS)
     options = {"data_dir": data_dir, "verification_mode": "no_checks"}
 
-    with pytest.raises(PredictionError, match=r"id 'test-000099' is not a dialogue of audioset_dialogues/test "
-                                              r"\(6 dialogues, ids test-000000 to test-000005\)"):
+    with pytest.raises(
+        PredictionError,
+        match=r"id 'test-000099' is not a dialogue of audioset_dialogues/test "
+        r"\(6 dialogues, ids test-000000 to test-000005\)",
+    ):
         evaluate({**predictions, "test-000099": ["x"]}, CONFIG, **options)
     with pytest.raises(PredictionError, match=r"id 'test-000002' has 2 answer\(s\) for a dialogue of 3 turn\(s\)"):
         evaluate({**predictions, "test-000002": ["a", "b"]}, CONFIG, **options)
@@ -189,7 +221,7 @@ def test_the_command_prints_a_table_and_writes_the_scores(tmp_path, capsys):
     library = evaluate(path, CONFIG, data_dir=data_dir, verification_mode="no_checks")
     assert written == library.to_dict()
     assert (written["config"], written["split"], written["dialogues"], written["turns"]) == (CONFIG, "test", 6, 13)
-    overall = f"all        13" + "".join(f"{written['overall'][m]:>9.3f}" for m in ("BLEU-4", "ROUGE-L", "CIDEr"))
+    overall = "all        13" + "".join(f"{written['overall'][m]:>9.3f}" for m in ("BLEU-4", "ROUGE-L", "CIDEr"))
     assert overall in printed and f"scores written to {out}" in printed
 
     del predictions["test-000004"]
@@ -246,8 +278,9 @@ def test_protocol_history_is_the_models_own_answers_or_the_references(tmp_path, 
     dialogues = {r.id: r.record.dialogue for r in read_release(CONFIG, ["test"])["test"]}
     for teacher_forcing in (False, True):
         model, out = Recorder(), tmp_path / f"pred-{teacher_forcing}.jsonl"
-        report = run_protocol(model, CONFIG, out=out, teacher_forcing=teacher_forcing, progress=False,
-                              cache_dir=shared_cache)
+        report = run_protocol(
+            model, CONFIG, out=out, teacher_forcing=teacher_forcing, progress=False, cache_dir=shared_cache
+        )
         written = lines_of(out)
         assert list(written) == list(dialogues) and report.answered == 12 and report.complete
         # test-000004 (2 turns) and test-000009 (1 turn) have no clip

@@ -13,8 +13,8 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 import audio_dialogues
-from _audio_dialogues.export import CONFIGS, export, push_to_hub
 from _audio_dialogues.decoding import decode_audio
+from _audio_dialogues.export import CONFIGS, export, push_to_hub
 from _audio_dialogues.features import SoundfileAudio
 from _audio_dialogues.sources import sample_audio_dir, sample_manifest
 
@@ -56,7 +56,11 @@ def test_text_export_loads_like_the_loader(text_export, config, tmp_path):
     files = sorted(p.relative_to(out).as_posix() for p in (out / "data" / config).iterdir())
     assert files == [f"data/{config}/{split}-00000-of-00001.parquet" for split in sorted(expected)]
     exported = datasets.load_dataset(str(out), config, cache_dir=str(tmp_path / "cache"))
-    assert {s: len(d) for s, d in exported.items()} == {s: len(d) for s, d in expected.items()} == sample_manifest()["records"][config]
+    assert (
+        {s: len(d) for s, d in exported.items()}
+        == {s: len(d) for s, d in expected.items()}
+        == sample_manifest()["records"][config]
+    )
     for split in expected:
         assert not AUDIO_COLUMNS & set(exported[split].column_names)  # text and ids only
         rows, features = text_part(expected[split])
@@ -66,7 +70,9 @@ def test_text_export_loads_like_the_loader(text_export, config, tmp_path):
         assert list(streamed) == rows
     for path in (out / "data" / config).glob("*.parquet"):  # no local path is published
         assert str(sample_audio_dir()).encode() not in path.read_bytes()
-        assert {pq.ParquetFile(path).metadata.row_group(i).num_rows for i in range(pq.ParquetFile(path).num_row_groups)} == {12}
+        assert {
+            pq.ParquetFile(path).metadata.row_group(i).num_rows for i in range(pq.ParquetFile(path).num_row_groups)
+        } == {12}
     assert {s.row_group_rows for s in result.splits} == {1000}
 
 
@@ -78,7 +84,9 @@ def test_the_card_parses_and_describes_every_config(text_export):
     assert [c.get("default", False) for c in configs.values()] == [True, False, False]
     infos = DatasetInfosDict.from_dataset_card_data(card.data)
     for config in CONFIGS:
-        assert configs[config]["data_files"] == [{"split": s, "path": f"data/{config}/{s}-*"} for s in ("train", "test")]
+        assert configs[config]["data_files"] == [
+            {"split": s, "path": f"data/{config}/{s}-*"} for s in ("train", "test")
+        ]
         assert {s: i.num_examples for s, i in infos[config].splits.items()} == sample_manifest()["records"][config]
         assert not AUDIO_COLUMNS & set(infos[config].features)
     assert card.data.license == "other" and "audio" in card.data.tags
@@ -91,12 +99,19 @@ def test_the_card_parses_and_describes_every_config(text_export):
 def test_shards_follow_max_shard_size(tmp_path, cache_dir):
     config = "audioset_dialogues"
     first = export(tmp_path / "one", [config], cache_dir=cache_dir)
-    train_bytes = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(tmp_path / "one" / "README.md").data)[config].splits["train"].num_bytes
+    train_bytes = (
+        DatasetInfosDict.from_dataset_card_data(DatasetCard.load(tmp_path / "one" / "README.md").data)[config]
+        .splits["train"]
+        .num_bytes
+    )
     assert len(first.splits[0].files) == 1 and train_bytes > 100
     result = export(tmp_path / "three", [config], max_shard_size=train_bytes // 3 + 1, cache_dir=cache_dir)
-    assert [s.files for s in result.splits if s.split == "train"] == [[f"data/{config}/train-0000{i}-of-00003.parquet" for i in range(3)]]
-    assert sorted(p.name for p in (tmp_path / "three" / "data" / config).iterdir() if p.name.startswith("train")) == \
-        [f"train-0000{i}-of-00003.parquet" for i in range(3)]  # no temporary file left
+    assert [s.files for s in result.splits if s.split == "train"] == [
+        [f"data/{config}/train-0000{i}-of-00003.parquet" for i in range(3)]
+    ]
+    assert sorted(p.name for p in (tmp_path / "three" / "data" / config).iterdir() if p.name.startswith("train")) == [
+        f"train-0000{i}-of-00003.parquet" for i in range(3)
+    ]  # no temporary file left
     exported = datasets.load_dataset(str(tmp_path / "three"), config, split="train", cache_dir=str(tmp_path / "c3"))
     assert exported.to_list() == text_part(loaded(config, cache_dir)["train"])[0]  # all rows, in order
     streamed = datasets.load_dataset(str(tmp_path / "three"), config, split="train", streaming=True)
@@ -107,9 +122,13 @@ def test_embedded_audio_decodes_after_the_clips_are_deleted(tmp_path, cache_dir)
     clips = tmp_path / "clips"
     shutil.copytree(sample_audio_dir(), clips)
     out = tmp_path / "out"
-    result = export(out, ["audioset_dialogues", "audioset_comparison"], embed_audio=True, audio_dir=str(clips),
-                    cache_dir=cache_dir)
-    expected = {config: loaded(config, cache_dir, audio_dir=str(clips)) for config in ("audioset_dialogues", "audioset_comparison")}
+    result = export(
+        out, ["audioset_dialogues", "audioset_comparison"], embed_audio=True, audio_dir=str(clips), cache_dir=cache_dir
+    )
+    expected = {
+        config: loaded(config, cache_dir, audio_dir=str(clips))
+        for config in ("audioset_dialogues", "audioset_comparison")
+    }
     shutil.rmtree(clips)
     assert "embeds the audio" in DatasetCard.load(out / "README.md").text
     assert all(s.row_group_rows <= 100 for s in result.splits)
@@ -136,16 +155,23 @@ def test_embedded_audio_decodes_after_the_clips_are_deleted(tmp_path, cache_dir)
                     name = Path(source["path"]).name
                     assert value["path"] == name and value["bytes"]
                     array, rate = decode_audio(value["bytes"], 16000)
-                    original, original_rate = decode_audio(str(sample_audio_dir() / Path(source["path"]).relative_to(clips)), 16000)
+                    original, original_rate = decode_audio(
+                        str(sample_audio_dir() / Path(source["path"]).relative_to(clips)), 16000
+                    )
                     assert rate == original_rate == 16000 and np.array_equal(array, original)
         # decoding through our soundfile Audio, from the Parquet alone
         single = exported["train"] if config == "audioset_dialogues" else None
         if single is not None:
             decoded = single.cast_column("audio", SoundfileAudio(sampling_rate=16000))
             first = next(i for i, a in enumerate(expected[config]["train"]["audio"]) if a is not None)
-            assert decoded[first]["audio"]["array"].dtype == np.float32 and decoded[first]["audio"]["sampling_rate"] == 16000
+            assert (
+                decoded[first]["audio"]["array"].dtype == np.float32
+                and decoded[first]["audio"]["sampling_rate"] == 16000
+            )
         streamed = datasets.load_dataset(str(out), config, split="train", streaming=True)
-        streamed = streamed.cast_column(column, plain_audio(decode=False) if column == "audio" else audio_list(plain_audio(decode=False)))
+        streamed = streamed.cast_column(
+            column, plain_audio(decode=False) if column == "audio" else audio_list(plain_audio(decode=False))
+        )
         assert [r["id"] for r in streamed] == expected[config]["train"]["id"]
 
 
@@ -175,7 +201,9 @@ def test_overwrite_replaces_a_previous_export(tmp_path, cache_dir):
     export(tmp_path / "out", ["music_dialogues", "audioset_dialogues"], cache_dir=cache_dir)
     export(tmp_path / "out", ["music_dialogues"], overwrite=True, cache_dir=cache_dir)
     assert sorted(p.name for p in (tmp_path / "out" / "data").iterdir()) == ["music_dialogues"]
-    assert [c["config_name"] for c in DatasetCard.load(tmp_path / "out" / "README.md").data.configs] == ["music_dialogues"]
+    assert [c["config_name"] for c in DatasetCard.load(tmp_path / "out" / "README.md").data.configs] == [
+        "music_dialogues"
+    ]
 
 
 class FakeHfApi:
@@ -198,8 +226,15 @@ def test_push_to_hub_uploads_the_folder(text_export):
     assert push_to_hub(out, "me/audio-dialogues", api=api) == "https://huggingface.co/datasets/me/audio-dialogues"
     assert api.calls == [
         ("create_repo", {"repo_id": "me/audio-dialogues", "repo_type": "dataset", "private": False, "exist_ok": True}),
-        ("upload_folder", {"repo_id": "me/audio-dialogues", "repo_type": "dataset", "folder_path": str(out),
-                           "commit_message": "Audio Dialogues export (audio-dialogues export)"}),
+        (
+            "upload_folder",
+            {
+                "repo_id": "me/audio-dialogues",
+                "repo_type": "dataset",
+                "folder_path": str(out),
+                "commit_message": "Audio Dialogues export (audio-dialogues export)",
+            },
+        ),
     ]
 
 

@@ -20,18 +20,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import datasets
 import pytest
+from conftest import REPO, dialogue, write_release
+from synthetic import write_release as write_synthetic
 
 import audio_dialogues
-from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 from _audio_dialogues.release import ReleaseFormatError
-from synthetic import write_release as write_synthetic
-from conftest import REPO, dialogue, write_release
+from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 DATASETS_3 = datasets.__version__.startswith("3.")
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -39,8 +38,12 @@ OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFL
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child Python: this package importable, the same offline settings as the tests."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
     env.update(extra)
     return env
 
@@ -86,11 +89,15 @@ audio_dialogues.load_dataset("music_dialogues", data_dir=data_dir, cache_dir=cac
 
 
 def test_a_prepare_killed_midway_is_never_served_and_the_next_load_rebuilds(tmp_path, cache_dir):
-    paths = write_synthetic(tmp_path / "release", {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="jsonl")
+    paths = write_synthetic(
+        tmp_path / "release", {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="jsonl"
+    )
     marker = tmp_path / "paused"
     child = subprocess.Popen(
         [sys.executable, "-c", _PAUSED_LOAD, str(tmp_path / "release"), cache_dir, str(marker), "2500"],
-        env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60
@@ -98,7 +105,9 @@ def test_a_prepare_killed_midway_is_never_served_and_the_next_load_rebuilds(tmp_
             assert child.poll() is None, child.stderr.read().decode()
             assert time.monotonic() < deadline, "the child never reached the pause"
             time.sleep(0.05)
-        output_dir = Path(AudioDialogues("music_dialogues", data_dir=tmp_path / "release", cache_dir=cache_dir).cache_dir)
+        output_dir = Path(
+            AudioDialogues("music_dialogues", data_dir=tmp_path / "release", cache_dir=cache_dir).cache_dir
+        )
         incomplete = Path(f"{output_dir}.incomplete")
         (half_built,) = incomplete.glob("*.arrow")  # killed while writing train (under a temporary shard name)
         assert half_built.name.startswith("audio_dialogues-train") and half_built.stat().st_size > 0
@@ -113,7 +122,10 @@ def test_a_prepare_killed_midway_is_never_served_and_the_next_load_rebuilds(tmp_
     for split, path in paths["music_dialogues"].items():
         assert loaded_rows(ds[split]) == release_rows(path)  # complete, in order, the release's text
     assert not incomplete.exists()
-    assert sorted(p.name for p in output_dir.glob("*.arrow")) == ["audio_dialogues-test.arrow", "audio_dialogues-train.arrow"]
+    assert sorted(p.name for p in output_dir.glob("*.arrow")) == [
+        "audio_dialogues-test.arrow",
+        "audio_dialogues-train.arrow",
+    ]
     assert not list(Path(cache_dir).rglob("*.incomplete"))
 
 
@@ -136,11 +148,18 @@ for split in ("train", "test"):
 
 
 def test_two_processes_loading_into_one_cache_both_get_the_whole_dataset(tmp_path, cache_dir):
-    paths = write_synthetic(tmp_path / "release", {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="jsonl")
+    paths = write_synthetic(
+        tmp_path / "release", {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="jsonl"
+    )
     go = tmp_path / "go"
     children = [
-        subprocess.Popen([sys.executable, "-c", _RACING_LOAD, str(tmp_path / "release"), cache_dir, str(go)],
-                         env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _RACING_LOAD, str(tmp_path / "release"), cache_dir, str(go)],
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     time.sleep(0.5)  # both import datasets meanwhile
@@ -148,8 +167,10 @@ def test_two_processes_loading_into_one_cache_both_get_the_whole_dataset(tmp_pat
     outputs = [child.communicate(timeout=120) for child in children]
     for child, (_, stderr) in zip(children, outputs):
         assert child.returncode == 0, stderr
-    expected = "".join(f"{split} {len(release_rows(path))} {digest(release_rows(path))}\n"
-                       for split, path in paths["music_dialogues"].items())
+    expected = "".join(
+        f"{split} {len(release_rows(path))} {digest(release_rows(path))}\n"
+        for split, path in paths["music_dialogues"].items()
+    )
     assert [stdout for stdout, _ in outputs] == [expected, expected]
     assert not list(Path(cache_dir).rglob("*.incomplete"))
 
@@ -187,8 +208,13 @@ def read_only_cache_load():
         hf_home.mkdir()
         hf_home.chmod(0o777)
         read_only.chmod(0o555)
-        result = subprocess.run([sys.executable, "-c", _READ_ONLY_LOAD, str(read_only)], env=child_env(HF_HOME=str(hf_home)),
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-c", _READ_ONLY_LOAD, str(read_only)],
+            env=child_env(HF_HOME=str(hf_home)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert os.listdir(read_only) == []
         yield read_only, result.stdout.strip()
@@ -236,12 +262,16 @@ def test_a_release_folder_that_disappears_is_an_error_not_the_stale_cache(tmp_pa
     release.rename(tmp_path / "moved")
     with pytest.raises(FileNotFoundError) as info:
         load_dataset("music_dialogues", "train", data_dir=release, **args)
-    assert f"data_dir {release} is not a folder" in str(info.value) and "Point data_dir at the folder" in str(info.value)
+    assert f"data_dir {release} is not a folder" in str(info.value) and "Point data_dir at the folder" in str(
+        info.value
+    )
     with pytest.raises(FileNotFoundError, match=f"data_files: no file matches '{files['train']}'"):
         load_dataset("music_dialogues", "train", data_files=files, **args)
 
     (tmp_path / "moved").rename(release)  # back in place, unchanged: the cached build is valid again
-    assert loaded_rows(load_dataset("music_dialogues", "train", data_dir=release, **args)) == release_rows(paths["music_dialogues"]["train"])
+    assert loaded_rows(load_dataset("music_dialogues", "train", data_dir=release, **args)) == release_rows(
+        paths["music_dialogues"]["train"]
+    )
 
 
 def test_a_split_file_removed_from_the_release_is_named(tmp_path, cache_dir):
@@ -249,7 +279,9 @@ def test_a_split_file_removed_from_the_release_is_named(tmp_path, cache_dir):
     paths = write_synthetic(release, {"music_dialogues": {"train": 5, "test": 3}}, fmt="jsonl")
     load_dataset("music_dialogues", data_dir=release, cache_dir=cache_dir, verification_mode="no_checks")
     paths["music_dialogues"]["test"].unlink()
-    with pytest.raises(FileNotFoundError, match=rf"No test file for music_dialogues under {release}: expected one of .*test\.json"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"No test file for music_dialogues under {release}: expected one of .*test\.json"
+    ):
         load_dataset("music_dialogues", data_dir=release, cache_dir=cache_dir, verification_mode="no_checks")
 
 
@@ -334,7 +366,9 @@ release, cache_dir = sys.argv[1], sys.argv[2]
 for config in audio_dialogues.SUBSETS:
     audio_dialogues.load_dataset(config, cache_dir=cache_dir)
 audio_dialogues.load_dataset("music_dialogues", data_dir=release, cache_dir=cache_dir, verification_mode="no_checks")
-list(audio_dialogues.load_dataset("music_dialogues", "test", data_dir=release, streaming=True, verification_mode="no_checks"))
+options = dict(data_dir=release, streaming=True, verification_mode="no_checks")
+stream = audio_dialogues.load_dataset("music_dialogues", "test", **options)
+list(stream)
 if datasets.__version__.startswith("3."):
     datasets.load_dataset(audio_dialogues.__file__, "music_dialogues", trust_remote_code=True, cache_dir=cache_dir)
 print("attempts:", sitecustomize.ATTEMPTS)
@@ -349,8 +383,13 @@ def test_loading_makes_no_network_attempt_without_offline_variables(tmp_path):
     write_synthetic(tmp_path / "release", {"music_dialogues": {"train": 20, "test": 5}}, fmt="jsonl")
     env = {k: v for k, v in child_env(HF_HOME=str(tmp_path / "hf_home")).items() if not k.endswith("_OFFLINE")}
     env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
-    result = subprocess.run([sys.executable, "-c", _ONLINE_LOAD, str(tmp_path / "release"), str(tmp_path / "cache")],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _ONLINE_LOAD, str(tmp_path / "release"), str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "NETWORK ATTEMPT" not in result.stderr
     assert result.stdout.strip().endswith("attempts: []")
@@ -359,16 +398,34 @@ def test_loading_makes_no_network_attempt_without_offline_variables(tmp_path):
 # --- Audio ids that are paths ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["../x.wav", "/etc/passwd", "C:\\x.wav", "sub/x.wav",
-                                 "../abcdefghijk.wav", "/tmp/abcdefghijk.wav", "C:\\abcdefghijk.wav", "sub/abcdefghijk.wav"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../x.wav",
+        "/etc/passwd",
+        "C:\\x.wav",
+        "sub/x.wav",
+        "../abcdefghijk.wav",
+        "/tmp/abcdefghijk.wav",
+        "C:\\abcdefghijk.wav",
+        "sub/abcdefghijk.wav",
+    ],
+)
 def test_an_audio_id_that_is_a_path_is_rejected_naming_file_record_and_field(bad, tmp_path, cache_dir):
     good = {"audio_id": "abcdefghijk.wav", "dialogue": dialogue(1)}
-    path = write_release(tmp_path, "music_dialogues", "train", [good, {"audio_id": bad, "dialogue": dialogue(1)}], "jsonl")
+    path = write_release(
+        tmp_path, "music_dialogues", "train", [good, {"audio_id": bad, "dialogue": dialogue(1)}], "jsonl"
+    )
     write_release(tmp_path, "music_dialogues", "test", [good])
     (tmp_path / "clips").mkdir()
     with pytest.raises(ReleaseFormatError) as info:
-        load_dataset("music_dialogues", data_dir=tmp_path, audio_dir=tmp_path / "clips", cache_dir=cache_dir,
-                     verification_mode="no_checks")
+        load_dataset(
+            "music_dialogues",
+            data_dir=tmp_path,
+            audio_dir=tmp_path / "clips",
+            cache_dir=cache_dir,
+            verification_mode="no_checks",
+        )
     assert (info.value.file, info.value.position, info.value.field) == (str(path), "line 2", "audio_id")
     assert f"{path}, line 2, field 'audio_id'" in str(info.value) and repr(bad) in str(info.value)
 

@@ -3,15 +3,17 @@ import io
 import numpy as np
 import pytest
 import soundfile
+from conftest import write_clip
 
 from _audio_dialogues.decoding import AudioDecodeError, decode_audio
 from _audio_dialogues.features import SoundfileAudio
 from audio_dialogues import CONFIGS
-from conftest import write_clip
 
 
-@pytest.mark.parametrize("rate, channels, target", [(16000, 1, 16000), (44100, 2, 16000), (22050, 1, 8000),
-                                                     (48000, 2, None), (16000, 1, 44100)])
+@pytest.mark.parametrize(
+    "rate, channels, target",
+    [(16000, 1, 16000), (44100, 2, 16000), (22050, 1, 8000), (48000, 2, None), (16000, 1, 44100)],
+)
 def test_decode_resamples_to_mono_float32(tmp_path, rate, channels, target):
     path = write_clip(tmp_path / "clip.flac", seconds=0.5, sampling_rate=rate, channels=channels)
     array, out_rate = decode_audio(str(path), target)
@@ -72,9 +74,9 @@ def test_rows_are_built_exactly_as_datasets_would_encode_them(config, cache_dir)
 
     import datasets
 
-    from audio_dialogues import SUBSETS, AudioDialogues
     from _audio_dialogues.features import PreEncodedFeatures, StorageRow, dataset_features, to_example
     from _audio_dialogues.splits import SplitSource
+    from audio_dialogues import SUBSETS, AudioDialogues
 
     multi_audio = SUBSETS[config].rules.multi_audio
     builder = AudioDialogues(config, cache_dir=cache_dir)  # the bundled sample, with some clips missing on purpose

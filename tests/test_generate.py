@@ -13,17 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chat_server import ChatServer, HttpReply
+from conftest import write_clip
 
 from _audio_dialogues.chat import BackendError
 from _audio_dialogues.cli import main
 from _audio_dialogues.filters import ClapScorer, filter_dialogue, find_low_confidence_phrase, low_confidence_phrases
-from _audio_dialogues.generate import generate, hash_split, read_ids, paper_test_share
+from _audio_dialogues.generate import generate, hash_split, paper_test_share, read_ids
 from _audio_dialogues.musiccaps import MUSICCAPS_COLUMNS, shipped_musiccaps, shipped_musiccaps_file
 from _audio_dialogues.prompts import InvalidReply, parse_dialogue_reply
 from _audio_dialogues.splits import read_release
 from _audio_dialogues.strong_labels import StrongLabelsFormatError, read_strong_labels, shipped_label_names
-from chat_server import ChatServer, HttpReply
-from conftest import write_clip
 
 FAST = {"backoff_base": 0.01, "progress": False, "echo": lambda text: None}
 TURN = {"user": "What is playing?", "assistant": "A song with a guitar."}
@@ -62,28 +62,34 @@ def ledger_lines(out: Path, config: str) -> list[dict]:
 # --- replies, events, filters ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reply", [
-    json.dumps([TURN, TURN]),
-    json.dumps(TURN) + "\n" + json.dumps(TURN),
-    "Here you go:\n```json\n" + json.dumps([TURN, TURN], indent=2) + "\n```\nEnjoy!",
-    "```\n" + json.dumps(TURN) + "\n" + json.dumps(TURN) + "\n```",
-    json.dumps(TURN) + ",\n" + json.dumps(TURN),
-    json.dumps({"dialogue": [TURN, TURN]}),
-    "Here is the dialogue:\n" + json.dumps([TURN, TURN]),
-    "<think>\nThe caption says {guitar}.\n</think>\n" + json.dumps(TURN) + "\n" + json.dumps(TURN),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        json.dumps([TURN, TURN]),
+        json.dumps(TURN) + "\n" + json.dumps(TURN),
+        "Here you go:\n```json\n" + json.dumps([TURN, TURN], indent=2) + "\n```\nEnjoy!",
+        "```\n" + json.dumps(TURN) + "\n" + json.dumps(TURN) + "\n```",
+        json.dumps(TURN) + ",\n" + json.dumps(TURN),
+        json.dumps({"dialogue": [TURN, TURN]}),
+        "Here is the dialogue:\n" + json.dumps([TURN, TURN]),
+        "<think>\nThe caption says {guitar}.\n</think>\n" + json.dumps(TURN) + "\n" + json.dumps(TURN),
+    ],
+)
 def test_reply_forms_models_produce_are_read(reply):
     assert parse_dialogue_reply(reply, 4) == [TURN, TURN]
 
 
-@pytest.mark.parametrize("reply, problem", [
-    ("Sure! The user asks what plays.", "not JSON"),
-    (json.dumps([{"question": "q", "answer": "a"}]), "keys"),
-    (json.dumps([{**TURN, "extra": "x"}]), "keys"),
-    ("[]", "0 turns"),
-    (json.dumps([TURN] * 5), "5 turns"),
-    (json.dumps([{"user": "q", "assistant": " "}]), "non-empty"),
-])
+@pytest.mark.parametrize(
+    "reply, problem",
+    [
+        ("Sure! The user asks what plays.", "not JSON"),
+        (json.dumps([{"question": "q", "answer": "a"}]), "keys"),
+        (json.dumps([{**TURN, "extra": "x"}]), "keys"),
+        ("[]", "0 turns"),
+        (json.dumps([TURN] * 5), "5 turns"),
+        (json.dumps([{"user": "q", "assistant": " "}]), "non-empty"),
+    ],
+)
 def test_invalid_replies_say_why(reply, problem):
     with pytest.raises(InvalidReply, match=problem):
         parse_dialogue_reply(reply, 4)
@@ -105,10 +111,15 @@ DOG, SPEECH, MUSIC, RAIN = "/m/0bt9lr", "/m/09x0r", "/m/04rlf", "/m/06mb1"
 
 
 def test_strong_labels_are_read_by_clip(tmp_path):
-    path = write_strong(tmp_path / "strong.tsv", [
-        ("a_b-cdefghi_30000", 5.0, 6.31, DOG), ("a_b-cdefghi_30000", 0.406, 2.12, DOG),
-        ("a_b-cdefghi_30000", 0.0, 10.0, SPEECH), ("zzzzzzzzzzz_0", 1.0, 2.0, MUSIC),
-    ])
+    path = write_strong(
+        tmp_path / "strong.tsv",
+        [
+            ("a_b-cdefghi_30000", 5.0, 6.31, DOG),
+            ("a_b-cdefghi_30000", 0.406, 2.12, DOG),
+            ("a_b-cdefghi_30000", 0.0, 10.0, SPEECH),
+            ("zzzzzzzzzzz_0", 1.0, 2.0, MUSIC),
+        ],
+    )
     clips = read_strong_labels(path)
     assert list(clips) == ["a_b-cdefghi", "zzzzzzzzzzz"]  # ids holding "_" are cut at the last one
     assert clips["a_b-cdefghi"].start_ms == 30000
@@ -123,8 +134,9 @@ def test_a_bad_strong_label_line_is_named(tmp_path):
 
 
 def test_the_phrase_list_is_the_sources():
-    data = json.loads(Path(__file__).resolve().parent.parent.joinpath("data/metadata/low_confidence_phrases.json")
-                      .read_text())
+    data = json.loads(
+        Path(__file__).resolve().parent.parent.joinpath("data/metadata/low_confidence_phrases.json").read_text()
+    )
     counts = {name: len(group["phrases"]) for name, group in data["groups"].items()}
     assert counts == {"llark": 23, "ltu": 28, "audio_flamingo": 4}  # as the source has them, repeats included
     phrases = low_confidence_phrases()
@@ -138,7 +150,9 @@ def test_a_filtered_turn_keeps_the_turns_before_it():
     kept, removed = filter_dialogue("abcdefghijk", dialogue)
     assert kept == [TURN]
     assert [(r.turn, r.filter, r.detail) for r in removed] == [
-        (2, "low_confidence_phrase", "sorry"), (3, "after_removed_turn", "turn 2 was removed")]
+        (2, "low_confidence_phrase", "sorry"),
+        (3, "after_removed_turn", "turn 2 was removed"),
+    ]
     kept, removed = filter_dialogue("abcdefghijk", dialogue[1:])
     assert kept == [] and removed[-1].filter == "no_turn_left"
 
@@ -150,8 +164,22 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
     ids = music_ids(3, 2)
     out = tmp_path / "out"
     captions = {y: shipped_musiccaps()[y].caption for y in ids}
-    code = main(["generate", str(out), "--config", "music_dialogues", "--ids", str(write_ids(tmp_path / "ids", ids)),
-                 "--base-url", server.base_url, "--model", "test-model", "--backoff", "0.01"])
+    code = main(
+        [
+            "generate",
+            str(out),
+            "--config",
+            "music_dialogues",
+            "--ids",
+            str(write_ids(tmp_path / "ids", ids)),
+            "--base-url",
+            server.base_url,
+            "--model",
+            "test-model",
+            "--backoff",
+            "0.01",
+        ]
+    )
     assert code == 0
     assert server.count() == len(ids)  # one request per dialogue
     asked = [body["messages"][-1]["content"] for body in server.requests]
@@ -174,8 +202,10 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
     more = ids + music_ids(1, 1, skip=3)
     summary = generate(out, "music_dialogues", ids=more, base_url=server.base_url, **FAST)
     assert (summary.requests, summary.generated, server.count()) == (2, 2, len(ids) + 2)
-    assert {split: len(records) for split, records in read_release(
-        "music_dialogues", data_dir=str(out), verification_mode="no_checks").items()} == {"train": 4, "test": 3}
+    assert {
+        split: len(records)
+        for split, records in read_release("music_dialogues", data_dir=str(out), verification_mode="no_checks").items()
+    } == {"train": 4, "test": 3}
 
 
 def test_retries_on_bad_replies_and_429_then_failure_is_recorded(tmp_path, server):
@@ -213,11 +243,17 @@ def test_low_confidence_answers_are_filtered_and_listed(tmp_path, server):
     out = tmp_path / "out"
     summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
     rows = [line.split("\t") for line in (out / "music_dialogues" / "filtered.tsv").read_text().splitlines()]
-    assert rows == [["youtube_id", "turn", "filter", "detail"],
-                    *sorted([[ids[0], "2", "low_confidence_phrase", "not specified"],
-                             [ids[0], "3", "after_removed_turn", "turn 2 was removed"],
-                             [ids[1], "1", "low_confidence_phrase", "as an ai assistant"],
-                             [ids[1], "all", "no_turn_left", "1 turn(s) removed"]])]
+    assert rows == [
+        ["youtube_id", "turn", "filter", "detail"],
+        *sorted(
+            [
+                [ids[0], "2", "low_confidence_phrase", "not specified"],
+                [ids[0], "3", "after_removed_turn", "turn 2 was removed"],
+                [ids[1], "1", "low_confidence_phrase", "as an ai assistant"],
+                [ids[1], "all", "no_turn_left", "1 turn(s) removed"],
+            ]
+        ),
+    ]
     records = [json.loads(line) for line in (out / "music_dialogues" / "train.jsonl").read_text().splitlines()]
     assert {r["audio_id"][1:12]: len(r["dialogue"]) for r in records} == {ids[0]: 1, ids[2]: 2}
     assert all(set(r) == {"audio_id", "dialogue"} for r in records)  # the release's keys only
@@ -227,15 +263,27 @@ def test_low_confidence_answers_are_filtered_and_listed(tmp_path, server):
 
 
 def audioset_sources(tmp_path: Path) -> list[str]:
-    train = write_strong(tmp_path / "train_strong.tsv", [
-        ("aaaaaaaaaaa_30000", 0.406, 9.237, DOG), ("aaaaaaaaaaa_30000", 9.575, 10.0, DOG),
-        ("aaaaaaaaaaa_30000", 0.0, 10.0, SPEECH),
-        ("bbbbbbbbbbb_0", 1.0, 3.0, DOG), ("ccccccccccc_10000", 0.0, 10.0, MUSIC),
-        ("ddddddddddd_0", 0.0, 10.0, RAIN), ("eeeeeeeeeee_0", 2.0, 4.0, SPEECH), ("eeeeeeeeeee_0", 0.0, 9.0, MUSIC),
-    ])
-    test = write_strong(tmp_path / "eval_strong.tsv", [
-        ("fffffffffff_0", 0.0, 5.0, RAIN), ("ggggggggggg_0", 0.5, 1.5, DOG), ("hhhhhhhhhhh_0", 0.0, 10.0, SPEECH),
-    ])
+    train = write_strong(
+        tmp_path / "train_strong.tsv",
+        [
+            ("aaaaaaaaaaa_30000", 0.406, 9.237, DOG),
+            ("aaaaaaaaaaa_30000", 9.575, 10.0, DOG),
+            ("aaaaaaaaaaa_30000", 0.0, 10.0, SPEECH),
+            ("bbbbbbbbbbb_0", 1.0, 3.0, DOG),
+            ("ccccccccccc_10000", 0.0, 10.0, MUSIC),
+            ("ddddddddddd_0", 0.0, 10.0, RAIN),
+            ("eeeeeeeeeee_0", 2.0, 4.0, SPEECH),
+            ("eeeeeeeeeee_0", 0.0, 9.0, MUSIC),
+        ],
+    )
+    test = write_strong(
+        tmp_path / "eval_strong.tsv",
+        [
+            ("fffffffffff_0", 0.0, 5.0, RAIN),
+            ("ggggggggggg_0", 0.5, 1.5, DOG),
+            ("hhhhhhhhhhh_0", 0.0, 10.0, SPEECH),
+        ],
+    )
     return [f"train={train}", f"test={test}"]
 
 
@@ -247,8 +295,10 @@ def test_audioset_events_with_descriptions_asked_once_per_label(tmp_path, server
     assert server.count("Sound of ") == 8 and summary.generated == 8
     asked = [body["messages"][-1]["content"] for body in server.requests]
     prompt = next(text for text in asked if "Sound of Dog" in text and "Speech" in text)
-    assert prompt == ("Sound of Speech (the sound of speech as heard in a test): [0.000s-10.000s]\n"
-                      "Sound of Dog (A dog barking in short bursts): [0.406s-9.237s], [9.575s-10.000s]")
+    assert prompt == (
+        "Sound of Speech (the sound of speech as heard in a test): [0.000s-10.000s]\n"
+        "Sound of Dog (A dog barking in short bursts): [0.406s-9.237s], [9.575s-10.000s]"
+    )
 
     from _audio_dialogues.loading import load_dataset
 
@@ -261,8 +311,14 @@ def test_audioset_events_with_descriptions_asked_once_per_label(tmp_path, server
     given = tmp_path / "descriptions.json"
     given.write_text(json.dumps({"Dog": "woof woof", "/m/09x0r": "people talking"}))
     server.requests.clear()
-    generate(tmp_path / "out2", "audioset_dialogues", sources=sources, label_descriptions=given,
-             base_url=server.base_url, **FAST)
+    generate(
+        tmp_path / "out2",
+        "audioset_dialogues",
+        sources=sources,
+        label_descriptions=given,
+        base_url=server.base_url,
+        **FAST,
+    )
     assert server.count("Describe the acoustic character") == 2
     assert any("Sound of Dog (woof woof)" in b["messages"][-1]["content"] for b in server.requests)
     server.requests.clear()
@@ -272,10 +328,13 @@ def test_audioset_events_with_descriptions_asked_once_per_label(tmp_path, server
 
 def test_a_label_without_a_name_is_shown_by_its_mid_and_counted(tmp_path, server):
     source = write_strong(tmp_path / "strong.tsv", [("aaaaaaaaaaa_0", 0.0, 1.0, "/m/not_a_label")])
-    summary = generate(tmp_path / "out", "audioset_dialogues", sources=[f"train={source}"],
-                       base_url=server.base_url, **FAST)
-    assert "1 labels are not in mid_to_display_name.tsv and are shown by their MID (first: /m/not_a_label)" \
+    summary = generate(
+        tmp_path / "out", "audioset_dialogues", sources=[f"train={source}"], base_url=server.base_url, **FAST
+    )
+    assert (
+        "1 labels are not in mid_to_display_name.tsv and are shown by their MID (first: /m/not_a_label)"
         in summary.summary()
+    )
     assert server.requests[-1]["messages"][-1]["content"].startswith("Sound of /m/not_a_label (")
 
 
@@ -295,6 +354,7 @@ def test_comparisons_show_an_anchor_with_its_neighbours(tmp_path, server, cache_
         def overlap(y):
             a, b = set(clips[key].labels), set(clips[y].labels)
             return len(a & b) / np.sqrt(len(a) * len(b))
+
         chosen = [overlap(y) for y in ids[1:]]
         others = [overlap(y) for y in split_ids if y not in ids]
         if others:
@@ -303,15 +363,18 @@ def test_comparisons_show_an_anchor_with_its_neighbours(tmp_path, server, cache_
 
     from _audio_dialogues.loading import load_dataset
 
-    ds = load_dataset("audioset_comparison", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir,
-                      decode=False)
+    ds = load_dataset(
+        "audioset_comparison", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir, decode=False
+    )
     assert {split: len(ds[split]) for split in ds} == {"train": 5, "test": 3}
 
 
 def test_a_refused_request_fails_at_once_with_the_servers_words(tmp_path, server):
     ids = music_ids(2, 0)
-    server.add(shipped_musiccaps()[ids[0]].caption,
-               HttpReply(400, body='{"error": {"message": "This model\'s maximum context length is 8 tokens"}}'))
+    server.add(
+        shipped_musiccaps()[ids[0]].caption,
+        HttpReply(400, body='{"error": {"message": "This model\'s maximum context length is 8 tokens"}}'),
+    )
     summary = generate(tmp_path / "out", "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
     assert summary.failed == {"HTTP 400": 1} and summary.generated == 1 and server.count() == 2  # no retry
     failed = (tmp_path / "out" / "music_dialogues" / "failed.tsv").read_text().splitlines()
@@ -330,8 +393,21 @@ def test_max_requests_stops_cleanly_and_the_rerun_goes_on(tmp_path, server):
 
 def test_dry_run_sends_nothing_and_prints_the_first_prompt(tmp_path, server, capsys):
     sources = audioset_sources(tmp_path)
-    assert main(["generate", str(tmp_path / "out"), "--config", "audioset_dialogues", "--dry-run",
-                 *[arg for s in sources for arg in ("--source", s)], "--base-url", server.base_url]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(tmp_path / "out"),
+                "--config",
+                "audioset_dialogues",
+                "--dry-run",
+                *[arg for s in sources for arg in ("--source", s)],
+                "--base-url",
+                server.base_url,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "--- system ---" in printed and "Sound of Speech (description to be generated): [0.000s-10.000s]" in printed
     assert "would send 12 requests (8 dialogues, 4 label descriptions" in printed
@@ -344,8 +420,9 @@ def test_a_prompt_file_replaces_the_built_in_prompt(tmp_path, server):
     template.write_text("Write a dialogue about this music: $clip")
     summary = generate(tmp_path / "out", "music_dialogues", ids=ids, prompt=template, base_url=server.base_url, **FAST)
     (body,) = server.requests
-    assert body["messages"] == [{"role": "user", "content": "Write a dialogue about this music: "
-                                 + shipped_musiccaps()[ids[0]].caption}]
+    assert body["messages"] == [
+        {"role": "user", "content": "Write a dialogue about this music: " + shipped_musiccaps()[ids[0]].caption}
+    ]
     assert summary.generated == 1
 
 
@@ -357,8 +434,9 @@ def test_splits_from_split_files_and_an_empty_split_is_written(tmp_path, server)
         writer = csv.DictWriter(file, fieldnames=MUSICCAPS_COLUMNS)
         writer.writeheader()
         writer.writerows(r for r in rows if r["ytid"] in ids)
-    summary = generate(tmp_path / "out", "music_dialogues", sources=[f"train={subset_csv}"],
-                       base_url=server.base_url, **FAST)
+    summary = generate(
+        tmp_path / "out", "music_dialogues", sources=[f"train={subset_csv}"], base_url=server.base_url, **FAST
+    )
     assert summary.written == {"train": 4, "test": 0}
     assert (tmp_path / "out" / "music_dialogues" / "test.jsonl").read_text() == ""
 
@@ -377,8 +455,15 @@ def test_no_key_and_a_refused_key_are_errors_that_say_what_to_do(tmp_path, serve
     server.add("", HttpReply(401, body='{"error": {"message": "Incorrect API key provided"}}'))
     monkeypatch.setenv("MY_KEY", "sk-wrong")
     with pytest.raises(BackendError, match="HTTP 401 .*Incorrect API key.*--api-key-env"):
-        generate(tmp_path / "out", "music_dialogues", ids=music_ids(3, 0), api_key_env="MY_KEY",
-                 base_url=server.base_url, concurrency=1, **FAST)
+        generate(
+            tmp_path / "out",
+            "music_dialogues",
+            ids=music_ids(3, 0),
+            api_key_env="MY_KEY",
+            base_url=server.base_url,
+            concurrency=1,
+            **FAST,
+        )
     assert server.count() == 1  # nothing more was sent
     with pytest.raises(ValueError, match="--source train=audioset_train_strong.tsv"):
         generate(tmp_path / "out", "audioset_dialogues", **FAST)
@@ -403,8 +488,15 @@ class FakeClap:
 def test_timeouts_are_retried_then_recorded(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     with ChatServer(delay=0.6) as slow:
-        summary = generate(tmp_path / "out", "music_dialogues", ids=music_ids(1, 0), base_url=slow.base_url,
-                           timeout=0.2, retries=1, **FAST)
+        summary = generate(
+            tmp_path / "out",
+            "music_dialogues",
+            ids=music_ids(1, 0),
+            base_url=slow.base_url,
+            timeout=0.2,
+            retries=1,
+            **FAST,
+        )
         assert summary.failed == {"timeout": 1} and summary.requests == 2
         assert (tmp_path / "out" / "music_dialogues" / "failed.tsv").read_text().splitlines()[1].endswith("timeout")
 
@@ -431,8 +523,15 @@ def test_the_similarity_filter_with_a_clap_model(tmp_path, server):
     server.add(caption[ids[1]], json.dumps([{"user": "Drums?", "assistant": "Yes, loud drums."}]))
     model = FakeClap()
     out = tmp_path / "out"
-    summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, scorer=ClapScorer(model=model),
-                       audio_dir=str(audio), **FAST)
+    summary = generate(
+        out,
+        "music_dialogues",
+        ids=ids,
+        base_url=server.base_url,
+        scorer=ClapScorer(model=model),
+        audio_dir=str(audio),
+        **FAST,
+    )
     assert model.audio_calls == [[str((audio / f"{ids[0]}.wav").resolve())]]  # one embedding per clip
     rows = (out / "music_dialogues" / "filtered.tsv").read_text().splitlines()
     cosine = 0.1 / np.hypot(0.1, 1.0)
@@ -443,16 +542,31 @@ def test_the_similarity_filter_with_a_clap_model(tmp_path, server):
     assert [len(r["dialogue"]) for r in sorted(records, key=lambda r: r["audio_id"] != f"Y{ids[0]}.wav")] == [1, 1]
     # scores are kept: a rerun computes none
     model2 = FakeClap()
-    generate(out, "music_dialogues", ids=ids, base_url=server.base_url, scorer=ClapScorer(model=model2),
-             audio_dir=str(audio), **FAST)
+    generate(
+        out,
+        "music_dialogues",
+        ids=ids,
+        base_url=server.base_url,
+        scorer=ClapScorer(model=model2),
+        audio_dir=str(audio),
+        **FAST,
+    )
     assert model2.audio_calls == []
 
 
 class FakeClapEmbeddings(FakeClap):
     """Audio embeddings that differ per clip: the clip's first letter picks a direction."""
 
-    DIRECTIONS = {"a": [1.0, 0.0], "b": [0.9, 0.2], "c": [0.0, 1.0], "d": [0.3, 1.0], "e": [0.7, 0.7],
-                  "f": [1.0, 0.1], "g": [0.0, 1.0], "h": [1.0, 0.0]}
+    DIRECTIONS = {
+        "a": [1.0, 0.0],
+        "b": [0.9, 0.2],
+        "c": [0.0, 1.0],
+        "d": [0.3, 1.0],
+        "e": [0.7, 0.7],
+        "f": [1.0, 0.1],
+        "g": [0.0, 1.0],
+        "h": [1.0, 0.0],
+    }
 
     def get_audio_embedding_from_filelist(self, x, use_tensor=False):
         self.audio_calls.append(list(x))
@@ -463,8 +577,15 @@ def test_comparison_neighbours_by_audio_embeddings_when_the_scorer_has_them(tmp_
     sources, out, audio = audioset_sources(tmp_path), tmp_path / "out", tmp_path / "audio"
     for letter in "abcdefgh":
         write_clip(audio / f"Y{letter * 11}.wav", seconds=0.1)
-    summary = generate(out, "audioset_comparison", sources=sources, base_url=server.base_url,
-                       scorer=ClapScorer(model=FakeClapEmbeddings()), audio_dir=str(audio), **FAST)
+    summary = generate(
+        out,
+        "audioset_comparison",
+        sources=sources,
+        base_url=server.base_url,
+        scorer=ClapScorer(model=FakeClapEmbeddings()),
+        audio_dir=str(audio),
+        **FAST,
+    )
     assert "train: comparison neighbours by laion-clap:FakeClapEmbeddings audio embeddings" in summary.summary()
     assert "similarity filter: not applied to comparisons" in summary.summary()
     unit = {k: np.array(v) / np.linalg.norm(v) for k, v in FakeClapEmbeddings.DIRECTIONS.items()}
@@ -488,9 +609,13 @@ sys.exit(130 if summary.interrupted else 0)
 
 def start_run(out: Path, ids_file: Path, server: ChatServer, min_finished: int) -> subprocess.Popen:
     """A generate run in another process, returned once its ledger holds ``min_finished`` entries."""
-    process = subprocess.Popen([sys.executable, "-c", RUN, str(out), str(ids_file), server.base_url],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(out), str(ids_file), server.base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
+    )
     ledger = out / "music_dialogues" / "ledger.jsonl"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < min_finished):
@@ -533,9 +658,25 @@ def test_the_console_script_runs_against_the_server(tmp_path, server):
     ids_file = write_ids(tmp_path / "ids", music_ids(2, 1))
     script = Path(sys.executable).with_name("audio-dialogues")
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "MY_KEY": "sk-test"}
-    result = subprocess.run([str(script), "generate", str(tmp_path / "out"), "--config", "music_dialogues",
-                             "--ids", str(ids_file), "--base-url", server.base_url, "--api-key-env", "MY_KEY"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [
+            str(script),
+            "generate",
+            str(tmp_path / "out"),
+            "--config",
+            "music_dialogues",
+            "--ids",
+            str(ids_file),
+            "--base-url",
+            server.base_url,
+            "--api-key-env",
+            "MY_KEY",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "this run: 3 requests sent, 3 dialogues generated, 0 retries, failed: none" in result.stdout
     assert "turns: 2: 3; mean 2.00 (paper: 1.67)" in result.stdout

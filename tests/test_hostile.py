@@ -26,9 +26,9 @@ import datasets
 import numpy as np
 import pytest
 import soundfile
+from conftest import REPO, dialogue, write_clip, write_release
 from datasets.exceptions import NonMatchingSplitsSizesError
 
-from audio_dialogues import load_dataset, read_release
 from _audio_dialogues.audio_files import index_audio_dirs
 from _audio_dialogues.cli import main as cli_main
 from _audio_dialogues.decoding import AudioDecodeError, decode_audio
@@ -37,7 +37,7 @@ from _audio_dialogues.features import restore_audio_decoding
 from _audio_dialogues.release import ReleaseFormatError, read_release_file
 from _audio_dialogues.sources import sample_audio_dir, sample_dir
 from _audio_dialogues.subsets import SUBSETS
-from conftest import REPO, dialogue, write_clip, write_release
+from audio_dialogues import load_dataset, read_release
 
 MUSIC = "music_dialogues"
 A, B, C = "aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"
@@ -146,8 +146,12 @@ def test_an_interrupted_export_never_loads_as_a_dataset(tmp_path, cache_dir, sig
     out = tmp_path / "out"
     export(out, [MUSIC], data_dir=release, verification_mode="no_checks", cache_dir=cache_dir)
     previous = files_under(out)
-    child = subprocess.Popen([sys.executable, "-c", _EXPORT_CHILD, str(out), str(release), cache_dir],
-                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _EXPORT_CHILD, str(out), str(release), cache_dir],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.partial-*/data/*/.*.partial")):
         assert child.poll() is None, child.stderr.read().decode()[-2000:]
@@ -247,8 +251,15 @@ def test_a_lone_surrogate_is_an_invalid_record(tmp_path, cache_dir, fmt):
         load_dataset(MUSIC, data_dir=tmp_path / "release", verification_mode="no_checks", cache_dir=cache_dir)
     assert type(info.value) is ReleaseFormatError and str(path) in str(info.value)
     str(info.value).encode("utf-8")  # the message itself can be printed
-    ds = load_dataset(MUSIC, "test", data_dir=tmp_path / "release", verification_mode="no_checks",
-                      on_invalid="skip", cache_dir=cache_dir, decode=False)
+    ds = load_dataset(
+        MUSIC,
+        "test",
+        data_dir=tmp_path / "release",
+        verification_mode="no_checks",
+        on_invalid="skip",
+        cache_dir=cache_dir,
+        decode=False,
+    )
     assert ds["id"] == ["test-000000"]
     listing = next(Path(cache_dir).rglob("test.invalid.tsv")).read_text(encoding="utf-8")
     assert "dialogue[0].user" in listing and "lone surrogate" in listing
@@ -268,16 +279,20 @@ def test_keys_and_clips_users_want_to_hear_about_are_named_once(tmp_path, cache_
     ds = load_dataset(MUSIC, "train", data_dir=tmp_path / "release", verification_mode="no_checks", cache_dir=cache_dir)
     assert len(ds) == 4
     (line,) = [line for line in summaries if line.startswith(f"{MUSIC}/train:")]
-    assert ("unknown key 'asistant' in dialogue[0] (did you mean 'assistant'?) ignored in 2 records (first: "
-            f"{tmp_path / 'release' / MUSIC / 'train.json'}, record 0)") in line
+    assert (
+        "unknown key 'asistant' in dialogue[0] (did you mean 'assistant'?) ignored in 2 records (first: "
+        f"{tmp_path / 'release' / MUSIC / 'train.json'}, record 0)"
+    ) in line
     assert "unknown key 'split' ignored in 1 record" in line
     assert "the key 'audio_id' given 2 times (same value) in 1 record (first:" in line
 
 
 def test_a_key_given_twice_with_different_values_or_misspelt_alone_is_invalid(tmp_path):
     path = tmp_path / "train.jsonl"
-    path.write_text('{"audio_id": "%s.wav", "dialogue": [{"user": "q", "assistant": "a", "assistant": "b"}]}\n'
-                    '{"audio_id": "%s.wav", "dialogue": [{"user": "q", "asistant": "a"}]}\n' % (A, A))
+    path.write_text(
+        '{"audio_id": "%s.wav", "dialogue": [{"user": "q", "assistant": "a", "assistant": "b"}]}\n'
+        '{"audio_id": "%s.wav", "dialogue": [{"user": "q", "asistant": "a"}]}\n' % (A, A)
+    )
     message = r"line 1, field 'dialogue\[0\].assistant': the key 'assistant' is given 2 times with different values"
     with pytest.raises(ReleaseFormatError, match=message):
         read_release_file(path, SUBSETS[MUSIC].rules)
@@ -305,13 +320,18 @@ def test_identical_train_and_test_files_are_named(tmp_path, cache_dir, summaries
     test = write_release(tmp_path / "r", MUSIC, "test", records)
     load_dataset(MUSIC, data_dir=tmp_path / "r", verification_mode="no_checks", cache_dir=cache_dir)
     lines = [line for line in summaries if line.startswith(MUSIC)]
-    assert any(line.startswith(f"{MUSIC}/train:") and f"{train} has the same content as the test file {test}" in line
-               for line in lines)
-    assert any(line.startswith(f"{MUSIC}/test:") and f"{test} has the same content as the train file {train}" in line
-               for line in lines)
+    assert any(
+        line.startswith(f"{MUSIC}/train:") and f"{train} has the same content as the test file {test}" in line
+        for line in lines
+    )
+    assert any(
+        line.startswith(f"{MUSIC}/test:") and f"{test} has the same content as the train file {train}" in line
+        for line in lines
+    )
     summaries.clear()
-    split_records = read_release(MUSIC, data_files={"train": str(train), "test": str(test)},
-                                 verification_mode="no_checks")
+    split_records = read_release(
+        MUSIC, data_files={"train": str(train), "test": str(test)}, verification_mode="no_checks"
+    )
     assert len(split_records["train"]) == 1  # read_release (the commands' reader) names them too
     assert any(line.startswith(f"{MUSIC}/test: 1 records; noticed: {test} has the same content") for line in summaries)
 
@@ -335,8 +355,12 @@ def test_a_release_file_that_is_a_named_pipe_is_refused_without_blocking(tmp_pat
     os.mkfifo(fifo)
     error = call_with_unblocking(lambda: read_release_file(fifo, SUBSETS[MUSIC].rules), fifo)
     assert type(error) is ReleaseFormatError and "is a named pipe (FIFO), not a regular file; not read" in str(error)
-    error = call_with_unblocking(lambda: load_dataset(MUSIC, data_files={"train": str(tmp_path / "*.json")},
-                                                      verification_mode="no_checks", cache_dir=cache_dir), fifo)
+    error = call_with_unblocking(
+        lambda: load_dataset(
+            MUSIC, data_files={"train": str(tmp_path / "*.json")}, verification_mode="no_checks", cache_dir=cache_dir
+        ),
+        fifo,
+    )
     assert type(error) is ReleaseFormatError and str(fifo) in str(error)
 
 
@@ -367,8 +391,9 @@ def test_paths_with_glob_characters_are_taken_literally(tmp_path, cache_dir):
     literal = tmp_path / "files" / "train[final].json"  # a literal file name holding [ ]
     literal.parent.mkdir()
     literal.write_bytes((data_dir / MUSIC / "train.json").read_bytes())
-    ds = load_dataset(MUSIC, "train", data_files={"train": str(literal)}, verification_mode="no_checks",
-                      cache_dir=cache_dir)
+    ds = load_dataset(
+        MUSIC, "train", data_files={"train": str(literal)}, verification_mode="no_checks", cache_dir=cache_dir
+    )
     assert len(ds) == 1
 
 
@@ -385,15 +410,20 @@ def test_bad_entries_in_an_audio_folder_are_skipped_and_named(tmp_path, cache_di
     index = index_audio_dirs([clips])
     assert index.num_files == 1 and index.resolve(f"{B}.wav", B).path is None
     reasons = dict(index.unusable)
-    assert reasons == {str(clips / "loop"): "Too many levels of symbolic links",
-                       str(clips / f"{C}.flac"): "broken symbolic link",
-                       str(clips / f"{B}.wav"): "a named pipe (FIFO), not a regular file",
-                       str(clips / "ddddddddddd.wav"): "a character device, not a regular file"}
+    assert reasons == {
+        str(clips / "loop"): "Too many levels of symbolic links",
+        str(clips / f"{C}.flac"): "broken symbolic link",
+        str(clips / f"{B}.wav"): "a named pipe (FIFO), not a regular file",
+        str(clips / "ddddddddddd.wav"): "a character device, not a regular file",
+    }
     assert "4 entries skipped because they cannot be used (e.g. " in index.summary()
     release = music_release(tmp_path / "r", test=[{"audio_id": f"{B}.wav", "dialogue": dialogue(1)}])
-    ds = call_with_unblocking(lambda: load_dataset(MUSIC, data_dir=release, audio_dir=clips,
-                                                   verification_mode="no_checks", cache_dir=cache_dir),
-                              clips / f"{B}.wav")
+    ds = call_with_unblocking(
+        lambda: load_dataset(
+            MUSIC, data_dir=release, audio_dir=clips, verification_mode="no_checks", cache_dir=cache_dir
+        ),
+        clips / f"{B}.wav",
+    )
     assert ds["test"][0]["audio"] is None and ds["train"][0]["audio"]["array"].size > 0
     assert any("4 entries skipped" in line for line in summaries)
 
@@ -418,8 +448,14 @@ def test_a_folder_whose_name_is_not_utf8_is_skipped_and_named(tmp_path, cache_di
 def test_a_clip_replaced_by_a_pipe_or_device_after_the_prepare_is_refused_without_blocking(tmp_path, cache_dir):
     clips = tmp_path / "clips"
     clip = write_clip(clips / f"{A}.wav")
-    ds = load_dataset(MUSIC, "train", data_dir=music_release(tmp_path / "r"), audio_dir=clips,
-                      verification_mode="no_checks", cache_dir=cache_dir)
+    ds = load_dataset(
+        MUSIC,
+        "train",
+        data_dir=music_release(tmp_path / "r"),
+        audio_dir=clips,
+        verification_mode="no_checks",
+        cache_dir=cache_dir,
+    )
     clip.unlink()
     os.mkfifo(clip)
     error = call_with_unblocking(lambda: ds[0], clip)
@@ -468,13 +504,21 @@ def test_unreadable_folders_and_files_say_permission_denied():
         (clips / "train.json").chmod(0o000)
         clips.chmod(0o755)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        done = subprocess.run([sys.executable, "-c", _AS_NOBODY, str(clips)], capture_output=True, text=True,
-                              timeout=120, cwd=REPO, env={**env, "PYTHONPATH": str(REPO)})
+        done = subprocess.run(
+            [sys.executable, "-c", _AS_NOBODY, str(clips)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+            env={**env, "PYTHONPATH": str(REPO)},
+        )
         assert done.returncode == 0, done.stderr
         listing, decode_error, release_error = done.stdout.strip().splitlines()
         assert "2 audio files for 2 YouTube ids" in listing
-        assert (f"1 entries skipped because they cannot be used (e.g. {clips / 'lost+found'}: folder not readable "
-                "(Permission denied))") in listing
+        assert (
+            f"1 entries skipped because they cannot be used (e.g. {clips / 'lost+found'}: folder not readable "
+            "(Permission denied))"
+        ) in listing
         assert decode_error.startswith("AudioDecodeError ") and "permission denied" in decode_error
         assert "chmod a+r" in decode_error
         assert "System error" not in decode_error
@@ -527,10 +571,21 @@ def test_clips_longer_than_max_audio_seconds_are_refused_from_their_header(tmp_p
         decode_audio(str(two_seconds), 16000, max_seconds=1)
     assert len(decode_audio(str(two_seconds), 16000, max_seconds=None)[0]) == 32000
     release = music_release(tmp_path / "r")
-    for options, ok in (({"max_audio_seconds": 1}, False), ({"max_audio_seconds": 1.5}, False),
-                        ({"max_audio_seconds": None}, True), ({}, True)):
-        ds = load_dataset(MUSIC, "train", data_dir=release, audio_dir=tmp_path / "clips", verification_mode="no_checks",
-                          cache_dir=cache_dir, **options)
+    for options, ok in (
+        ({"max_audio_seconds": 1}, False),
+        ({"max_audio_seconds": 1.5}, False),
+        ({"max_audio_seconds": None}, True),
+        ({}, True),
+    ):
+        ds = load_dataset(
+            MUSIC,
+            "train",
+            data_dir=release,
+            audio_dir=tmp_path / "clips",
+            verification_mode="no_checks",
+            cache_dir=cache_dir,
+            **options,
+        )
         if ok:
             assert len(ds[0]["audio"]["array"]) == 32000
         else:
@@ -538,23 +593,35 @@ def test_clips_longer_than_max_audio_seconds_are_refused_from_their_header(tmp_p
                 ds[0]
 
 
-@pytest.mark.parametrize("value, error", [("10", TypeError), (True, TypeError), (0, ValueError), (-1.0, ValueError),
-                                          (float("nan"), ValueError), (float("inf"), ValueError)])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        ("10", TypeError),
+        (True, TypeError),
+        (0, ValueError),
+        (-1.0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+    ],
+)
 def test_max_audio_seconds_is_checked_like_every_option(value, error, cache_dir):
     with pytest.raises(error, match=f"max_audio_seconds={value!r}: expected a positive number of seconds"):
         load_dataset(MUSIC, max_audio_seconds=value, cache_dir=cache_dir)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"data_files": {"train": 5}}, TypeError, r"data_files\['train'\]=5: expected a path"),
-    ({"data_files": [None]}, TypeError, r"data_files\['train'\]=\[None\]"),
-    ({"data_files": {"train": []}}, ValueError, r"data_files\['train'\] is an empty list"),
-    ({"data_files": {5: "x.json"}}, TypeError, "the split name 5 is not a string"),
-    ({"audio_dir": []}, ValueError, r"audio_dir=\[\]: expected at least one folder"),
-    ({"verification_mode": "nope"}, ValueError, "verification_mode='nope': choose one of basic_checks"),
-    ({"num_proc": "2"}, TypeError, "num_proc='2': expected a positive int"),
-    ({"num_proc": 0}, ValueError, "num_proc=0: expected a positive int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"data_files": {"train": 5}}, TypeError, r"data_files\['train'\]=5: expected a path"),
+        ({"data_files": [None]}, TypeError, r"data_files\['train'\]=\[None\]"),
+        ({"data_files": {"train": []}}, ValueError, r"data_files\['train'\] is an empty list"),
+        ({"data_files": {5: "x.json"}}, TypeError, "the split name 5 is not a string"),
+        ({"audio_dir": []}, ValueError, r"audio_dir=\[\]: expected at least one folder"),
+        ({"verification_mode": "nope"}, ValueError, "verification_mode='nope': choose one of basic_checks"),
+        ({"num_proc": "2"}, TypeError, "num_proc='2': expected a positive int"),
+        ({"num_proc": 0}, ValueError, "num_proc=0: expected a positive int"),
+    ],
+)
 def test_the_other_wrong_types_are_named(kwargs, error, message, cache_dir):
     with pytest.raises(error, match=message):
         load_dataset(MUSIC, cache_dir=cache_dir, **kwargs)
@@ -564,15 +631,27 @@ def test_max_audio_seconds_on_the_command_line(tmp_path, capsys):
     clips = tmp_path / "clips"
     write_clip(clips / f"{A}.wav", seconds=2.0)
     release = music_release(tmp_path / "r")
-    common = ["demo", "--config", MUSIC, "--data-dir", str(release), "--audio-dir", str(clips),
-              "--verification-mode", "no_checks", "--cache-dir", str(tmp_path / "c")]
+    common = [
+        "demo",
+        "--config",
+        MUSIC,
+        "--data-dir",
+        str(release),
+        "--audio-dir",
+        str(clips),
+        "--verification-mode",
+        "no_checks",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     assert cli_main(common + ["--max-audio-seconds", "none"]) == 0
     assert "2.00 s at 16000 Hz" in capsys.readouterr().out
     with pytest.raises(AudioDecodeError, match="more than max_audio_seconds=1"):
         cli_main(common + ["--max-audio-seconds", "1"])
     script = Path(sys.executable).with_name("audio-dialogues")  # the installed console script
-    done = subprocess.run([str(script), *common, "--max-audio-seconds", "1.5"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(script), *common, "--max-audio-seconds", "1.5"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0 and "more than max_audio_seconds=1.5" in done.stderr
 
 
@@ -582,16 +661,18 @@ def test_max_audio_seconds_on_the_command_line(tmp_path, capsys):
 def test_restore_audio_decoding_after_save_to_disk_parquet_and_an_export(tmp_path, cache_dir):
     for config, column in (("audioset_dialogues", "audio"), ("audioset_comparison", "audios")):
         loaded = load_dataset(config, "train", cache_dir=cache_dir)
-        first = next(i for i, row in enumerate(loaded[column])
-                     if row is not None and (not isinstance(row, list) or all(row)))
+        first = next(
+            i for i, row in enumerate(loaded[column]) if row is not None and (not isinstance(row, list) or all(row))
+        )
         expected = loaded[first][column]
         expected = expected if isinstance(expected, list) else [expected]
         loaded.save_to_disk(str(tmp_path / config))
         loaded.to_parquet(str(tmp_path / f"{config}.parquet"))
         round_trips = {
             "load_from_disk": datasets.load_from_disk(str(tmp_path / config)),
-            "parquet": datasets.load_dataset("parquet", data_files=str(tmp_path / f"{config}.parquet"), split="train",
-                                             cache_dir=str(tmp_path / "pq")),
+            "parquet": datasets.load_dataset(
+                "parquet", data_files=str(tmp_path / f"{config}.parquet"), split="train", cache_dir=str(tmp_path / "pq")
+            ),
         }
         for how, ds in round_trips.items():
             restored = restore_audio_decoding(ds)
@@ -600,8 +681,9 @@ def test_restore_audio_decoding_after_save_to_disk_parquet_and_an_export(tmp_pat
             for a, b in zip(got, expected):
                 assert a["sampling_rate"] == b["sampling_rate"] == 16000, how
                 np.testing.assert_array_equal(a["array"], b["array"])
-        streamed = datasets.load_dataset("parquet", data_files=str(tmp_path / f"{config}.parquet"), split="train",
-                                         streaming=True)
+        streamed = datasets.load_dataset(
+            "parquet", data_files=str(tmp_path / f"{config}.parquet"), split="train", streaming=True
+        )
         assert next(iter(restore_audio_decoding(streamed, 8000)))["id"] == loaded[0]["id"]
     out = tmp_path / "export"
     export(out, ["audioset_dialogues"], embed_audio=True, cache_dir=cache_dir)
@@ -618,8 +700,9 @@ def row_bytes(out: Path, example_id: str) -> bytes:
     import pyarrow.parquet as pq
 
     table = pq.read_table(next((out / "data" / "audioset_dialogues").glob("train-*.parquet")))
-    return next(a["bytes"] for i, a in zip(table.column("id").to_pylist(), table.column("audio").to_pylist())
-                if i == example_id)
+    return next(
+        a["bytes"] for i, a in zip(table.column("id").to_pylist(), table.column("audio").to_pylist()) if i == example_id
+    )
 
 
 def test_the_sample_paths_used_here_exist():
@@ -632,21 +715,29 @@ def test_the_sample_paths_used_here_exist():
 
 def test_a_streamed_json_lines_split_gives_the_rows_of_a_prepared_load(tmp_path, cache_dir, summaries):
     """BOM, blank and whitespace-only lines, Windows line ends, U+2028 inside a string, two files for one split."""
-    lines = [json.dumps({"audio_id": f"{i:011d}.wav", "dialogue": dialogue(1 + i % 3, f" {i}\u2028x")},
-                        ensure_ascii=False) for i in range(150)]
+    lines = [
+        json.dumps({"audio_id": f"{i:011d}.wav", "dialogue": dialogue(1 + i % 3, f" {i}\u2028x")}, ensure_ascii=False)
+        for i in range(150)
+    ]
     lines[140] = lines[140][:-1] + ', "source": "gpt-4"}'  # an unknown key: named, even in a stream
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines[:70]).encode() + b"\r\n\r\n   \n")
     second.write_bytes(("\n\n".join(lines[70:]) + "\n").encode())
     write_clip(tmp_path / "clips" / f"{7:011d}.wav")
-    options = dict(data_files={"train": [str(first), str(second)]}, audio_dir=tmp_path / "clips", decode=False,
-                   verification_mode="no_checks")
+    options = dict(
+        data_files={"train": [str(first), str(second)]},
+        audio_dir=tmp_path / "clips",
+        decode=False,
+        verification_mode="no_checks",
+    )
     prepared = load_dataset(MUSIC, "train", cache_dir=cache_dir, **options)
     streamed = load_dataset(MUSIC, "train", streaming=True, cache_dir=cache_dir, **options)
     assert list(streamed) == prepared.to_list() and len(prepared) == 150
     assert prepared[7]["audio"] is not None and prepared[8]["audio"] is None
-    assert any("150 records (JSON Lines); this process parses only the lines of the shards it reads" in line
-               for line in summaries)
+    assert any(
+        "150 records (JSON Lines); this process parses only the lines of the shards it reads" in line
+        for line in summaries
+    )
     noticed = f"unknown key 'source' ignored in 1 record (first: {second}, line 141)"
     assert any(f"{MUSIC}/train: noticed in the lines read here: {noticed}" in line for line in summaries)
 

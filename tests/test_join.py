@@ -4,8 +4,9 @@ import pytest
 
 from _audio_dialogues.audio_files import index_audio_dirs
 from _audio_dialogues.join import MissingAudioError, join_audio
-from _audio_dialogues.reports import JoinReport, write_join_report as write_report
 from _audio_dialogues.release import Record
+from _audio_dialogues.reports import JoinReport
+from _audio_dialogues.reports import write_join_report as write_report
 
 TURN = ({"user": "q", "assistant": "a"},)
 
@@ -21,8 +22,13 @@ def index(tmp_path):
     return index_audio_dirs([tmp_path])
 
 
-RECORDS = [record("aaaaaaaaaaa"), record("ccccccccccc"), record("aaaaaaaaaaa", "bbbbbbbbbbb"),
-           record("bbbbbbbbbbb", "ddddddddddd"), record("ccccccccccc")]
+RECORDS = [
+    record("aaaaaaaaaaa"),
+    record("ccccccccccc"),
+    record("aaaaaaaaaaa", "bbbbbbbbbbb"),
+    record("bbbbbbbbbbb", "ddddddddddd"),
+    record("ccccccccccc"),
+]
 
 
 def test_keep_keeps_every_record_with_none_for_missing(index):
@@ -30,8 +36,10 @@ def test_keep_keeps_every_record_with_none_for_missing(index):
     assert [j.id for j in joined] == [f"train-{i:06d}" for i in range(5)]
     assert [j.audio_paths.count(None) for j in joined] == [0, 1, 0, 1, 1]
     assert (report.records, report.with_audio, report.missing_records, report.skipped) == (5, 2, 3, 0)
-    assert report.missing_clips == [("ccccccccccc", "Yccccccccccc.wav", ["train-000001", "train-000004"]),
-                                    ("ddddddddddd", "Yddddddddddd.wav", ["train-000003"])]
+    assert report.missing_clips == [
+        ("ccccccccccc", "Yccccccccccc.wav", ["train-000001", "train-000004"]),
+        ("ddddddddddd", "Yddddddddddd.wav", ["train-000003"]),
+    ]
 
 
 def test_skip_drops_exactly_the_records_with_missing_audio_and_keeps_ids(index):
@@ -41,7 +49,9 @@ def test_skip_drops_exactly_the_records_with_missing_audio_and_keeps_ids(index):
 
 
 def test_error_names_the_count_and_first_ids(index):
-    with pytest.raises(MissingAudioError, match=r"3 of 5 records have no audio file \(2 clips, first: ccccccccccc, ddddddddddd\)"):
+    with pytest.raises(
+        MissingAudioError, match=r"3 of 5 records have no audio file \(2 clips, first: ccccccccccc, ddddddddddd\)"
+    ):
         join_audio(RECORDS, index, name="x/train", split="train", policy="error")
 
 
@@ -55,8 +65,11 @@ def test_report_files(index, tmp_path):
     _, report = join_audio(RECORDS, index, name="x/train", split="train", policy="keep")
     write_report(report, tmp_path / "build", tmp_path / "final")
     lines = (tmp_path / "build" / "train.missing.tsv").read_text().splitlines()
-    assert lines == ["youtube_id\taudio_id\trecords", "ccccccccccc\tYccccccccccc.wav\ttrain-000001,train-000004",
-                     "ddddddddddd\tYddddddddddd.wav\ttrain-000003"]
+    assert lines == [
+        "youtube_id\taudio_id\trecords",
+        "ccccccccccc\tYccccccccccc.wav\ttrain-000001,train-000004",
+        "ddddddddddd\tYddddddddddd.wav\ttrain-000003",
+    ]
     assert report.missing_file == str(tmp_path / "final" / "train.missing.tsv")
     summary = report.summary()
     assert "5 records, audio found for 2, missing for 3 (2 distinct clips), skipped 0" in summary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -11,14 +10,14 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from conftest import dialogue, write_clip, write_release
 
 import _audio_dialogues.builder
 import audio_dialogues
-from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 from _audio_dialogues.join import MissingAudioError
 from _audio_dialogues.release import ReleaseFormatError
 from _audio_dialogues.sources import sample_dir, sample_manifest
-from conftest import dialogue, write_clip, write_release
+from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 CONFIGS = list(audio_dialogues.CONFIGS)
 SPLITS = ("train", "test")
@@ -31,7 +30,11 @@ def source_records(config: str, split: str) -> list[dict]:
     """The sample's records, read straight from its file (independently of the loader)."""
     (path,) = [p for p in (SAMPLE / config).iterdir() if p.name.split(".")[0] == split]
     text = path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" else json.loads(text)
+    return (
+        [json.loads(line) for line in text.splitlines() if line.strip()]
+        if path.suffix == ".jsonl"
+        else json.loads(text)
+    )
 
 
 def audio_ids_of(record: dict) -> list[str]:
@@ -53,7 +56,9 @@ def load_via(entry: str, config: str, cache_dir: str, **kwargs):
         builder = AudioDialogues(config, cache_dir=cache_dir, **kwargs)
         builder.download_and_prepare()
         return builder.as_dataset()
-    return datasets.load_dataset(audio_dialogues.__file__, config, trust_remote_code=True, cache_dir=cache_dir, **kwargs)
+    return datasets.load_dataset(
+        audio_dialogues.__file__, config, trust_remote_code=True, cache_dir=cache_dir, **kwargs
+    )
 
 
 ENTRIES = ["load_dataset", "builder"] + (["datasets.load_dataset"] if DATASETS_3 else [])
@@ -132,7 +137,9 @@ def test_streaming_yields_the_same_rows(config, cache_dir):
         rows = list(streamed[split])
         assert len(rows) == len(built[split])
         for a, b in zip(built[split], rows):
-            assert {k: v for k, v in a.items() if k not in ("audio", "audios")} == {k: v for k, v in b.items() if k not in ("audio", "audios")}
+            assert {k: v for k, v in a.items() if k not in ("audio", "audios")} == {
+                k: v for k, v in b.items() if k not in ("audio", "audios")
+            }
             for x, y in zip(audio_values(a), audio_values(b)):
                 assert (x is None and y is None) or (x["path"] == y["path"] and np.array_equal(x["array"], y["array"]))
 
@@ -142,8 +149,9 @@ def test_streaming_reads_only_the_split_iterated_and_only_when_iterated(tmp_path
     write_release(tmp_path, "music_dialogues", "train", [good] * 3)
     broken = tmp_path / "music_dialogues" / "test.json"
     broken.write_text('[{"audio_id": "abcdefghijk.wav", "dia', encoding="utf-8")  # truncated
-    streamed = load_dataset("music_dialogues", data_dir=tmp_path, cache_dir=cache_dir, streaming=True,
-                            verification_mode="no_checks")  # opening the stream reads neither file
+    streamed = load_dataset(
+        "music_dialogues", data_dir=tmp_path, cache_dir=cache_dir, streaming=True, verification_mode="no_checks"
+    )  # opening the stream reads neither file
     assert [row["id"] for row in streamed["train"]] == ["train-000000", "train-000001", "train-000002"]
     with pytest.raises(ReleaseFormatError, match="test.json"):
         next(iter(streamed["test"]))
@@ -165,7 +173,6 @@ def copy_sample(tmp_path: Path) -> tuple[Path, Path]:
     return release, audio
 
 
-
 def test_missing_audio_policies(tmp_path, cache_dir, summaries):
     release, audio = copy_sample(tmp_path)
     common = dict(data_dir=release, audio_dir=audio, cache_dir=cache_dir, verification_mode="no_checks")
@@ -177,7 +184,7 @@ def test_missing_audio_policies(tmp_path, cache_dir, summaries):
     assert f"12 records, audio found for {12 - len(missing)}, missing for {len(missing)}" in line
     report = Path(line.rsplit(" ", 1)[1])
     assert report.is_file()
-    assert sorted(l.split("\t")[0] for l in report.read_text().splitlines()[1:]) == missing
+    assert sorted(line.split("\t")[0] for line in report.read_text().splitlines()[1:]) == missing
 
     skipped = load_dataset("music_dialogues", "train", missing_audio="skip", **common)
     assert len(skipped) == 12 - len(missing) and all(row["audio"] for row in skipped)
@@ -190,7 +197,9 @@ def test_missing_audio_policies(tmp_path, cache_dir, summaries):
 
 def test_text_only_without_audio_dir(tmp_path, cache_dir, summaries):
     release, _ = copy_sample(tmp_path)
-    ds = load_dataset("audioset_comparison", "test", data_dir=release, cache_dir=cache_dir, verification_mode="no_checks")
+    ds = load_dataset(
+        "audioset_comparison", "test", data_dir=release, cache_dir=cache_dir, verification_mode="no_checks"
+    )
     assert all(audio is None for row in ds for audio in row["audios"])
     assert any("text only" in s for s in summaries)
     with pytest.raises(ValueError, match="needs audio_dir"):
@@ -199,7 +208,9 @@ def test_text_only_without_audio_dir(tmp_path, cache_dir, summaries):
 
 def test_a_bad_record_reaches_the_user_unwrapped(tmp_path, cache_dir):
     good = {"audio_id": "abcdefghijk.wav", "dialogue": dialogue(1)}
-    path = write_release(tmp_path, "music_dialogues", "train", [good, {"audio_id": "abcdefghijk.wav", "dialogue": dialogue(5)}], "jsonl")
+    path = write_release(
+        tmp_path, "music_dialogues", "train", [good, {"audio_id": "abcdefghijk.wav", "dialogue": dialogue(5)}], "jsonl"
+    )
     write_release(tmp_path, "music_dialogues", "test", [good])
     with pytest.raises(ReleaseFormatError) as info:
         load_dataset("music_dialogues", data_dir=tmp_path, cache_dir=cache_dir, verification_mode="no_checks")
@@ -217,8 +228,12 @@ def test_missing_release_file_says_where_it_looked(tmp_path, cache_dir):
 def test_data_files_override_names(tmp_path, cache_dir):
     records = [{"audio_id": f"{i:011d}", "dialogue": dialogue(1 + i % 4, f"-{i}")} for i in range(5)]
     write_release(tmp_path / "a", "x", "mine", records, "jsonl")
-    ds = load_dataset("music_dialogues", data_files={"test": str(tmp_path / "a" / "x" / "*.jsonl")},
-                      cache_dir=cache_dir, verification_mode="no_checks")
+    ds = load_dataset(
+        "music_dialogues",
+        data_files={"test": str(tmp_path / "a" / "x" / "*.jsonl")},
+        cache_dir=cache_dir,
+        verification_mode="no_checks",
+    )
     assert list(ds) == ["test"] and ds["test"]["dialogue"] == [r["dialogue"] for r in records]
 
 
@@ -235,7 +250,14 @@ def test_full_size_release_verifies_the_published_counts(tmp_path, cache_dir):
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
     with pytest.raises(datasets.exceptions.NonMatchingSplitsSizesError, match="expected 3358 records, found 3357"):
         load_dataset("music_dialogues", data_dir=tmp_path, cache_dir=cache_dir)
-    assert len(load_dataset("music_dialogues", "train", data_dir=tmp_path, cache_dir=cache_dir, verification_mode="no_checks")) == 3357
+    assert (
+        len(
+            load_dataset(
+                "music_dialogues", "train", data_dir=tmp_path, cache_dir=cache_dir, verification_mode="no_checks"
+            )
+        )
+        == 3357
+    )
 
 
 def test_cache_follows_audio_dir_release_and_options(tmp_path, cache_dir):
@@ -261,11 +283,15 @@ def test_cache_follows_audio_dir_release_and_options(tmp_path, cache_dir):
 
     # Options that shape the build give their own cache; the decode-time ones (sampling_rate) reuse it.
     def cache_of(**extra):
-        return AudioDialogues("music_dialogues", **{k: v for k, v in args.items() if k != "verification_mode"}, **extra).cache_dir
+        return AudioDialogues(
+            "music_dialogues", **{k: v for k, v in args.items() if k != "verification_mode"}, **extra
+        ).cache_dir
 
     assert cache_of() == cache_of(sampling_rate=8000) == cache_of(sampling_rate=None) == cache_of(decode=False)
     assert len({cache_of(), cache_of(missing_audio="skip"), cache_of(on_invalid="skip")}) == 3
-    assert len(load_dataset("music_dialogues", "train", sampling_rate=8000, **args)[1]["audio"]["array"]) < len(second[1]["audio"]["array"])
+    assert len(load_dataset("music_dialogues", "train", sampling_rate=8000, **args)[1]["audio"]["array"]) < len(
+        second[1]["audio"]["array"]
+    )
 
 
 def test_cache_hit_repeats_the_summary(cache_dir, summaries):
@@ -285,7 +311,13 @@ def test_skip_verifies_the_release_count_before_dropping(tmp_path, cache_dir):
     write_release(tmp_path, "music_dialogues", "test", records)
     (tmp_path / "clips").mkdir()
     with pytest.raises(datasets.exceptions.NonMatchingSplitsSizesError, match="expected 3358 records, found 3"):
-        load_dataset("music_dialogues", data_dir=tmp_path, audio_dir=tmp_path / "clips", missing_audio="skip", cache_dir=cache_dir)
+        load_dataset(
+            "music_dialogues",
+            data_dir=tmp_path,
+            audio_dir=tmp_path / "clips",
+            missing_audio="skip",
+            cache_dir=cache_dir,
+        )
 
 
 def test_package_version_and_code_are_part_of_the_cache_key(monkeypatch, cache_dir):
@@ -307,5 +339,7 @@ def test_num_proc_2_builds_the_same_dataset(tmp_path, cache_dir):
 
     write_synthetic(tmp_path, {"music_dialogues": SUBSETS["music_dialogues"].published}, fmt="json")
     one = load_dataset("music_dialogues", "train", data_dir=tmp_path, cache_dir=cache_dir)
-    two = load_dataset("music_dialogues", "train", data_dir=tmp_path, cache_dir=str(tmp_path / "other_cache"), num_proc=2)
+    two = load_dataset(
+        "music_dialogues", "train", data_dir=tmp_path, cache_dir=str(tmp_path / "other_cache"), num_proc=2
+    )
     assert one.to_list() == two.to_list()

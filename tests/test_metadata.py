@@ -3,12 +3,12 @@
 import json
 
 import datasets
+from conftest import REPO
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
-from audio_dialogues import SUBSETS
 from _audio_dialogues.features import dataset_features
-from conftest import REPO
+from audio_dialogues import SUBSETS
 
 
 def expected_features(name):

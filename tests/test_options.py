@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 
 from _audio_dialogues.cli import build_parser, load_kwargs
 from _audio_dialogues.options import OPTIONS, AudioDialoguesConfig, check_options
 from audio_dialogues import AudioDialogues, load_dataset
-from conftest import REPO
 
 
 def test_every_option_is_a_config_field_with_a_table_row():
@@ -59,12 +59,16 @@ def test_an_unknown_option_lists_the_valid_ones_and_guesses(cache_dir):
 def test_the_cards_two_argument_call_and_the_short_form_give_the_same_rows(cache_dir):
     card = load_dataset("audio_dialogues", "music_dialogues", split="test", cache_dir=cache_dir, decode=False)
     short = load_dataset("music_dialogues", "test", cache_dir=cache_dir, decode=False)
-    by_name = load_dataset(str(REPO / "audio_dialogues.py"), name="music_dialogues", split="test", cache_dir=cache_dir,
-                           decode=False)
+    by_name = load_dataset(
+        str(REPO / "audio_dialogues.py"), name="music_dialogues", split="test", cache_dir=cache_dir, decode=False
+    )
     assert card.to_list() == short.to_list() == by_name.to_list() and len(card) == 12
     sliced = load_dataset("audio_dialogues", "music_dialogues", split="test[:25%]", cache_dir=cache_dir, decode=False)
     assert sliced.to_list() == card.to_list()[:3]
-    assert set(load_dataset("audio_dialogues", "audioset_comparison", cache_dir=cache_dir, decode=False)) == {"train", "test"}
+    assert set(load_dataset("audio_dialogues", "audioset_comparison", cache_dir=cache_dir, decode=False)) == {
+        "train",
+        "test",
+    }
     with pytest.raises(ValueError, match="needs a config"):
         load_dataset("audio_dialogues", cache_dir=cache_dir)
     with pytest.raises(ValueError, match="Unknown config 'music_dialogue'.*Did you mean 'music_dialogues'"):
@@ -79,7 +83,10 @@ def test_a_rate_change_reuses_the_prepared_split(cache_dir, summaries):
     assert arrow_files, "the first load prepared this very cache folder"
     resampled = load_dataset("music_dialogues", "train", cache_dir=cache_dir, sampling_rate=22050)
     undecoded = load_dataset("music_dialogues", "train", cache_dir=cache_dir, decode=False, on_decode_error="none")
-    assert sorted(p.stat().st_mtime_ns for p in __import__("pathlib").Path(builder.cache_dir).glob("*.arrow")) == arrow_files
+    assert (
+        sorted(p.stat().st_mtime_ns for p in __import__("pathlib").Path(builder.cache_dir).glob("*.arrow"))
+        == arrow_files
+    )
     row = next(i for i, r in enumerate(first) if r["audio"] is not None)
     assert resampled[row]["audio"]["sampling_rate"] == 22050 and first[row]["audio"]["sampling_rate"] == 16000
     assert abs(len(resampled[row]["audio"]["array"]) / len(first[row]["audio"]["array"]) - 22050 / 16000) < 0.01
@@ -93,10 +100,32 @@ def test_every_loading_command_takes_every_load_option():
     for name in ("demo", "convert", "export"):
         flags = {s for action in commands[name]._actions for s in action.option_strings}
         assert {"--" + option.replace("_", "-") for option in OPTIONS} <= flags, name
-    args = parser.parse_args(["demo", "--audio-dir", "a", "--audio-dir", "b", "--no-decode", "--sampling-rate", "none",
-                              "--data-files", "train=x.json", "--min-audio-bytes", "10", "--verification-mode", "no_checks"])
-    assert load_kwargs(args) == {"audio_dir": ["a", "b"], "decode": False, "sampling_rate": None,
-                                 "data_files": {"train": ["x.json"]}, "min_audio_bytes": 10, "verification_mode": "no_checks"}
+    args = parser.parse_args(
+        [
+            "demo",
+            "--audio-dir",
+            "a",
+            "--audio-dir",
+            "b",
+            "--no-decode",
+            "--sampling-rate",
+            "none",
+            "--data-files",
+            "train=x.json",
+            "--min-audio-bytes",
+            "10",
+            "--verification-mode",
+            "no_checks",
+        ]
+    )
+    assert load_kwargs(args) == {
+        "audio_dir": ["a", "b"],
+        "decode": False,
+        "sampling_rate": None,
+        "data_files": {"train": ["x.json"]},
+        "min_audio_bytes": 10,
+        "verification_mode": "no_checks",
+    }
 
 
 def test_the_package_never_imports_the_script():
@@ -114,8 +143,10 @@ def test_the_package_never_imports_the_script():
 def test_summaries_reach_caplog(cache_dir, caplog):
     caplog.set_level(logging.INFO)
     load_dataset("music_dialogues", "test", cache_dir=cache_dir, decode=False)
-    assert any(r.name == "audio_dialogues" and r.getMessage().startswith("music_dialogues/test: 12 records")
-               for r in caplog.records)
+    assert any(
+        r.name == "audio_dialogues" and r.getMessage().startswith("music_dialogues/test: 12 records")
+        for r in caplog.records
+    )
 
 
 _SCRIPT = """
@@ -129,8 +160,9 @@ load_dataset("music_dialogues", "test", cache_dir=sys.argv[2], decode=False)
 
 @pytest.mark.parametrize("setup", ["plain", "configured"])
 def test_summaries_are_printed_once_with_or_without_a_logging_setup(setup, tmp_path):
-    result = subprocess.run([sys.executable, "-c", _SCRIPT, setup, str(tmp_path / "cache")], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, setup, str(tmp_path / "cache")], capture_output=True, text=True, check=True
+    )
     lines = [line for line in result.stderr.splitlines() if "music_dialogues/test: 12 records" in line]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("ROOT " if setup == "configured" else "[audio_dialogues] ")

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from audio_dialogues import SUBSETS
 from _audio_dialogues.audio_files import AUDIO_EXTENSIONS, index_audio_dirs, parse_audio_name
 from _audio_dialogues.release import Record, RecordRules, ReleaseFormatError, iter_release_file, parse_record
+from audio_dialogues import SUBSETS
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULES = {name: subset.rules for name, subset in SUBSETS.items()}
@@ -25,29 +25,55 @@ ID_CHARS = "abcXYZ019_-"
 # Arbitrary JSON values, and values shaped like records (the right keys, any values) so the parser's
 # deeper branches are reached, not only its first type check.
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
-                           max_leaves=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=20,
+)
 youtube_ids = st.text(ID_CHARS, min_size=11, max_size=11)
 audio_names = st.one_of(
-    st.builds(lambda p, y, t, e: p + y + t + e, st.sampled_from(["", "Y"]), youtube_ids,
-              st.sampled_from(["", "_30000", "_30.000_40.000", "_1_2"]),
-              st.sampled_from(["", ".wav", ".FLAC", ".m4a", ".txt", "."])),
+    st.builds(
+        lambda p, y, t, e: p + y + t + e,
+        st.sampled_from(["", "Y"]),
+        youtube_ids,
+        st.sampled_from(["", "_30000", "_30.000_40.000", "_1_2"]),
+        st.sampled_from(["", ".wav", ".FLAC", ".m4a", ".txt", "."]),
+    ),
     st.text(max_size=16),
 )
 texts = st.one_of(st.text(max_size=8), st.sampled_from(["", " ", "<sound>", "<audio>\n"]), json_values)
-turns = st.one_of(st.fixed_dictionaries({"user": texts, "assistant": texts}),
-                  st.fixed_dictionaries({}, optional={"user": texts, "assistant": texts, "extra": texts}), json_values)
+turns = st.one_of(
+    st.fixed_dictionaries({"user": texts, "assistant": texts}),
+    st.fixed_dictionaries({}, optional={"user": texts, "assistant": texts, "extra": texts}),
+    json_values,
+)
 roles = st.sampled_from(["user", "assistant", "human", "gpt", "system"]) | json_values
-messages = st.lists(st.one_of(st.fixed_dictionaries({"role": roles, "content": texts | st.lists(
-    st.fixed_dictionaries({"type": st.sampled_from(["text", "audio"]), "text": texts}), max_size=3)}),
-    st.fixed_dictionaries({"from": roles, "value": texts}), json_values), max_size=6)
-record_like = st.fixed_dictionaries({}, optional={
-    "audio_id": audio_names | json_values,
-    "audio_ids": st.lists(audio_names | json_values, max_size=6) | json_values,
-    "dialogue": st.lists(turns, max_size=6) | json_values,
-    "messages": messages,
-    "conversations": messages,
-})
+messages = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {
+                "role": roles,
+                "content": texts
+                | st.lists(
+                    st.fixed_dictionaries({"type": st.sampled_from(["text", "audio"]), "text": texts}), max_size=3
+                ),
+            }
+        ),
+        st.fixed_dictionaries({"from": roles, "value": texts}),
+        json_values,
+    ),
+    max_size=6,
+)
+record_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "audio_id": audio_names | json_values,
+        "audio_ids": st.lists(audio_names | json_values, max_size=6) | json_values,
+        "dialogue": st.lists(turns, max_size=6) | json_values,
+        "messages": messages,
+        "conversations": messages,
+    },
+)
 
 
 def check_record(record: Record, rules: RecordRules) -> None:
@@ -64,9 +90,13 @@ def check_record(record: Record, rules: RecordRules) -> None:
 
 @FAST
 @given(obj=record_like | json_values, config=st.sampled_from(sorted(RULES)))
-@example(obj={"audio_id": "abcdefghijk", "messages": [{"role": ["user"], "content": "q"}, {"role": "gpt", "content": "a"}]},
-         config="music_dialogues")  # found: a list-valued role raised TypeError (unhashable)
-@example(obj={"audio_id": 10 ** 5000}, config="music_dialogues")  # describing it: repr() of a >4300-digit int raises ValueError
+@example(
+    obj={"audio_id": "abcdefghijk", "messages": [{"role": ["user"], "content": "q"}, {"role": "gpt", "content": "a"}]},
+    config="music_dialogues",
+)  # found: a list-valued role raised TypeError (unhashable)
+@example(
+    obj={"audio_id": 10**5000}, config="music_dialogues"
+)  # describing it: repr() of a >4300-digit int raises ValueError
 def test_parse_record_gives_a_valid_record_or_our_error(obj, config):
     rules = RULES[config]
     try:
@@ -78,8 +108,11 @@ def test_parse_record_gives_a_valid_record_or_our_error(obj, config):
 
 
 @FAST
-@given(lines=st.lists(st.one_of(record_like.map(json.dumps), st.text(max_size=30), st.just("[" * 5000)), max_size=5),
-       fmt=st.sampled_from(["json", "jsonl"]), newline=st.sampled_from(["\n", "\r\n"]))
+@given(
+    lines=st.lists(st.one_of(record_like.map(json.dumps), st.text(max_size=30), st.just("[" * 5000)), max_size=5),
+    fmt=st.sampled_from(["json", "jsonl"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
 @example(lines=["[" * 100_000], fmt="json", newline="\n")  # found: RecursionError from json.loads
 @example(lines=['{"audio_id": 1' + "0" * 5000 + "}"], fmt="jsonl", newline="\n")  # found: ValueError from json.loads
 def test_any_release_file_gives_records_and_errors_or_raises_our_error(lines, fmt, newline):
@@ -107,14 +140,20 @@ def test_parse_audio_name_finds_an_id_it_contains_or_nothing(name):
     parsed = parse_audio_name(name)
     if parsed is None:
         return
-    assert len(parsed.youtube_id) == 11 and set(parsed.youtube_id) <= set(ID_CHARS + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    assert len(parsed.youtube_id) == 11 and set(parsed.youtube_id) <= set(
+        ID_CHARS + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    )
     assert name.startswith(parsed.youtube_id) or name.startswith("Y" + parsed.youtube_id)
     assert parsed.extension is None or parsed.extension in AUDIO_EXTENSIONS
 
 
 @FAST
-@given(youtube_id=youtube_ids, prefix=st.sampled_from(["", "Y"]), times=st.sampled_from(["", "_30000", "_30.5_40.5"]),
-       extension=st.sampled_from(AUDIO_EXTENSIONS))
+@given(
+    youtube_id=youtube_ids,
+    prefix=st.sampled_from(["", "Y"]),
+    times=st.sampled_from(["", "_30000", "_30.5_40.5"]),
+    extension=st.sampled_from(AUDIO_EXTENSIONS),
+)
 def test_every_documented_name_form_parses_back(youtube_id, prefix, times, extension):
     parsed = parse_audio_name(f"{prefix}{youtube_id}{times}.{extension.upper()}")
     assert parsed is not None and parsed.extension == extension
@@ -124,13 +163,20 @@ def test_every_documented_name_form_parses_back(youtube_id, prefix, times, exten
         assert parsed.youtube_id == youtube_id
 
 
-file_names = st.one_of(audio_names, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"), min_size=1, max_size=20))
+file_names = st.one_of(
+    audio_names,
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"), min_size=1, max_size=20),
+)
 
 
 @FAST
 @given(names=st.sets(file_names, max_size=8), queries=st.lists(audio_names, max_size=4))
 def test_resolve_finds_a_file_holding_the_id_or_nothing(names, queries):
-    names = {n for n in names if n not in ("", ".", "..") and "/" not in n and "\0" not in n and len(n.encode(errors="replace")) < 200}
+    names = {
+        n
+        for n in names
+        if n not in ("", ".", "..") and "/" not in n and "\0" not in n and len(n.encode(errors="replace")) < 200
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             Path(tmp, name).write_bytes(b"")
@@ -168,5 +214,9 @@ def test_an_extensionless_file_and_a_wav_of_the_same_id(tmp_path):
 def test_the_strategies_reach_valid_records(config):
     """Guard against vacuous properties: valid records are among what the strategies build."""
     rules = RULES[config]
-    record = {"audio_ids": ["Yabcdefghijk.wav"] * rules.min_audios} if rules.multi_audio else {"audio_id": "abcdefghijk.flac"}
+    record = (
+        {"audio_ids": ["Yabcdefghijk.wav"] * rules.min_audios}
+        if rules.multi_audio
+        else {"audio_id": "abcdefghijk.flac"}
+    )
     check_record(parse_record({**record, "dialogue": [{"user": "q", "assistant": "a"}]}, rules, "f", "record 0"), rules)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from _audio_dialogues.release import ReleaseFormatError, RecordRules, read_release_file
+from _audio_dialogues.release import RecordRules, ReleaseFormatError, read_release_file
 
 DIALOGUE = RecordRules(multi_audio=False, max_turns=4)
 COMPARISON = RecordRules(multi_audio=True, min_turns=1, max_turns=1, min_audios=2, max_audios=4)
@@ -49,13 +49,27 @@ def test_comparison_records(tmp_path):
 
 
 def test_messages_and_conversations_are_normalised(tmp_path):
-    messages = {"audio_id": "abcdefghijk.wav", "messages": [
-        {"role": "user", "content": [{"type": "audio", "audio_url": "x.wav"}, {"type": "text", "text": "What is it?"}]},
-        {"role": "assistant", "content": "A dog barking."},
-        {"role": "user", "content": "Is it loud?"}, {"role": "assistant", "content": "Yes."}]}
-    llava = {"audio_id": "abcdefghijk.wav", "conversations": [
-        {"from": "human", "value": "<sound>\nWhat is it?"}, {"from": "gpt", "value": "A dog barking."},
-        {"from": "human", "value": "Is it loud?"}, {"from": "gpt", "value": "Yes."}]}
+    messages = {
+        "audio_id": "abcdefghijk.wav",
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "audio", "audio_url": "x.wav"}, {"type": "text", "text": "What is it?"}],
+            },
+            {"role": "assistant", "content": "A dog barking."},
+            {"role": "user", "content": "Is it loud?"},
+            {"role": "assistant", "content": "Yes."},
+        ],
+    }
+    llava = {
+        "audio_id": "abcdefghijk.wav",
+        "conversations": [
+            {"from": "human", "value": "<sound>\nWhat is it?"},
+            {"from": "gpt", "value": "A dog barking."},
+            {"from": "human", "value": "Is it loud?"},
+            {"from": "gpt", "value": "Yes."},
+        ],
+    }
     parsed = read_release_file(write(tmp_path, "m.json", json.dumps([messages, llava])), DIALOGUE)
     expected = ({"user": "What is it?", "assistant": "A dog barking."}, {"user": "Is it loud?", "assistant": "Yes."})
     assert parsed[0].dialogue == parsed[1].dialogue == expected
@@ -69,12 +83,26 @@ BAD = [
     ({"audio_id": "abcdefghijk.wav", "dialogue": []}, "dialogue", "expected 1 to 4 turn"),
     ({"audio_id": "abcdefghijk.wav", "dialogue": [TURN] * 5}, "dialogue", "expected 1 to 4 turn"),
     ({"audio_id": "abcdefghijk.wav", "dialogue": [{"user": "hi"}]}, "dialogue[0].assistant", "non-empty string"),
-    ({"audio_id": "abcdefghijk.wav", "dialogue": [TURN, {"user": "  ", "assistant": "x"}]}, "dialogue[1].user", "non-empty string"),
-    ({"audio_id": "abcdefghijk.wav", "dialogue": [{"user": 3, "assistant": "x"}]}, "dialogue[0].user", "non-empty string"),
+    (
+        {"audio_id": "abcdefghijk.wav", "dialogue": [TURN, {"user": "  ", "assistant": "x"}]},
+        "dialogue[1].user",
+        "non-empty string",
+    ),
+    (
+        {"audio_id": "abcdefghijk.wav", "dialogue": [{"user": 3, "assistant": "x"}]},
+        "dialogue[0].user",
+        "non-empty string",
+    ),
     ({"audio_id": "abcdefghijk.wav", "dialogue": "hello"}, "dialogue", "expected a list"),
     ({"audio_id": "abcdefghijk.wav"}, "dialogue", "found none"),
-    ({"audio_id": "abcdefghijk.wav", "messages": [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}]},
-     "messages[0].role", "expected a user message"),
+    (
+        {
+            "audio_id": "abcdefghijk.wav",
+            "messages": [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}],
+        },
+        "messages[0].role",
+        "expected a user message",
+    ),
     ("not an object", None, "expected a JSON object"),
 ]
 
@@ -95,22 +123,32 @@ def test_bad_records_name_file_record_and_field(tmp_path, record, field, problem
         read_release_file(lines, DIALOGUE)
 
 
-@pytest.mark.parametrize("audio_ids, problem", [(["abcdefghijk.wav"], "2 to 4 audio ids, found 1"),
-                                                 (["abcdefghijk.wav"] * 5, "2 to 4 audio ids, found 5"),
-                                                 ("abcdefghijk.wav", "expected a list")])
+@pytest.mark.parametrize(
+    "audio_ids, problem",
+    [
+        (["abcdefghijk.wav"], "2 to 4 audio ids, found 1"),
+        (["abcdefghijk.wav"] * 5, "2 to 4 audio ids, found 5"),
+        ("abcdefghijk.wav", "expected a list"),
+    ],
+)
 def test_bad_comparison_audio_ids(tmp_path, audio_ids, problem):
     path = write(tmp_path, "test.json", json.dumps([{"audio_ids": audio_ids, "dialogue": [TURN]}]))
     with pytest.raises(ReleaseFormatError, match=problem):
         read_release_file(path, COMPARISON)
-    path = write(tmp_path, "test.json", json.dumps([{"audio_ids": ["abcdefghijk", "bbcdefghijk"], "dialogue": [TURN, TURN]}]))
+    path = write(
+        tmp_path, "test.json", json.dumps([{"audio_ids": ["abcdefghijk", "bbcdefghijk"], "dialogue": [TURN, TURN]}])
+    )
     with pytest.raises(ReleaseFormatError, match="exactly 1 turn"):
         read_release_file(path, COMPARISON)
 
 
-@pytest.mark.parametrize("text, where, problem", [
-    ('[{"audio_id": "abcdefghijk.wav", "dialogue": [', "line 1 column", "not valid JSON"),
-    ('{"audio_id": "abcdefghijk.wav"}', None, "expected a JSON array"),
-])
+@pytest.mark.parametrize(
+    "text, where, problem",
+    [
+        ('[{"audio_id": "abcdefghijk.wav", "dialogue": [', "line 1 column", "not valid JSON"),
+        ('{"audio_id": "abcdefghijk.wav"}', None, "expected a JSON array"),
+    ],
+)
 def test_bad_files(tmp_path, text, where, problem):
     path = write(tmp_path, "train.json", text)
     with pytest.raises(ReleaseFormatError, match=problem) as info:

@@ -13,7 +13,9 @@ def test_make_sample_regenerates_the_bundled_sample_byte_for_byte(tmp_path):
     spec.loader.exec_module(make_sample)
     make_sample.make_sample(tmp_path / "sample")
     bundled = REPO / "data" / "sample"
-    written = {p.relative_to(tmp_path / "sample"): p.read_bytes() for p in (tmp_path / "sample").rglob("*") if p.is_file()}
+    written = {
+        p.relative_to(tmp_path / "sample"): p.read_bytes() for p in (tmp_path / "sample").rglob("*") if p.is_file()
+    }
     shipped = {p.relative_to(bundled): p.read_bytes() for p in bundled.rglob("*") if p.is_file()}
     assert written.keys() == shipped.keys()
     assert [name for name in written if written[name] != shipped[name]] == []

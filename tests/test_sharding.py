@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasets.distributed import split_dataset_by_node
+from synthetic import write_release
 
 from audio_dialogues import load_dataset
-from synthetic import write_release
 
 SIZES = {"music_dialogues": {"train": 300, "test": 45}, "audioset_comparison": {"train": 210, "test": 30}}
 
@@ -28,10 +28,14 @@ def release(tmp_path_factory) -> Path:
 
 
 def stream(config: str, split: str, release: Path, cache_dir: str):
-    return load_dataset(config, split, data_dir=release, streaming=True, cache_dir=cache_dir, verification_mode="no_checks")
+    return load_dataset(
+        config, split, data_dir=release, streaming=True, cache_dir=cache_dir, verification_mode="no_checks"
+    )
 
 
-@pytest.mark.parametrize("config, split", [("music_dialogues", "train"), ("audioset_comparison", "train"), ("music_dialogues", "test")])
+@pytest.mark.parametrize(
+    "config, split", [("music_dialogues", "train"), ("audioset_comparison", "train"), ("music_dialogues", "test")]
+)
 @pytest.mark.parametrize("world_size", [1, 2, 4, 8])
 def test_split_by_node_gives_every_record_to_one_rank_evenly(world_size, config, split, release, cache_dir):
     ds = stream(config, split, release, cache_dir)
@@ -51,7 +55,9 @@ def test_split_by_node_gives_every_record_to_one_rank_evenly(world_size, config,
 def test_a_world_size_that_does_not_divide_the_shards_still_sees_every_record_once(release, cache_dir):
     ds = stream("music_dialogues", "train", release, cache_dir)
     world_size = 3 if ds.n_shards % 3 else 5  # datasets then keeps one example in world_size per rank
-    ids = [row["id"] for rank in range(world_size) for row in split_dataset_by_node(ds, rank=rank, world_size=world_size)]
+    ids = [
+        row["id"] for rank in range(world_size) for row in split_dataset_by_node(ds, rank=rank, world_size=world_size)
+    ]
     assert sorted(ids) == sorted(row["id"] for row in ds)
 
 
@@ -65,8 +71,12 @@ def test_dataloader_workers_on_each_rank_see_every_record_once(world_size, relea
     ds = stream("audioset_comparison", "train", release, cache_dir)
     seen: Counter[str] = Counter()
     for rank in range(world_size):
-        loader = DataLoader(split_dataset_by_node(ds, rank=rank, world_size=world_size), batch_size=16, num_workers=2,
-                            collate_fn=collate_audio)
+        loader = DataLoader(
+            split_dataset_by_node(ds, rank=rank, world_size=world_size),
+            batch_size=16,
+            num_workers=2,
+            collate_fn=collate_audio,
+        )
         for batch in loader:
             assert batch["audios"].shape[:2] == (len(batch["id"]), max(map(len, batch["audio_ids"])))
             assert not batch["audios_present"].any()  # text only: no audio_dir

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import dialogue, write_release
 
 from _audio_dialogues.release import RecordRules
 from _audio_dialogues.splits import LazyShard, SplitSource, shard_bounds, shards_of
-from conftest import dialogue, write_release
 
 RULES = RecordRules(multi_audio=False, max_turns=4)
 
@@ -45,8 +45,8 @@ def test_a_pickled_source_carries_no_records_and_no_listing(tmp_path):
     """What num_proc jobs and spawned workers receive: they find the records in memory or read them again."""
     import pickle
 
-    from _audio_dialogues.audio_files import index_audio_dirs
     from _audio_dialogues import splits
+    from _audio_dialogues.audio_files import index_audio_dirs
 
     (tmp_path / "clips").mkdir()
     (tmp_path / "clips" / "abcdefghi00.wav").write_bytes(b"")

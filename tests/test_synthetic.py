@@ -1,4 +1,5 @@
-"""The synthetic release generator (exact counts, valid records, reproducible bytes, paper statistics) and its audio folder."""
+"""The synthetic release generator (exact counts, valid records, reproducible bytes, paper statistics) and its
+audio folder."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from synthetic import _SHAPES, CLIP_FORMATS, main, write_audio, write_clips, write_release
 
 from _audio_dialogues.audio_files import parse_audio_name
-from synthetic import _SHAPES, CLIP_FORMATS, main, write_audio, write_clips, write_release
 
 SMALL = {
     "audioset_dialogues": {"train": 23, "test": 5},
@@ -100,7 +101,11 @@ def test_a_file_does_not_depend_on_the_other_sizes(tmp_path):
 
 
 def test_turn_and_audio_counts_follow_the_paper(tmp_path):
-    sizes = {"audioset_dialogues": {"train": 3000}, "music_dialogues": {"train": 3000}, "audioset_comparison": {"train": 3000}}
+    sizes = {
+        "audioset_dialogues": {"train": 3000},
+        "music_dialogues": {"train": 3000},
+        "audioset_comparison": {"train": 3000},
+    }
     paths = write_release(tmp_path, sizes, fmt="jsonl", seed=3)
 
     def mean(values: list[int]) -> float:
@@ -293,8 +298,14 @@ def test_a_load_finds_audio_for_exactly_the_files_written(tmp_path, release, cac
     files = {youtube_id: str(path.resolve()) for youtube_id, path in written_files(tmp_path / "clips").items()}
     assert summary.unreached["audioset_comparison"]  # some ids of the last config were not reached
 
-    ds = load_dataset(config, data_dir=tmp_path / "release", audio_dir=tmp_path / "clips", cache_dir=cache_dir,
-                      verification_mode="no_checks", decode=False)
+    ds = load_dataset(
+        config,
+        data_dir=tmp_path / "release",
+        audio_dir=tmp_path / "clips",
+        cache_dir=cache_dir,
+        verification_mode="no_checks",
+        decode=False,
+    )
     found = set()
     for split in AUDIO_RELEASE[config]:
         for row in ds[split]:
@@ -304,8 +315,14 @@ def test_a_load_finds_audio_for_exactly_the_files_written(tmp_path, release, cac
                 assert (audio and audio["path"]) == files.get(youtube_id)
                 found.add(youtube_id)
     assert set(summary.without_audio(config)) == found - set(files)
-    decoded = load_dataset(config, "train", data_dir=tmp_path / "release", audio_dir=tmp_path / "clips",
-                           cache_dir=cache_dir, verification_mode="no_checks")
+    decoded = load_dataset(
+        config,
+        "train",
+        data_dir=tmp_path / "release",
+        audio_dir=tmp_path / "clips",
+        cache_dir=cache_dir,
+        verification_mode="no_checks",
+    )
     first = next(row for row in decoded if (row.get("audios") or [row.get("audio")])[0] is not None)
     audio = (first.get("audios") or [first.get("audio")])[0]
     assert audio["sampling_rate"] == 16000 and audio["array"].dtype == np.float32
@@ -348,8 +365,23 @@ def test_unknown_config_and_non_empty_folder_are_refused(tmp_path, release):
 
 
 def test_cli_writes_release_and_audio(tmp_path, capsys):
-    main([str(tmp_path / "out"), "--size", "music_dialogues/train=12", "--size", "audioset_comparison/test=3",
-          "--fmt", "jsonl", "--audio-dir", str(tmp_path / "clips"), "--audio-files", "10", "--seconds", "0.1"])
+    main(
+        [
+            str(tmp_path / "out"),
+            "--size",
+            "music_dialogues/train=12",
+            "--size",
+            "audioset_comparison/test=3",
+            "--fmt",
+            "jsonl",
+            "--audio-dir",
+            str(tmp_path / "clips"),
+            "--audio-files",
+            "10",
+            "--seconds",
+            "0.1",
+        ]
+    )
     printed = capsys.readouterr().out
     assert "music_dialogues/train: 12 records" in printed
     assert f"10 audio files under {tmp_path / 'clips'}" in printed and "by format: " in printed

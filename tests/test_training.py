@@ -9,14 +9,18 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
-
-from audio_dialogues import load_dataset
-from _audio_dialogues.training import pad_audio
 from conftest import REPO
+
+from _audio_dialogues.training import pad_audio
+from audio_dialogues import load_dataset
 
 
 def clip(samples: int, rate: int = 16000, start: float = 1.0) -> dict:
-    return {"path": f"/clips/{samples}.wav", "array": np.arange(start, start + samples, dtype=np.float32), "sampling_rate": rate}
+    return {
+        "path": f"/clips/{samples}.wav",
+        "array": np.arange(start, start + samples, dtype=np.float32),
+        "sampling_rate": rate,
+    }
 
 
 def test_pad_audio_pads_with_zeros_and_gives_lengths():
@@ -73,7 +77,7 @@ def test_pad_audio_on_the_sample_keeps_every_clip(config, cache_dir):
             if value is not None:
                 assert padded.lengths[index] == len(value["array"])
                 np.testing.assert_array_equal(padded.array[index][: len(value["array"])], value["array"])
-                assert not padded.array[index][len(value["array"]):].any()
+                assert not padded.array[index][len(value["array"]) :].any()
 
 
 def test_collate_audio_gives_tensors_and_keeps_the_other_columns_as_lists(cache_dir):
@@ -82,7 +86,10 @@ def test_collate_audio_gives_tensors_and_keeps_the_other_columns_as_lists(cache_
 
     rows = list(load_dataset("audioset_comparison", "train", streaming=True, cache_dir=cache_dir))[:5]
     batch = collate_audio(rows, max_seconds=0.25)
-    assert batch["audios"].dtype == torch.float32 and batch["audios"].shape[:2] == (5, max(len(r["audios"]) for r in rows))
+    assert batch["audios"].dtype == torch.float32 and batch["audios"].shape[:2] == (
+        5,
+        max(len(r["audios"]) for r in rows),
+    )
     assert batch["audios"].shape[2] == batch["audios_lengths"].max() <= 4000
     assert batch["audios_lengths"].dtype == torch.int64 and batch["audios_present"].dtype == torch.bool
     assert batch["sampling_rate"] == 16000
@@ -103,7 +110,9 @@ def readme_recipe() -> str:
 def test_the_readme_recipe_delivers_every_example_once_per_epoch_padded(world_size, monkeypatch, cache_dir):
     pytest.importorskip("torch")
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", Path(cache_dir))  # the recipe passes no cache_dir
-    expected = {row["id"]: row["audio"] for row in load_dataset("music_dialogues", "train", streaming=True, cache_dir=cache_dir)}
+    expected = {
+        row["id"]: row["audio"] for row in load_dataset("music_dialogues", "train", streaming=True, cache_dir=cache_dir)
+    }
     seen: Counter[tuple[int, str]] = Counter()
     namespace: dict = {"num_epochs": 2}  # the recipe's globals: it leaves `epoch` here for train_step to read
 
