@@ -36,11 +36,11 @@ $(VENV5)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 # torch is pinned to the version whose CPU wheel pip's find-links offers here; an unpinned `torch` from
-# PyPI is a multi-GB CUDA build.
+# PyPI is a multi-GB CUDA build. lhotse (the lhotse extra) needs torch, so its interop tests run here.
 $(VENV5T)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV5T)
 	$(VENV5T)/bin/pip install --quiet --upgrade pip
-	$(VENV5T)/bin/pip install --quiet -e '.[test]' 'datasets>=5,<6' torch==2.13.0
+	$(VENV5T)/bin/pip install --quiet -e '.[test,lhotse]' 'datasets>=5,<6' torch==2.13.0
 	touch $@
 
 $(VENV36)/.installed: setup.cfg pyproject.toml
