@@ -40,6 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .strong_labels import split_segment_id
+
 LEDGER = "download_status.tsv"
 LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")
 TEMP_DIR = ".download_tmp"  # in OUT_DIR, so the final rename is atomic; emptied at the start of every run
@@ -138,12 +140,13 @@ def parse_strong_label_tsv(text: str, source: str = "<strong-label TSV>") -> dic
         if not line.strip():
             continue
         segment_id = line.split("\t")[0].strip()
-        youtube_id, sep, start_ms = segment_id.rpartition("_")
-        if not sep or not youtube_id or not start_ms.isdigit():
+        parsed = split_segment_id(segment_id)
+        if parsed is None:
             raise ClipTimesFormatError(
                 source, number, "segment_id", f"expected <youtube id>_<start in ms>, got {segment_id!r}"
             )
-        start = int(start_ms) / 1000
+        youtube_id, start_ms = parsed
+        start = start_ms / 1000
         _add(times, youtube_id, ClipTime(start, start + CLIP_SECONDS), source, number)
     return times
 

@@ -24,6 +24,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .release import Turn
+from .sources import bundled_file
 
 PHRASES_FILE = "low_confidence_phrases.json"
 PAPER_MIN_SIMILARITY = 0.3
@@ -40,14 +41,8 @@ class Removal:
 
 
 def shipped_phrases_file() -> Path:
-    checkout = Path(__file__).resolve().parent.parent / "data" / "metadata" / PHRASES_FILE
-    installed = Path(__file__).resolve().parent / "metadata" / PHRASES_FILE
-    for path in (checkout, installed):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"The phrase list is missing (looked for {checkout} and {installed}); reinstall audio-dialogues."
-    )
+    """The shipped phrase list (``data/metadata``; package data ``_audio_dialogues.metadata`` when installed)."""
+    return bundled_file("metadata", PHRASES_FILE)
 
 
 @lru_cache(maxsize=1)

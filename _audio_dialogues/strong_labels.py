@@ -18,8 +18,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .sources import bundled_file
+
 HEADER: tuple[str, ...] = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
 LABEL_NAMES_FILE = "mid_to_display_name.tsv"
+
+
+def split_segment_id(segment_id: str) -> tuple[str, int] | None:
+    """``"s9d-2nhuJCQ_30000"`` -> ``("s9d-2nhuJCQ", 30000)``: cut at the *last* underscore, since YouTube
+    ids may hold ``_``; ``None`` when it is not ``<id>_<start in ms>``. Used by ``generate`` and ``download``."""
+    youtube_id, sep, start_ms = segment_id.rpartition("_")
+    if not sep or not youtube_id or not start_ms.isdigit():
+        return None
+    return youtube_id, int(start_ms)
 
 
 class StrongLabelsFormatError(ValueError):
@@ -92,8 +103,8 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
                 path, number, None, f"expected {len(HEADER)} tab-separated columns, found {len(columns)}: {line[:80]!r}"
             )
         segment_id, start, end, label = columns
-        youtube_id, sep, start_ms = segment_id.rpartition("_")
-        if not sep or len(youtube_id) != 11 or not start_ms.isdigit():
+        parsed = split_segment_id(segment_id)
+        if parsed is None or len(parsed[0]) != 11:
             raise StrongLabelsFormatError(
                 path, number, "segment_id", f"expected <11-character YouTube id>_<start ms>, found {segment_id!r}"
             )
@@ -107,8 +118,9 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
             raise StrongLabelsFormatError(
                 path, number, "label", f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}"
             )
-        clip = clips.setdefault(youtube_id, StrongClip(youtube_id, int(start_ms)))
-        if clip.start_ms != int(start_ms):
+        youtube_id, start_ms = parsed
+        clip = clips.setdefault(youtube_id, StrongClip(youtube_id, start_ms))
+        if clip.start_ms != start_ms:
             raise StrongLabelsFormatError(
                 path,
                 number,
@@ -134,15 +146,8 @@ def read_label_names(path: str | os.PathLike) -> dict[str, str]:
 
 
 def shipped_label_names_file() -> Path:
-    """The shipped ``mid_to_display_name.tsv``: ``data/metadata`` of a checkout, or the installed copy."""
-    checkout = Path(__file__).resolve().parent.parent / "data" / "metadata" / LABEL_NAMES_FILE
-    installed = Path(__file__).resolve().parent / "metadata" / LABEL_NAMES_FILE
-    for path in (checkout, installed):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"The AudioSet label names are missing (looked for {checkout} and {installed}); reinstall audio-dialogues."
-    )
+    """The shipped ``mid_to_display_name.tsv`` (``data/metadata``; package data when installed)."""
+    return bundled_file("metadata", LABEL_NAMES_FILE)
 
 
 @lru_cache(maxsize=1)

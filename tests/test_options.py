@@ -97,7 +97,7 @@ def test_a_rate_change_reuses_the_prepared_split(cache_dir, summaries):
 def test_every_loading_command_takes_every_load_option():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("demo", "convert", "export"):
+    for name in ("demo", "convert", "export", "download", "evaluate", "generate"):
         flags = {s for action in commands[name]._actions for s in action.option_strings}
         assert {"--" + option.replace("_", "-") for option in OPTIONS} <= flags, name
     args = parser.parse_args(
