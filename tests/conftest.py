@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 from pathlib import Path
 
@@ -106,3 +107,10 @@ def summaries(caplog):
     """What the loader logged (INFO and up), through caplog: the summaries reach the user's logging setup."""
     caplog.set_level(logging.INFO, logger="audio_dialogues")
     return LogLines(caplog)
+
+
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a child a test will Ctrl-C: a process started in the background by a shell without
+    job control (as CI may be) inherits SIGINT *ignored*, and Python then installs no KeyboardInterrupt
+    handler; a terminal user's process has the default, which this restores."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

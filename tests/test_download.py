@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import dialogue, write_release
+from conftest import dialogue, sigint_as_in_a_terminal, write_release
 
 from _audio_dialogues.audio_files import parse_audio_name
 from _audio_dialogues.cli import main
@@ -455,7 +455,13 @@ def test_ctrl_c_and_kill_9_leave_a_ledger_that_a_rerun_completes(server, tmp_pat
     def stop_while_slow_id_downloads(signum: int) -> subprocess.CompletedProcess:
         held = server.hold[SLOW_ID] = threading.Event()
         seen = server.requests[SLOW_ID]
-        process = subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [str(script), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=sigint_as_in_a_terminal,
+        )
         try:
             deadline = time.monotonic() + 40
             while server.requests[SLOW_ID] == seen and process.poll() is None and time.monotonic() < deadline:

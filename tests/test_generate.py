@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chat_server import ChatServer, HttpReply
-from conftest import write_clip
+from conftest import sigint_as_in_a_terminal, write_clip
 
 from _audio_dialogues.chat import BackendError
 from _audio_dialogues.cli import main
@@ -615,6 +615,7 @@ def start_run(out: Path, ids_file: Path, server: ChatServer, min_finished: int) 
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
+        preexec_fn=sigint_as_in_a_terminal,
     )
     ledger = out / "music_dialogues" / "ledger.jsonl"
     deadline = time.monotonic() + 30

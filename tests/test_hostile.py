@@ -26,7 +26,7 @@ import datasets
 import numpy as np
 import pytest
 import soundfile
-from conftest import REPO, dialogue, write_clip, write_release
+from conftest import REPO, dialogue, sigint_as_in_a_terminal, write_clip, write_release
 from datasets.exceptions import NonMatchingSplitsSizesError
 
 from _audio_dialogues.audio_files import index_audio_dirs
@@ -151,6 +151,7 @@ def test_an_interrupted_export_never_loads_as_a_dataset(tmp_path, cache_dir, sig
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.partial-*/data/*/.*.partial")):
