@@ -56,8 +56,10 @@ from typing import Callable
 import numpy as np
 import soundfile
 import soxr
+from workload import cpu_model  # also puts this checkout and tests/ on sys.path: the code measured is this checkout's
+
+# isort: split
 from synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
-from workload import cpu_model  # also puts this checkout on sys.path: the code measured is this checkout's
 
 from _audio_dialogues.features import SoundfileAudio  # noqa: E402
 

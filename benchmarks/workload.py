@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
 sys.path.insert(1, str(REPO / "tests"))  # the synthetic release and audio writer (tests/synthetic.py)
 
+from audio_dialogues import CONFIGS  # noqa: E402, F401  (the subsets table, from this checkout; the benchmarks import it from here)
+
 
 @dataclass(frozen=True)
 class Workload:

@@ -1,8 +1,8 @@
 """Write the published split sizes and features into dataset_infos.json and the README's YAML.
 
-Both are derived from the SUBSETS table of audio_dialogues.py, so they cannot drift from it
-(tests/test_metadata.py checks the three agree). Run it with datasets 3.6 so the files use the
-feature spelling every supported version reads (3.6 does not know 4.x's ``List``):
+Both are derived from the SUBSETS table (_audio_dialogues/subsets.py) and the builder's constants, so
+they cannot drift from them (tests/test_metadata.py checks the three agree). Run it with datasets 3.6 so
+the files use the feature spelling every supported version reads (3.6 does not know 4.x's ``List``):
 
     .venv/datasets36/bin/python scripts/write_dataset_infos.py
 """
@@ -14,15 +14,16 @@ from pathlib import Path
 import datasets
 from datasets.info import DatasetInfosDict
 
-import audio_dialogues
+from _audio_dialogues import builder
 from _audio_dialogues.features import dataset_features
+from _audio_dialogues.subsets import SUBSETS
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def published_infos() -> DatasetInfosDict:
     infos = DatasetInfosDict()
-    for name, subset in audio_dialogues.SUBSETS.items():
+    for name, subset in SUBSETS.items():
         features = dataset_features(subset.rules.multi_audio, sampling_rate=16000, decode=True)
         # Serialise as plain datasets.Audio: what the Hub and other readers know.
         features = datasets.Features.from_dict(features.to_dict())
@@ -30,16 +31,16 @@ def published_infos() -> DatasetInfosDict:
         for split, size in subset.published.items():
             splits.add(datasets.SplitInfo(name=split, num_examples=size, dataset_name="audio_dialogues"))
         infos[name] = datasets.DatasetInfo(
-            description=f"{audio_dialogues._DESCRIPTION} {subset.description}",
-            citation=audio_dialogues._CITATION,
-            homepage=audio_dialogues._HOMEPAGE,
-            license=audio_dialogues._LICENSE,
+            description=f"{builder._DESCRIPTION} {subset.description}",
+            citation=builder._CITATION,
+            homepage=builder._HOMEPAGE,
+            license=builder._LICENSE,
             features=features,
             splits=splits,
             builder_name="audio_dialogues",
             dataset_name="audio_dialogues",
             config_name=name,
-            version=audio_dialogues._VERSION,
+            version=builder._VERSION,
         )
     return infos
 
