@@ -175,3 +175,11 @@ def test_the_readme_options_table_is_the_table():
         if line.startswith("| `") and len(cells) == 4 and cells[2] in ("yes", "no"):
             rows[cells[0].strip("`")] = cells[2] == "yes"
     assert rows == {name: option.rows for name, option in OPTIONS.items()}
+
+
+def test_the_readme_api_table_names_every_public_name():
+    import audio_dialogues
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    api = text[text.index("## API") : text.index("## Citation")]
+    assert [name for name in audio_dialogues.__all__ if name != "__version__" and f"`{name}`" not in api] == []
