@@ -92,9 +92,9 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         self.release: ReleaseSource = locate_release(
             config_name, SUBSETS[config_name].published, options["data_dir"], options["data_files"]
         )
-        audio_dirs = options["audio_dir"] or (
-            [str(sample_audio_dir())] if self.release.is_sample and options["audio_dir"] is None else []
-        )
+        audio_dirs = options["audio_dir"]  # never [] (the options table refuses it)
+        if audio_dirs is None:
+            audio_dirs = [str(sample_audio_dir())] if self.release.is_sample else []
         if not audio_dirs and options["missing_audio"] != "keep":
             raise ValueError(
                 f"missing_audio={options['missing_audio']!r} needs audio_dir= (the folder of your downloaded clips)."
@@ -115,10 +115,11 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         if self.audio_index:
             logger.info(self.audio_index.summary())
         # Only what changes the rows goes to datasets, which hashes it into the cache id; the rest is set after.
+        # The release and audio paths enter through the fingerprint (their files, not their spelling).
         rows = {
             name: value
             for name, value in options.items()
-            if OPTIONS[name].rows and name not in ("data_dir", "data_files", "audio_dir")
+            if OPTIONS[name].rows and OPTIONS[name].rule not in ("path", "paths", "data_files")
         }
         kwargs.setdefault("dataset_name", "audio_dialogues")
         super().__init__(

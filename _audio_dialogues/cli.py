@@ -15,7 +15,7 @@ import importlib
 import sys
 from typing import Any, Sequence
 
-from .options import OPTIONS
+from .options import OPTIONS, VERIFICATION_MODES
 from .subsets import CONFIGS
 
 # The modules that add subcommands of their own (each has ``add_cli``).
@@ -24,31 +24,34 @@ COMMAND_MODULES: tuple[str, ...] = ("convert", "download", "evaluate", "generate
 
 def loader_options() -> argparse.ArgumentParser:
     """A parent parser with one flag per load option; a flag not given leaves the option's default."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)  # not given: not set
     group = parser.add_argument_group("load options (as in load_dataset)")
     for name, option in OPTIONS.items():
         flag = "--" + name.replace("_", "-")
         if option.rule == "bool":
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=option.help)
-        elif option.rule in ("size",):
-            group.add_argument(flag, type=int, default=None, metavar="BYTES", help=option.help)
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, help=option.help)
+        elif option.rule == "size":
+            group.add_argument(flag, type=int, metavar="BYTES", help=option.help)
         elif option.rule == "rate":
-            group.add_argument(flag, type=_rate, default=None, metavar="HZ", help=option.help + " (none: keep)")
+            group.add_argument(flag, type=_rate, metavar="HZ", help=option.help + " (none: keep)")
         elif option.rule == "seconds":
-            group.add_argument(flag, type=_seconds, default=None, metavar="S", help=option.help)
+            group.add_argument(flag, type=_seconds, metavar="S", help=option.help)
         elif option.rule == "choice":
-            group.add_argument(flag, choices=option.choices(name), default=None, help=option.help)
+            group.add_argument(flag, choices=option.choices(name), help=option.help)
         elif option.rule == "paths":
-            group.add_argument(flag, action="append", default=None, metavar="DIR", help=option.help + " (repeatable)")
+            group.add_argument(flag, action="append", metavar="DIR", help=option.help + " (repeatable)")
         elif option.rule == "data_files":
             group.add_argument(
-                flag, action="append", default=None, metavar="SPLIT=FILE", help=option.help + " (repeatable)"
+                flag,
+                action="append",
+                metavar="SPLIT=FILE",
+                help=option.help + " (repeatable)",
             )
         else:
-            group.add_argument(flag, default=None, metavar="DIR", help=option.help)
+            group.add_argument(flag, metavar="DIR", help=option.help)
     group.add_argument(
         "--verification-mode",
-        choices=("basic_checks", "all_checks", "no_checks"),
+        choices=VERIFICATION_MODES,
         help="no_checks: load a partial or edited release (default: check the published sizes)",
     )
     group.add_argument("--cache-dir", help="datasets' cache folder (default: datasets' own)")
@@ -58,25 +61,19 @@ def loader_options() -> argparse.ArgumentParser:
 
 def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The load options given on the command line, as ``load_dataset`` keyword arguments."""
-    kwargs = {
-        name: getattr(args, name)
-        for name in (*OPTIONS, "verification_mode", "cache_dir", "num_proc")
-        if getattr(args, name, None) is not None
-    }
+    given = vars(args)  # the flags default to SUPPRESS: only those given are attributes
+    kwargs = {name: given[name] for name in (*OPTIONS, "verification_mode", "cache_dir", "num_proc") if name in given}
     if "data_files" in kwargs:
         kwargs["data_files"] = _data_files(kwargs["data_files"])
-    for name in ("sampling_rate", "max_audio_seconds"):
-        if kwargs.get(name) == 0:  # "--sampling-rate none", "--max-audio-seconds none"
-            kwargs[name] = None
     return kwargs
 
 
-def _rate(text: str) -> int:
-    return 0 if text.lower() == "none" else int(text)
+def _rate(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
 
 
-def _seconds(text: str) -> float:
-    return 0 if text.lower() == "none" else float(text)
+def _seconds(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
 
 
 def _data_files(values: list[str]) -> dict[str, list[str]]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .splits import release_options
 from .strong_labels import split_segment_id
 
 LEDGER = "download_status.tsv"
@@ -1006,11 +1007,6 @@ def add_cli(commands, loader_options) -> None:
 
 
 def _run_cli(args, load_kwargs: Mapping) -> int:
-    # --sampling-rate comes from the load options: not given -> 16000; "none" -> the source's rate.
-    rate = args.sampling_rate
-    release_kwargs = {
-        k: v for k, v in load_kwargs.items() if k in ("data_dir", "data_files", "verification_mode", "on_invalid")
-    }
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops as cleanly as Ctrl-C
     try:
         result = download(
@@ -1025,14 +1021,15 @@ def _run_cli(args, load_kwargs: Mapping) -> int:
             backoff=args.backoff,
             timeout=args.timeout,
             audio_format=args.audio_format,
-            sampling_rate=16000 if rate is None else (rate or None),
+            # --sampling-rate is a load option: not given -> 16000; "none" -> the source's rate.
+            sampling_rate=load_kwargs.get("sampling_rate", 16000),
             cookies=args.cookies,
             rate_limit=args.rate_limit,
             sleep=args.sleep,
             limit=args.limit,
             retry_failed=args.retry_failed,
             progress=not args.no_progress,
-            **release_kwargs,
+            **release_options(load_kwargs),
         )
     except (ValueError, RuntimeError, OSError) as err:
         print(f"audio-dialogues download: {err}", file=sys.stderr)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .release import Turn
-from .splits import read_release
+from .splits import read_release, release_options
 from .subsets import CONFIGS
 from .subsets import subset as subset_row
 
@@ -413,7 +413,7 @@ def run_protocol(
     out = Path(out)
     settings = {"config": config, "split": split, "teacher_forcing": teacher_forcing}
     ds = load_dataset(config, split, **load_options)
-    records = read_release(config, [split], **_release_options(load_options))[split]
+    records = read_release(config, [split], **release_options(load_options))[split]
     report = ProtocolReport(config, split, str(out), teacher_forcing, len(records))
     report.skipped_missing_audio = len(records) - len(ds)
     ids = ds["id"]
@@ -453,11 +453,6 @@ def run_protocol(
         bar.close()
     logger.info(report.summary())
     return report
-
-
-def _release_options(load_options: Mapping[str, Any]) -> dict[str, Any]:
-    """The load options that :func:`~.splits.read_release` takes (the others concern audio)."""
-    return {k: v for k, v in load_options.items() if k in ("data_dir", "data_files", "verification_mode", "on_invalid")}
 
 
 def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, teacher_forcing: bool) -> list[list[str]]:
@@ -563,9 +558,7 @@ def add_cli(commands, loader_options) -> None:
 
 def _run(args, load_kwargs: dict) -> int:
     try:
-        scores = evaluate(
-            args.predictions, args.config, args.split, subset=args.subset, **_release_options(load_kwargs)
-        )
+        scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options(load_kwargs))
     except (PredictionError, JavaMissingError, FileNotFoundError, ImportError) as err:
         print(f"audio-dialogues evaluate: {err}", file=sys.stderr)
         return 1

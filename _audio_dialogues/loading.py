@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .builder import AudioDialogues
 from .options import did_you_mean
-from .subsets import CONFIGS
+from .subsets import CONFIGS, subset
 
 DATASET_NAME = "audio_dialogues"
 
@@ -71,10 +71,7 @@ def _config_and_split(path: str, name: str | None, split: str | None) -> tuple[s
                 f"load_dataset({path!r}) needs a config: one of {', '.join(CONFIGS)}, "
                 f"e.g. load_dataset({path!r}, {CONFIGS[1]!r})."
             )
-        if name not in CONFIGS:
-            raise ValueError(
-                f"Unknown config {name!r}: choose one of {', '.join(CONFIGS)}.{did_you_mean(name, CONFIGS)}"
-            )
+        subset(name)  # an unknown config: the list of configs and a did-you-mean
         return name, split
     raise ValueError(
         f"Unknown config {path!r}: choose one of {', '.join(CONFIGS)} (or pass {DATASET_NAME!r}, then "

@@ -35,7 +35,7 @@ import weakref
 from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from .audio_files import AudioIndex, index_audio_dirs
 from .join import JoinedRecord, join_audio
@@ -299,6 +299,15 @@ class LazyShard:
 def shards_of(source: SplitSource, num_shards: int = NUM_SHARDS) -> list[LazyShard]:
     """The split's shards (the ``gen_kwargs`` list that ``num_proc`` and streaming divide)."""
     return [LazyShard(source, index, num_shards) for index in range(num_shards)]
+
+
+# The load options read_release takes (the others concern audio and decoding).
+RELEASE_OPTIONS: tuple[str, ...] = ("data_dir", "data_files", "verification_mode", "on_invalid")
+
+
+def release_options(load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a command's load options that :func:`read_release` takes."""
+    return {name: value for name, value in load_kwargs.items() if name in RELEASE_OPTIONS}
 
 
 def read_release(
