@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -287,10 +286,6 @@ def drop_absent_keys(record: Mapping[str, Any]) -> dict:
     return {**record, "messages": messages}
 
 
-# The tags exactly as written above, so that the question's own text is kept as it was.
-_LEADING_TAGS = {"llava": re.compile(r"^(?:<sound>|(?:<sound-\d+>)+)\n"), "swift": re.compile(r"^(?:<audio>)+")}
-
-
 def to_dialogue(obj: Mapping[str, Any], format: str) -> Dialogue:
     """The turns and audio paths of a record in ``format`` (the inverse of :func:`convert_example`).
 
@@ -309,22 +304,26 @@ def to_dialogue(obj: Mapping[str, Any], format: str) -> Dialogue:
         turns = _parse_turns({"messages": obj["messages"]}, format)
     elif format == "llava":
         paths = [obj["sound"]] if isinstance(obj["sound"], str) else list(obj["sound"])
-        turns = _parse_turns({"conversations": _strip_tags(obj["conversations"], "value", format)}, format)
+        tags = ["".join(f"<sound-{k}>" for k in range(1, len(paths) + 1)) + "\n", "<sound>\n"]  # ours; the old form
+        turns = _parse_turns({"conversations": _strip_tags(obj["conversations"], "value", tags)}, format)
     else:
         paths = list(obj["audios"])
-        turns = _parse_turns({"messages": _strip_tags(obj["messages"], "content", format)}, format)
+        turns = _parse_turns({"messages": _strip_tags(obj["messages"], "content", ["<audio>" * len(paths)])}, format)
     return Dialogue(id=obj.get("id"), dialogue=turns, audio_paths=paths)
 
 
 def _parse_turns(obj: dict, format: str) -> list[Turn]:
-    return parse_dialogue(obj, f"<{format} record>")
+    return parse_dialogue(obj, f"<{format} record>", placeholder=False)  # the tags we wrote are already removed
 
 
-def _strip_tags(messages: list, text_key: str, format: str) -> list:
-    """The messages with the audio tags we put before the first question removed (the release parser removes one)."""
+def _strip_tags(messages: list, text_key: str, written: list[str]) -> list:
+    """The messages with the audio tags :func:`convert_example` put before the first question removed
+    (exactly those: the question's own text, even one starting with a tag, is kept as it was)."""
     if not messages or not isinstance(messages[0], Mapping) or not isinstance(messages[0].get(text_key), str):
         return messages
-    return [{**messages[0], text_key: _LEADING_TAGS[format].sub("", messages[0][text_key], count=1)}, *messages[1:]]
+    text = messages[0][text_key]
+    tag = next((t for t in written if text.startswith(t)), "")
+    return [{**messages[0], text_key: text[len(tag) :]}, *messages[1:]]
 
 
 def _converter(format: str) -> Callable[[Mapping[str, Any]], dict]:
@@ -410,7 +409,8 @@ def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, load_kwargs: dict) -> int:
-    total = convert_configs(args.out, args.format, args.config or [CONFIGS[0]], args.split or ["train"], **load_kwargs)
-    if len(args.config or []) * len(args.split or ["train"]) > 1:
+    configs, splits = args.config or [CONFIGS[0]], args.split or ["train"]
+    total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
+    if len(configs) * len(splits) > 1:
         print(f"all -> {args.out}\n{total.summary()}")
     return 0

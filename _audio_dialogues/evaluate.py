@@ -283,7 +283,7 @@ def _add(out: dict[str, _Prediction], example_id: Any, answers: Any, where: str)
     ):
         raise PredictionError(
             f"{where}: id {example_id!r}: field 'answers' must be a list of strings, one per turn, "
-            f"found {json.dumps(answers, ensure_ascii=False)[:80]}."
+            f"found {json.dumps(answers, ensure_ascii=False, default=repr)[:80]}."
         )
     if example_id in out:
         raise PredictionError(
@@ -411,7 +411,13 @@ def run_protocol(
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1.")
     out = Path(out)
-    settings = {"config": config, "split": split, "teacher_forcing": teacher_forcing}
+    settings = {
+        "config": config,
+        "split": split,
+        "teacher_forcing": teacher_forcing,
+        # which release: example ids are positions, so another release's answers would fit the same ids
+        "release": json.loads(json.dumps(release_options(load_options), sort_keys=True, default=str)),
+    }
     ds = load_dataset(config, split, **load_options)
     records = read_release(config, [split], **release_options(load_options))[split]
     report = ProtocolReport(config, split, str(out), teacher_forcing, len(records))

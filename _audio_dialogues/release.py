@@ -410,16 +410,20 @@ _PLACEHOLDER = re.compile(r"^\s*(?:<sound(?:-\d+)?>|<audio>)\s*", re.IGNORECASE)
 _ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
 
 
-def parse_dialogue(obj: dict, file: str, position: str | None = None) -> list[Turn]:
-    """The user/assistant turns of a record's ``dialogue``, ``messages`` or ``conversations`` (validated)."""
+def parse_dialogue(obj: dict, file: str, position: str | None = None, *, placeholder: bool = True) -> list[Turn]:
+    """The user/assistant turns of a record's ``dialogue``, ``messages`` or ``conversations`` (validated).
+
+    ``placeholder=False`` keeps a leading ``<sound>``/``<audio>`` in the first question (for callers
+    that removed exactly the tags they wrote themselves).
+    """
 
     def fail(field: str | None, problem: str) -> ReleaseFormatError:
         return ReleaseFormatError(file, position, field, problem)
 
-    return _dialogue(obj, fail)
+    return _dialogue(obj, fail, placeholder)
 
 
-def _dialogue(obj: dict, fail) -> list[Turn]:
+def _dialogue(obj: dict, fail, placeholder: bool = True) -> list[Turn]:
     if "dialogue" in obj:
         turns = obj["dialogue"]
         if not isinstance(turns, list):
@@ -442,11 +446,11 @@ def _dialogue(obj: dict, fail) -> list[Turn]:
         return out
     for key, role_key, text_key in (("messages", "role", "content"), ("conversations", "from", "value")):
         if key in obj:
-            return _pair_messages(obj[key], key, role_key, text_key, fail)
+            return _pair_messages(obj[key], key, role_key, text_key, fail, placeholder)
     raise fail("dialogue", "expected a 'dialogue' list (or 'messages' / 'conversations'), found none")
 
 
-def _pair_messages(messages: Any, key: str, role_key: str, text_key: str, fail) -> list[Turn]:
+def _pair_messages(messages: Any, key: str, role_key: str, text_key: str, fail, placeholder: bool = True) -> list[Turn]:
     """Turn alternating user/assistant messages into turns; anything else is an error."""
     if not isinstance(messages, list) or len(messages) % 2:
         raise fail(
@@ -467,7 +471,7 @@ def _pair_messages(messages: Any, key: str, role_key: str, text_key: str, fail) 
                     for p in content
                     if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
                 )
-            if j == 0 and isinstance(content, str):
+            if j == 0 and placeholder and isinstance(content, str):
                 content = _PLACEHOLDER.sub("", content, count=1)
             texts.append(_text({text_key: content}, text_key, f"{key}[{j}].{text_key}", fail))
         turns.append(Turn(user=texts[0], assistant=texts[1]))
