@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .options import check_options, did_you_mean
 from .splits import release_options
 from .strong_labels import split_segment_id
 
@@ -458,6 +459,8 @@ class _Processes:
         )
         with self._lock:
             self._running.add(process)
+            if self.stopping.is_set():  # stop_all ran between the check above and the Popen
+                _kill(process)
         try:
             _, stderr = process.communicate(timeout=timeout)
             return (None if self.stopping.is_set() else process.returncode), stderr
@@ -745,7 +748,11 @@ def download(
         RuntimeError: no ffmpeg, or another download is running into ``out_dir``.
     """
     if audio_format not in AUDIO_FORMATS:
-        raise ValueError(f"audio_format={audio_format!r}: choose one of {', '.join(AUDIO_FORMATS)}.")
+        raise ValueError(
+            f"audio_format={audio_format!r}: choose one of {', '.join(AUDIO_FORMATS)}."
+            f"{did_you_mean(audio_format, AUDIO_FORMATS)}"
+        )
+    check_options({"sampling_rate": sampling_rate})  # the loader's rule: a positive int, or None to keep the rate
     if "{youtube_id}" not in url_template:
         raise ValueError(f"url_template={url_template!r} has no {{youtube_id}} to substitute.")
     if jobs < 1 or retries < 0 or (limit is not None and limit < 0):
@@ -812,6 +819,9 @@ def _triage(
     todo: list[Clip] = []
     for clip in plan.clips:
         row = ledger.rows.get(clip.youtube_id)
+        if row is not None and row.status == "ok" and row.file and (out / row.file).is_file():
+            result.skipped_done += 1  # finished: kept even when this run has no window for it
+            continue
         if clip.time is None:
             where = (
                 "the MusicCaps CSV nor any --clip-times file"

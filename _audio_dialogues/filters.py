@@ -68,6 +68,7 @@ class SimilarityScorer(Protocol):
     def similarity(self, audio_path: str, text: str) -> float: ...
 
 
+@runtime_checkable
 class AudioEmbedder(Protocol):
     """A scorer that can also embed audio (used to choose comparison neighbours)."""
 

@@ -51,7 +51,7 @@ from .chat import (
     ask_all,
     ctrl_c_stops,
 )
-from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, filter_dialogue, pair_text
+from .filters import PAPER_MIN_SIMILARITY, AudioEmbedder, Removal, SimilarityScorer, filter_dialogue, pair_text
 from .ledger import Ledger
 from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from .neighbours import choose_neighbours, label_vectors, unit_rows
@@ -229,6 +229,8 @@ def generate(
     retry_failed: bool = False,
     scorer: SimilarityScorer | None = None,
     audio_dir: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    follow_symlinks: bool = False,
+    min_audio_bytes: int = 0,
     min_similarity: float = PAPER_MIN_SIMILARITY,
     backoff_base: float = 1.0,
     timeout: float = 120.0,
@@ -253,7 +255,9 @@ def generate(
     template = _read_text(prompt, "--prompt") if prompt else BUILT_IN_PROMPTS[config]
     if prompt:
         summary.notes.append(f"prompt: {prompt} (not the built-in one)")
-    audio_index = _audio_index(audio_dir)
+    audio_index = _audio_index(audio_dir, follow_symlinks, min_audio_bytes)
+    if audio_index is not None:
+        summary.notes.append(audio_index.summary())  # what the loader says of the same folders
     with Ledger(config_dir / "ledger.jsonl") as ledger:
         if ledger.cut_partial_line:
             summary.notes.append("the ledger's last line was cut off by a killed run; that clip is asked again")
@@ -283,12 +287,16 @@ def generate(
         descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
         descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
         asked_before = {e["key"] for e in description_ledger or () if not retry_failed}
-        wanted = sorted(
-            {label for job in pending for clip in job.clips if clip.strong for label in clip.strong.labels}
-            - set(descriptions)
-            - asked_before
-        )
+        used = {label for job in pending for clip in job.clips if clip.strong for label in clip.strong.labels}
+        wanted = sorted(used - set(descriptions) - asked_before)
         summary.descriptions_requested = len(wanted)
+        failed_before = used - set(descriptions) - set(wanted)
+        if failed_before:  # said on every run that uses them, not only on the run where their request failed
+            summary.notes.append(
+                f"{len(failed_before)} labels of the clips to ask have no description (their request failed in an "
+                f"earlier run; --retry-failed asks again): their events are shown by name only "
+                f"(first: {', '.join(sorted(failed_before)[:5])})"
+            )
 
         if dry_run:
             placeholder = {**dict.fromkeys(wanted, "description to be generated"), **descriptions}
@@ -421,11 +429,12 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     return list(clips.values())
 
 
-def _audio_index(audio_dir) -> AudioIndex | None:
+def _audio_index(audio_dir, follow_symlinks: bool = False, min_bytes: int = 0) -> AudioIndex | None:
+    """The clips for the similarity filter, found as the loader finds them (the same load options)."""
     if audio_dir is None:
         return None
     dirs = [audio_dir] if isinstance(audio_dir, (str, os.PathLike)) else list(audio_dir)
-    return index_audio_dirs(dirs)
+    return index_audio_dirs(dirs, follow_symlinks=follow_symlinks, min_bytes=min_bytes)
 
 
 # --- 2. label descriptions ------------------------------------------------------------------------
@@ -551,7 +560,7 @@ def make_jobs(
 def _similarity_vectors(pool: Sequence[Clip], scorer, audio_index: AudioIndex | None) -> tuple[np.ndarray, str]:
     """Unit vectors whose dot products are the clips' similarities: the scorer's audio embeddings when
     it has them and every clip's audio is found, otherwise the clips' label sets."""
-    if scorer is not None and hasattr(scorer, "audio_embeddings") and audio_index is not None:
+    if scorer is not None and isinstance(scorer, AudioEmbedder) and audio_index is not None:
         paths = [audio_index.resolve(c.audio_id, c.youtube_id).path for c in pool]
         if all(paths):
             return unit_rows(scorer.audio_embeddings(paths)), f"{scorer.name} audio embeddings"
@@ -859,6 +868,8 @@ def _run(args, load_kwargs: dict) -> int:
             retry_failed=args.retry_failed,
             scorer=scorer,
             audio_dir=load_kwargs.get("audio_dir"),
+            follow_symlinks=load_kwargs.get("follow_symlinks", False),
+            min_audio_bytes=load_kwargs.get("min_audio_bytes", 0),
             min_similarity=args.min_similarity,
             backoff_base=args.backoff,
             timeout=args.timeout,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from .release import Turn
 from .strong_labels import StrongClip
@@ -229,8 +229,3 @@ def parse_description_reply(text: str) -> str:
     if len(description.split()) > 20:
         raise InvalidReply(f"{len(description.split())} words (asked for less than 10)")
     return description
-
-
-def labels_of(clips: Iterable[StrongClip]) -> list[str]:
-    """Every MID used by ``clips``, sorted."""
-    return sorted({label for clip in clips for label in clip.labels})
