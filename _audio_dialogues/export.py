@@ -81,7 +81,7 @@ from datasets.utils.py_utils import convert_file_size_to_int
 
 from .card import dataset_card
 from .decoding import check_readable
-from .features import list_of
+from .features import audio_feature, list_of
 from .subsets import CONFIGS, SUBSETS
 
 logger = logging.getLogger("audio_dialogues")
@@ -235,10 +235,10 @@ def published_features(features: datasets.Features, embed_audio: bool) -> datase
     """The exported columns' features: the loader's, audio dropped (default) or as plain decoding ``datasets.Audio``."""
     columns = {}
     for name, feature in features.items():
-        if _audio_of(feature) is None:
+        if audio_feature(feature) is None:
             columns[name] = feature
         elif embed_audio:
-            audio = datasets.Audio(sampling_rate=_audio_of(feature).sampling_rate)
+            audio = datasets.Audio(sampling_rate=audio_feature(feature).sampling_rate)
             columns[name] = audio if isinstance(feature, datasets.Audio) else list_of(audio)
     return datasets.Features.from_dict(datasets.Features(columns).to_dict())
 
@@ -331,8 +331,9 @@ def _not_exported_by_us(out: Path) -> list[str] | None:
     without a readable manifest."""
     try:
         listed = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]
-        assert isinstance(listed, dict)
-    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(listed, dict):
         return None
     found = []
     for path in sorted(out.rglob("*")):
@@ -365,19 +366,11 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _audio_of(feature: Any) -> datasets.Audio | None:
-    """The Audio feature of an audio column (``Audio`` or a list of ``Audio``), else None."""
-    if isinstance(feature, datasets.Audio):
-        return feature
-    inner = feature[0] if isinstance(feature, list) and len(feature) == 1 else getattr(feature, "feature", None)
-    return inner if isinstance(inner, datasets.Audio) else None
-
-
 def _write_split(
     ds: datasets.Dataset, out: Path, config: str, split: str, embed_audio: bool, shard_bytes: int
 ) -> tuple[ExportedSplit, int]:
     features = published_features(ds.features, embed_audio)
-    audio_columns = [name for name, f in ds.features.items() if _audio_of(f) is not None]
+    audio_columns = [name for name, f in ds.features.items() if audio_feature(f) is not None]
     table = ds.with_format("arrow")[:] if len(ds) else ds.data.table.slice(0, 0)
     missing_clips = sum(
         1

@@ -235,14 +235,14 @@ def restore_audio_decoding(
             "The dataset's features are unknown (a stream read without them): pass features= when "
             "loading it, or restore the decoding on a Dataset."
         )
-    columns = {name: feature for name, feature in features.items() if _audio_feature(feature) is not None}
+    columns = {name: feature for name, feature in features.items() if audio_feature(feature) is not None}
     if not columns:
         raise ValueError(
             f"No audio column to decode: the columns are {', '.join(features)} (an export without "
             "embed_audio has no audio; load with audio_dialogues.load_dataset(..., audio_dir=...))."
         )
     for name, feature in columns.items():
-        stored = _audio_feature(feature)
+        stored = audio_feature(feature)
         audio = SoundfileAudio(
             sampling_rate=stored.sampling_rate if sampling_rate == "keep" else sampling_rate, decode=True
         )
@@ -251,7 +251,7 @@ def restore_audio_decoding(
     return dataset
 
 
-def _audio_feature(feature: Any) -> datasets.Audio | None:
+def audio_feature(feature: Any) -> datasets.Audio | None:
     """The ``Audio`` of an audio column (``Audio``, or a list of ``Audio`` in any spelling), else ``None``."""
     if isinstance(feature, datasets.Audio):
         return feature

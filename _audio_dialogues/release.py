@@ -284,10 +284,15 @@ def _json_line(path: Path, line: str, number: int) -> Any:
 
 def is_record_line(raw: bytes, first: bool = False) -> bool:
     """Whether a raw JSON Lines line (``first``: the file's first, which may start with a BOM) holds a record."""
-    stripped = raw.strip()
+    stripped = raw.strip(_ASCII_SPACE)
     if first and stripped.startswith(b"\xef\xbb\xbf"):
-        stripped = stripped[3:].strip()
+        stripped = stripped[3:].strip(_ASCII_SPACE)
     return bool(stripped) and (stripped.isascii() or bool(stripped.decode("utf-8", "replace").strip()))
+
+
+# What str.strip() removes among ASCII characters (bytes.strip() keeps \x1c-\x1f): a line is blank for the
+# shard count exactly when it is blank for the parser.
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 
 
 def parse_json_line(

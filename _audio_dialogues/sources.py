@@ -17,6 +17,7 @@ import hashlib
 import importlib.resources
 import json
 import os
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +38,12 @@ class ReleaseSource:
     def shared_content(self) -> dict[str, list[str]]:
         """Per split, a phrase for each of its files with the same content as another split's file (train = test)."""
         notes: dict[str, list[str]] = {}
-        entries = [(split, path, os.path.getsize(path)) for split, paths in self.files.items() for path in paths]
+        entries = [
+            (split, path, info.st_size)
+            for split, paths in self.files.items()
+            for path in paths
+            if stat.S_ISREG((info := os.stat(path)).st_mode)  # a pipe or device is refused when read, never opened here
+        ]
         for i, (split, path, size) in enumerate(entries):
             for other_split, other, other_size in entries[i + 1 :]:
                 if other_split != split and size == other_size and _same_bytes(path, other):

@@ -363,6 +363,18 @@ def test_a_release_file_that_is_a_named_pipe_is_refused_without_blocking(tmp_pat
         fifo,
     )
     assert type(error) is ReleaseFormatError and str(fifo) in str(error)
+    other = tmp_path / "test.json"  # a pipe in each split: comparing the splits' contents must not open them
+    os.mkfifo(other)
+    error = call_with_unblocking(
+        lambda: load_dataset(
+            MUSIC,
+            data_files={"train": str(fifo), "test": str(other)},
+            verification_mode="no_checks",
+            cache_dir=cache_dir,
+        ),
+        fifo,
+    )
+    assert type(error) is ReleaseFormatError and "not a regular file" in str(error)
 
 
 def test_a_gzip_bomb_is_refused_before_it_is_inflated(tmp_path):
@@ -685,7 +697,14 @@ def test_restore_audio_decoding_after_save_to_disk_parquet_and_an_export(tmp_pat
         streamed = datasets.load_dataset(
             "parquet", data_files=str(tmp_path / f"{config}.parquet"), split="train", streaming=True
         )
-        assert next(iter(restore_audio_decoding(streamed, 8000)))["id"] == loaded[0]["id"]
+        first_streamed = next(iter(restore_audio_decoding(streamed, 8000)))
+        assert first_streamed["id"] == loaded[0]["id"]
+        streamed_audio = (
+            first_streamed[column] if isinstance(first_streamed[column], list) else [first_streamed[column]]
+        )
+        assert [a["sampling_rate"] for a in streamed_audio if a is not None] and all(
+            a["sampling_rate"] == 8000 for a in streamed_audio if a is not None
+        )
     out = tmp_path / "export"
     export(out, ["audioset_dialogues"], embed_audio=True, cache_dir=cache_dir)
     exported = restore_audio_decoding(datasets.load_dataset(str(out), cache_dir=str(tmp_path / "read")), None)
@@ -723,7 +742,7 @@ def test_a_streamed_json_lines_split_gives_the_rows_of_a_prepared_load(tmp_path,
     lines[140] = lines[140][:-1] + ', "source": "gpt-4"}'  # an unknown key: named, even in a stream
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines[:70]).encode() + b"\r\n\r\n   \n")
-    second.write_bytes(("\n\n".join(lines[70:]) + "\n").encode())
+    second.write_bytes(("\n\n".join(lines[70:]) + "\n\x1c\n").encode())  # \x1c: blank for str.strip, not bytes
     write_clip(tmp_path / "clips" / f"{7:011d}.wav")
     options = dict(
         data_files={"train": [str(first), str(second)]},
