@@ -64,8 +64,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
 
-import soundfile
-
+from .decoding import AudioDecodeError, audio_seconds
 from .release import Turn, parse_dialogue
 from .subsets import CONFIGS
 
@@ -189,22 +188,10 @@ def clip_seconds(audio: Mapping[str, Any], example: Mapping[str, Any]) -> float:
     """A clip's length: from its decoded array, else from the file's header (no samples are read)."""
     if audio.get("array") is not None and audio.get("sampling_rate"):
         return len(audio["array"]) / audio["sampling_rate"]
-    path = audio["path"]
     try:
-        return soundfile.info(path).duration
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
-        error: Exception = err
-    if path.lower().endswith((".m4a", ".aac", ".mp4")):  # libsndfile cannot open these; FFmpeg can, if installed
-        try:
-            import librosa
-
-            return float(librosa.get_duration(path=path))
-        except Exception as err:  # audioread raises its own NoBackendError, and FFmpeg errors vary
-            error = err
-    raise UnreadableAudioError(
-        f"Example {example.get('id')!r}: the length of {path} cannot be read "
-        f"({type(error).__name__}: {error}); re-download or re-encode the clip."
-    ) from error
+        return audio_seconds(audio["path"])  # read once per file, however many records share the clip
+    except (AudioDecodeError, OSError) as err:
+        raise UnreadableAudioError(f"Example {example.get('id')!r}: {err}; re-download or re-encode the clip.") from err
 
 
 def _audio_values(example: Mapping[str, Any]) -> list[Any]:

@@ -15,6 +15,7 @@ to 320 M samples at 16 kHz) is refused from its header, before any sample is rea
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -60,7 +61,7 @@ def decode_audio(
             else:
                 array = _to_mono(file.read(dtype="float32", always_2d=True))
     except soundfile.LibsndfileError as err:
-        if isinstance(source, bytes) or not source.lower().endswith((".m4a", ".aac", ".mp4")):
+        if isinstance(source, bytes) or not source.lower().endswith(FFMPEG_ONLY_SUFFIXES):
             raise AudioDecodeError(f"Could not decode audio file {_name(source)}: {_diagnosis(source, err)}") from err
         array, rate = _decode_with_ffmpeg(source)
     if not np.isfinite(array).all():  # a training loop would only see a NaN loss
@@ -134,6 +135,36 @@ def _to_mono(frames: np.ndarray) -> np.ndarray:
     if frames.shape[1] > 1:
         mono /= np.float32(frames.shape[1])
     return mono
+
+
+FFMPEG_ONLY_SUFFIXES: tuple[str, ...] = (".m4a", ".aac", ".mp4")  # libsndfile cannot open these; FFmpeg can
+
+
+def audio_seconds(path: str | os.PathLike) -> float:
+    """A clip's length in seconds from its header (no samples read), remembered per file version.
+
+    Raises:
+        AudioDecodeError: the header cannot be read, naming the file and the cause.
+    """
+    path = os.fspath(path)
+    info = os.stat(path)
+    return _header_seconds(path, info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=65536)
+def _header_seconds(path: str, mtime_ns: int, size: int) -> float:  # the stat fields key the cache
+    try:
+        return soundfile.info(path).duration
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        error: Exception = err
+    if path.lower().endswith(FFMPEG_ONLY_SUFFIXES):
+        try:
+            import librosa
+
+            return float(librosa.get_duration(path=path))
+        except Exception as err:  # audioread raises its own NoBackendError, and FFmpeg errors vary
+            error = err
+    raise AudioDecodeError(f"The length of {path} cannot be read ({type(error).__name__}: {error})") from error
 
 
 def _decode_with_ffmpeg(path: str) -> tuple[np.ndarray, int]:

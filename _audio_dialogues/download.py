@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .decoding import AudioDecodeError, audio_seconds
 from .options import check_options, did_you_mean
 from .splits import release_options
 from .strong_labels import split_segment_id
@@ -611,23 +612,20 @@ def _convert(
         return Outcome("timeout", f"ffmpeg ran over {options.timeout:g} s")
     if code != 0:
         return Outcome("error", f"ffmpeg: {_last_error(stderr)}")
-    seconds = _duration(converted)
+    try:
+        seconds: float | None = audio_seconds(converted)
+    except AudioDecodeError:  # a format soundfile cannot read: the clip is kept, and the detail says so
+        seconds = None
     if seconds == 0:
         return Outcome("empty", f"the window {clip.time.start:g}-{clip.time.end:g} s holds no audio")
     name = clip.file_name(options.audio_format)
     os.replace(converted, out_dir / name)
-    return Outcome("ok", f"{seconds:.2f} s" if seconds is not None else "", name)
-
-
-def _duration(path: Path) -> float | None:
-    """Seconds of audio in ``path`` (None when soundfile cannot read the format)."""
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, soundfile.LibsndfileError):
-        return None
-    return info.frames / info.samplerate if info.samplerate else 0.0
+    detail = (
+        f"{seconds:.2f} s"
+        if seconds is not None
+        else f"duration not checked (soundfile cannot read .{options.audio_format})"
+    )
+    return Outcome("ok", detail, name)
 
 
 # --- the run --------------------------------------------------------------------------------------------------------
