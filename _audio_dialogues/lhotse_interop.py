@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .convert import NoAudioFileError, audio_paths
+from .convert import NoAudioFileError, UnreadableAudioError, audio_paths
 
 if TYPE_CHECKING:
     from lhotse import CutSet, RecordingSet
@@ -68,7 +68,13 @@ def to_lhotse(rows: Iterable[Mapping[str, Any]]) -> tuple["RecordingSet", "CutSe
         dialogue = [{"user": turn["user"], "assistant": turn["assistant"]} for turn in row["dialogue"]]
         for k, (path, youtube_id) in enumerate(zip(paths, youtube_ids), start=1):
             if youtube_id not in recordings:
-                recordings[youtube_id] = Recording.from_file(path, recording_id=youtube_id)
+                try:
+                    recordings[youtube_id] = Recording.from_file(path, recording_id=youtube_id)
+                except Exception as err:  # lhotse's readers raise many types; name the example and the file
+                    raise UnreadableAudioError(
+                        f"Example {row['id']!r}: lhotse cannot read {path} ({type(err).__name__}: {err}); "
+                        "re-download or re-encode the clip."
+                    ) from err
             cut_id = row["id"] if len(paths) == 1 else f"{row['id']}-{k}"
             custom = {"example_id": row["id"], "clip": k, "clips": len(paths), "dialogue": dialogue}
             cuts.append(fastcopy(recordings[youtube_id].to_cut(), id=cut_id, custom=custom))
