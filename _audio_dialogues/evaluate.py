@@ -419,9 +419,11 @@ def run_protocol(
         "release": json.loads(json.dumps(release_options(load_options), sort_keys=True, default=str)),
     }
     ds = load_dataset(config, split, **load_options)
-    records = read_release(config, [split], **release_options(load_options))[split]
-    report = ProtocolReport(config, split, str(out), teacher_forcing, len(records))
-    report.skipped_missing_audio = len(records) - len(ds)
+    dialogues = len(ds)
+    if load_options.get("missing_audio") == "skip":  # only then may the loader have left dialogues out
+        dialogues = len(read_release(config, [split], **release_options(load_options))[split])
+    report = ProtocolReport(config, split, str(out), teacher_forcing, dialogues)
+    report.skipped_missing_audio = dialogues - len(ds)
     ids = ds["id"]
     done, report.torn_lines = _resume(out, settings, set(ids))
     report.resumed = len(done)
