@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .decoding import AudioDecodeError, audio_seconds
+from .ledger import OutDirLock
 from .options import check_options, did_you_mean
 from .splits import release_options
 from .strong_labels import split_segment_id
@@ -790,7 +791,7 @@ def download(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with OutDirLock(out / LOCK_FILE, "download"):
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         ledger = Ledger(out / LEDGER)
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
@@ -918,33 +919,6 @@ def _run(
         executor.shutdown(wait=True, cancel_futures=True)
         bar.close()
         result.retries = len(retried)
-
-
-class _exclusive:
-    """Hold ``OUT_DIR/.download.lock`` so that two runs never write one ledger."""
-
-    def __init__(self, out: Path):
-        self.path = out / LOCK_FILE
-        self.file = None
-
-    def __enter__(self) -> "_exclusive":
-        self.file = open(self.path, "a+")
-        try:
-            import fcntl
-
-            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # not POSIX: no lock
-            pass
-        except BlockingIOError:
-            self.file.close()
-            raise RuntimeError(
-                f"Another download is writing into {self.path.parent} (it holds {self.path}); "
-                "wait for it to finish or stop it, then rerun."
-            ) from None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
 
 
 # --- the command ---------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ The pipeline, top-down (:func:`generate`):
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -52,7 +53,7 @@ from .chat import (
     ctrl_c_stops,
 )
 from .filters import PAPER_MIN_SIMILARITY, AudioEmbedder, Removal, SimilarityScorer, filter_dialogue, pair_text
-from .ledger import Ledger
+from .ledger import Ledger, OutDirLock
 from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .prompts import (
@@ -258,7 +259,8 @@ def generate(
     audio_index = _audio_index(audio_dir, follow_symlinks, min_audio_bytes)
     if audio_index is not None:
         summary.notes.append(audio_index.summary())  # what the loader says of the same folders
-    with Ledger(config_dir / "ledger.jsonl") as ledger:
+    lock = contextlib.nullcontext() if dry_run else OutDirLock(config_dir / ".generate.lock", "generate run")
+    with lock, Ledger(config_dir / "ledger.jsonl") as ledger:  # two runs on one folder would pay twice
         if ledger.cut_partial_line:
             summary.notes.append("the ledger's last line was cut off by a killed run; that clip is asked again")
 
@@ -741,7 +743,7 @@ def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str
         notes.append("similarity filter: off (it needs the clips: pass --audio-dir)")
         return None, unscored
     notes.append(f"similarity filter: {scorer.name}")
-    cache = Ledger(config_dir / "similarity.jsonl")
+    cache = Ledger(config_dir / "similarity.jsonl", durable=False)  # a lost score is only computed again
 
     def score(entry: dict):
         path = audio_index.resolve(entry["audio_ids"][0], entry["key"]).path

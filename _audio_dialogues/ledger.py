@@ -24,8 +24,9 @@ class LedgerError(ValueError):
 class Ledger:
     """The entries of one ledger file, by key; :meth:`record` appends one."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, durable: bool = True):
         self.path = Path(path)
+        self.durable = durable  # fsync each entry (False for a cache whose lost entry costs only a recomputation)
         self.entries: dict[str, dict[str, Any]] = {}
         self.cut_partial_line = False  # the last run was killed mid-write; its unfinished line was removed
         self._load()
@@ -71,7 +72,8 @@ class Ledger:
             self._file = self.path.open("a", encoding="utf-8")
         self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.durable:
+            os.fsync(self._file.fileno())
         self.entries[entry["key"]] = entry
 
     def close(self) -> None:
@@ -84,3 +86,30 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class OutDirLock:
+    """Hold a lock file in an output folder so that two runs never write its ledger at once (POSIX ``flock``)."""
+
+    def __init__(self, path: str | os.PathLike, command: str):
+        self.path, self.command, self.file = Path(path), command, None
+
+    def __enter__(self) -> "OutDirLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a+")
+        try:
+            import fcntl
+
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # not POSIX: no lock
+            pass
+        except BlockingIOError:
+            self.file.close()
+            raise RuntimeError(
+                f"Another {self.command} is writing into {self.path.parent} (it holds {self.path}); "
+                "wait for it to finish or stop it, then rerun."
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()

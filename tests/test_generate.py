@@ -682,3 +682,14 @@ def test_the_console_script_runs_against_the_server(tmp_path, server):
     assert "this run: 3 requests sent, 3 dialogues generated, 0 retries, failed: none" in result.stdout
     assert "turns: 2: 3; mean 2.00 (paper: 1.67)" in result.stdout
     assert server.count() == 3
+
+
+def test_two_runs_on_one_folder_are_refused_instead_of_paying_twice(tmp_path, server):
+    from _audio_dialogues.ledger import OutDirLock
+
+    ids_file = write_ids(tmp_path / "ids", music_ids(1, 0))
+    with OutDirLock(tmp_path / "out" / "music_dialogues" / ".generate.lock", "generate run"):
+        with pytest.raises(RuntimeError, match="Another generate run is writing into .*music_dialogues"):
+            generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST)
+    assert server.count() == 0
+    assert generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST).ledger_ok == 1
