@@ -77,7 +77,10 @@ def decode_audio(
 
 
 def check_readable(path: str) -> None:
-    """Refuse a path that is missing, not a regular file (never opened: it could block), or not readable by us."""
+    """Refuse a path that is missing or not a regular file (never opened: it could block), from one ``stat``.
+
+    An unreadable file is told by :func:`_diagnosis` when the read fails: no open on every decode to find it.
+    """
     try:
         info = os.stat(path)
     except FileNotFoundError as err:
@@ -95,14 +98,6 @@ def check_readable(path: str) -> None:
             "regular file; not read (reading it could block or never end). Replace it with the "
             "downloaded clip"
         )
-    try:
-        with open(path, "rb"):
-            pass
-    except PermissionError as err:
-        raise AudioDecodeError(
-            f"Could not decode audio file {path}: permission denied (the file is not readable by "
-            "this user): fix its permissions, e.g. chmod a+r"
-        ) from err
 
 
 def describe_file_type(mode: int) -> str:
@@ -182,10 +177,12 @@ def _decode_with_ffmpeg(path: str) -> tuple[np.ndarray, int]:
 
 def _diagnosis(source: str | bytes, err: Exception) -> str:
     """What is wrong with a file libsndfile could not open, and what to do, where we can tell."""
-    if isinstance(source, str) and not os.path.exists(source):
-        return "the file does not exist (moved or deleted after the dataset was prepared? load again to rebuild)"
     try:
         head = source[:64] if isinstance(source, bytes) else _head(source)
+    except FileNotFoundError:  # deleted between the check and the read
+        return "the file does not exist (moved or deleted after the dataset was prepared? load again to rebuild)"
+    except PermissionError:
+        return "permission denied (the file is not readable by this user): fix its permissions, e.g. chmod a+r"
     except OSError:
         return str(err)
     if not head:
