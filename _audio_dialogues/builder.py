@@ -33,7 +33,7 @@ from .sources import (
     sample_audio_dir,
     verify_record_count,
 )
-from .splits import NUM_SHARDS, SplitSource, paused_gc, shards_of
+from .splits import NUM_SHARDS, SplitSource, paused_gc, shards_of, split_sources
 from .subsets import SUBSETS, subset
 
 logger = logging.getLogger("audio_dialogues")
@@ -188,23 +188,15 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
 
     def _sources(self) -> dict[str, SplitSource]:
         config = self.config
-        shared = self.release.shared_content()
-        return {
-            split: SplitSource(
-                f"{config.name}/{split}",
-                split,
-                files,
-                SUBSETS[config.name].rules,
-                self.release.expected_records[split],
-                self.audio_index,
-                config.missing_audio,
-                self.verification_mode,
-                config.on_invalid,
-                config.with_metadata,
-                notices=tuple(shared.get(split, ())),
-            )
-            for split, files in self.release.files.items()
-        }
+        return split_sources(
+            config.name,
+            self.release,
+            self.audio_index,
+            missing_audio=config.missing_audio,
+            verification_mode=self.verification_mode,
+            on_invalid=config.on_invalid,
+            with_metadata=config.with_metadata,
+        )
 
     # The three public steps: keep our Audio feature (a cached dataset_info.json restores plain
     # datasets.Audio, which needs torch on datasets 4+), and on a cache hit check the record counts

@@ -50,7 +50,7 @@ from .release import (
     parse_json_line,
 )
 from .reports import SplitReport, log_report
-from .sources import verify_record_count
+from .sources import ReleaseSource, verify_record_count
 
 NUM_SHARDS = 64  # per split
 logger = logging.getLogger("audio_dialogues")
@@ -301,6 +301,39 @@ def shards_of(source: SplitSource, num_shards: int = NUM_SHARDS) -> list[LazySha
     return [LazyShard(source, index, num_shards) for index in range(num_shards)]
 
 
+def split_sources(
+    config: str,
+    release: ReleaseSource,
+    audio_index: AudioIndex | None,
+    *,
+    missing_audio: str = "keep",
+    verification_mode: str | None = None,
+    on_invalid: str = "error",
+    with_metadata: bool = False,
+) -> dict[str, SplitSource]:
+    """What each split of ``release`` is read from and how it is joined (the builder's and
+    :func:`read_release`'s one way to make them); files shared between splits are noticed."""
+    from .subsets import subset
+
+    rules, shared = subset(config).rules, release.shared_content()
+    return {
+        split: SplitSource(
+            f"{config}/{split}",
+            split,
+            files,
+            rules,
+            release.expected_records[split],
+            audio_index,
+            missing_audio,
+            verification_mode,
+            on_invalid,
+            with_metadata,
+            notices=tuple(shared.get(split, ())),
+        )
+        for split, files in release.files.items()
+    }
+
+
 # The load options read_release takes (the others concern audio and decoding).
 RELEASE_OPTIONS: tuple[str, ...] = ("data_dir", "data_files", "verification_mode", "on_invalid")
 
@@ -330,27 +363,15 @@ def read_release(
     from .sources import locate_release
     from .subsets import subset
 
-    row = subset(config)
-    release = locate_release(config, row.published, data_dir, data_files)
+    release = locate_release(config, subset(config).published, data_dir, data_files)
     chosen = list(release.files) if splits is None else list(splits)
     for split in chosen:
         if split not in release.files:
             raise ValueError(f"{config} has no split {split!r}: choose one of {', '.join(release.files)}.")
+    sources = split_sources(config, release, None, verification_mode=verification_mode, on_invalid=on_invalid)
     out = {}
-    shared = release.shared_content()
     for split in chosen:
-        source = SplitSource(
-            f"{config}/{split}",
-            split,
-            release.files[split],
-            row.rules,
-            release.expected_records[split],
-            None,
-            "keep",
-            verification_mode,
-            on_invalid,
-            notices=tuple(shared.get(split, ())),
-        )
+        source = sources[split]
         out[split], report = source.read()
         if report.join.notices or report.join.invalid_records:  # what would otherwise pass without a word
             logger.info(f"{source.name}: {report.join.records} records" + report.join.details())
