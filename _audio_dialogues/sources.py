@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .options import DataFiles
+from .options import DataFiles, did_you_mean
 from .release import RELEASE_SUFFIXES
 
 
@@ -82,10 +82,14 @@ def locate_release(
     """Find the release files of ``config``; raise ``FileNotFoundError`` saying where we looked."""
     if data_files is not None:
         base = Path(data_dir).expanduser() if data_dir is not None else Path.cwd()
-        files = {split: _expand(patterns, base) for split, patterns in _by_split(data_files).items()}
-        for split in files:
+        by_split = _by_split(data_files)
+        for split in by_split:  # before globbing: a misspelt split is named as such, not as "no file matches"
             if split not in published:
-                raise ValueError(f"data_files names a split {split!r}; {config} has the splits {', '.join(published)}")
+                raise ValueError(
+                    f"data_files names a split {split!r}; {config} has the splits {', '.join(published)}."
+                    f"{did_you_mean(split, list(published))}"
+                )
+        files = {split: _expand(patterns, base) for split, patterns in by_split.items()}
         return ReleaseSource(files, {s: published[s] for s in files}, is_sample=False)
     if data_dir is not None:
         root = Path(data_dir).expanduser().resolve()
