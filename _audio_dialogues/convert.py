@@ -80,7 +80,7 @@ class UnreadableAudioError(ValueError):
 
 
 class ConvertedFileError(ValueError):
-    """A line of a converted file is not a JSON object."""
+    """A converted file's line is not a JSON object, or a record lacks a key of its format."""
 
 
 class Dialogue(TypedDict):
@@ -273,13 +273,24 @@ def drop_absent_keys(record: Mapping[str, Any]) -> dict:
     return {**record, "messages": messages}
 
 
+_RECORD_KEYS = {"openai": ("messages",), "llava": ("sound", "conversations"), "swift": ("messages", "audios")}
+
+
 def to_dialogue(obj: Mapping[str, Any], format: str) -> Dialogue:
     """The turns and audio paths of a record in ``format`` (the inverse of :func:`convert_example`).
 
     Raises:
+        ConvertedFileError: the record lacks a key of its format (named, with the record's id).
         ReleaseFormatError: the record's messages are not alternating user/assistant turns.
     """
     _converter(format)  # validates the name
+    missing = [key for key in _RECORD_KEYS[format] if key not in obj]
+    if missing:
+        raise ConvertedFileError(
+            f"{format} record {obj.get('id')!r}: no {' or '.join(repr(k) for k in missing)} key (a {format} record "
+            f"has {', '.join(_RECORD_KEYS[format])}); write the file again with "
+            f"audio-dialogues convert --format {format}."
+        )
     if format == "openai":
         obj = drop_absent_keys(obj)
         first = obj["messages"][0]["content"] if obj.get("messages") else []
