@@ -19,8 +19,29 @@ never imports this file.
 """
 
 from _audio_dialogues import __version__
-from _audio_dialogues.builder import AudioDialogues
-from _audio_dialogues.convert import (
+from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio, decode_failures
+from _audio_dialogues.core.join import MissingAudioError
+from _audio_dialogues.core.musiccaps import MusicCapsFormatError
+from _audio_dialogues.core.release import ReleaseFormatError
+from _audio_dialogues.core.splits import read_release
+from _audio_dialogues.core.subsets import CONFIGS, SUBSETS
+from _audio_dialogues.download.run import DownloadResult, download, read_clip_times
+from _audio_dialogues.evaluation.score import (
+    JavaMissingError,
+    PredictionError,
+    ProtocolReport,
+    Query,
+    Scores,
+    evaluate,
+    run_protocol,
+)
+from _audio_dialogues.generation.pipeline import GenerateSummary, generate
+from _audio_dialogues.loading.builder import AudioDialogues
+from _audio_dialogues.loading.features import SoundfileAudio, restore_audio_decoding
+from _audio_dialogues.loading.load import load_dataset
+from _audio_dialogues.loading.options import OPTIONS, AudioDialoguesConfig
+from _audio_dialogues.loading.training import PaddedAudio, collate_audio, pad_audio
+from _audio_dialogues.outputs.convert import (
     FORMATS,
     ConvertedFileError,
     NoAudioFileError,
@@ -31,29 +52,8 @@ from _audio_dialogues.convert import (
     to_dialogue,
     write_jsonl,
 )
-from _audio_dialogues.decoding import AudioDecodeError, decode_audio, decode_failures
-from _audio_dialogues.download import DownloadResult, download, read_clip_times
-from _audio_dialogues.evaluate import (
-    JavaMissingError,
-    PredictionError,
-    ProtocolReport,
-    Query,
-    Scores,
-    evaluate,
-    run_protocol,
-)
-from _audio_dialogues.export import ExportResult, export, push_to_hub
-from _audio_dialogues.features import SoundfileAudio, restore_audio_decoding
-from _audio_dialogues.generate import GenerateSummary, generate
-from _audio_dialogues.join import MissingAudioError
-from _audio_dialogues.lhotse_interop import to_lhotse
-from _audio_dialogues.loading import load_dataset
-from _audio_dialogues.musiccaps import MusicCapsFormatError
-from _audio_dialogues.options import OPTIONS, AudioDialoguesConfig
-from _audio_dialogues.release import ReleaseFormatError
-from _audio_dialogues.splits import read_release
-from _audio_dialogues.subsets import CONFIGS, SUBSETS
-from _audio_dialogues.training import PaddedAudio, collate_audio, pad_audio
+from _audio_dialogues.outputs.export import ExportResult, export, push_to_hub
+from _audio_dialogues.outputs.lhotse_interop import to_lhotse
 
 __all__ = [
     # loading

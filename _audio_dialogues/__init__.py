@@ -1,29 +1,15 @@
 """The implementation behind the public module ``audio_dialogues`` (import from there, not from here).
 
-One module per job, each usable and tested without ``datasets`` where it can be:
+One folder per wing; each imports the core and nothing beside it unless its docstring says so:
 
-- :mod:`.subsets`       the three subsets: record rules and published split sizes (one table);
-- :mod:`.options`       the load options: the config dataclass and the table that checks them;
-- :mod:`.release`       reading and validating the dialogue files of a release;
-- :mod:`.sources`       where the release and the bundled data are, fingerprints, the record-count check;
-- :mod:`.audio_files`   finding a record's audio file by YouTube id in the user's folders;
-- :mod:`.join`          joining records with audio, the missing-audio policies;
-- :mod:`.reports`       every split report: written beside the data, read back, logged;
-- :mod:`.splits`        reading a split once per process, and its record-range shards;
-- :mod:`.decoding`      decoding audio files to float32 mono (soundfile + soxr, no torch);
-- :mod:`.features`      the columns, and the ``Audio`` feature that decodes with :mod:`.decoding`;
-- :mod:`.musiccaps`     MusicCaps' captions and aspects for ``music_dialogues`` (``with_metadata=True``);
-- :mod:`.builder`       the ``datasets`` builder; :mod:`.loading` its ``load_dataset``;
-- :mod:`.training`      a padding collate function for a PyTorch ``DataLoader`` (torch optional);
-- :mod:`.convert`       chat formats for training (openai / llava / swift) and back;
-- :mod:`.export`        script-free Parquet for the Hub; :mod:`.card` its dataset card;
-- :mod:`.download`      getting the YouTube clips with yt-dlp + ffmpeg, resumable, with a status per clip;
-- :mod:`.evaluate`      scoring predictions the paper's way (BLEU-4, ROUGE-L, CIDEr) and the multi-turn protocol;
-- :mod:`.generate`      making the dialogues with a chat model (``audio-dialogues generate``), helped by
-  :mod:`.strong_labels` (AudioSet strong labels), :mod:`.prompts` (what is asked, how replies are read),
-  :mod:`.chat` (requests with retries), :mod:`.ledger` (resume), :mod:`.neighbours` (comparison clips)
-  and :mod:`.filters` (low-confidence phrases, CLAP similarity);
-- :mod:`.cli`           the ``audio-dialogues`` command.
+- :mod:`.core`        subsets, release parsing, audio files, the join, reports, decoding, metadata readers;
+- :mod:`.loading`     the ``datasets`` builder, its options and features (the only wing built on ``datasets``);
+- :mod:`.engine`      the run engine of the long commands: lock, ledger, resume;
+- :mod:`.download`    getting the YouTube clips (``audio-dialogues download``);
+- :mod:`.generation`  making the dialogues with a chat model (``audio-dialogues generate``);
+- :mod:`.evaluation`  scoring predictions and the multi-turn protocol (``audio-dialogues evaluate``);
+- :mod:`.outputs`     chat formats, lhotse cuts, the Hub export and its card (``convert``, ``export``);
+- :mod:`.cli`         the ``audio-dialogues`` command.
 """
 
 __version__ = "0.1.0"

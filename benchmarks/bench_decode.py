@@ -61,7 +61,7 @@ from workload import cpu_model  # also puts this checkout and tests/ on sys.path
 # isort: split
 from synthetic import CLIP_FORMATS, ClipFormat, write_clips  # noqa: E402
 
-from _audio_dialogues.features import SoundfileAudio  # noqa: E402
+from _audio_dialogues.loading.features import SoundfileAudio  # noqa: E402
 
 RATE = 16000
 DECODERS = ("ours", "floor", "librosa", "torchcodec")

@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from synthetic import write_release  # noqa: E402
 
-from _audio_dialogues.evaluate import coco_scores, evaluate, ptb_tokenize, read_predictions  # noqa: E402
-from _audio_dialogues.splits import read_release  # noqa: E402
-from _audio_dialogues.subsets import SUBSETS  # noqa: E402
+from _audio_dialogues.core.splits import read_release  # noqa: E402
+from _audio_dialogues.core.subsets import SUBSETS  # noqa: E402
+from _audio_dialogues.evaluation.score import coco_scores, evaluate, ptb_tokenize, read_predictions  # noqa: E402
 
 _OTHER_WORDS = ("sound", "noise", "quiet", "loud", "music", "clearly", "perhaps", "outside", "voice", "maybe")
 

@@ -39,11 +39,11 @@ import datasets  # noqa: E402  (after workload put this checkout on sys.path)
 import pyarrow.json
 from workload import CONFIGS, ensure_workload, machine, median, table
 
-from _audio_dialogues.audio_files import index_audio_dirs
-from _audio_dialogues.features import to_example
-from _audio_dialogues.join import join_audio
-from _audio_dialogues.release import read_release_file
-from _audio_dialogues.splits import SplitSource, paused_gc
+from _audio_dialogues.core.audio_files import index_audio_dirs
+from _audio_dialogues.core.join import join_audio
+from _audio_dialogues.core.release import read_release_file
+from _audio_dialogues.core.splits import SplitSource, paused_gc
+from _audio_dialogues.loading.features import to_example
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 

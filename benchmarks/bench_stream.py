@@ -144,7 +144,7 @@ def child_epoch(args: argparse.Namespace) -> dict[str, Any]:
     if args.mode != "plain":
         from torch.utils.data import DataLoader
 
-        from _audio_dialogues.training import collate_audio
+        from _audio_dialogues.loading.training import collate_audio
     baseline = tree_memory(os.getpid())["rss"]  # after the imports, before any data
     ds = load_dataset(
         args.config, args.split, data_dir=args.release, audio_dir=args.audio, streaming=True, cache_dir=args.cache

@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def convert_all(work: Path, formats: list[str], records: int) -> list[Expected]:
     """Write every config/split of both releases in every format; what each file holds."""
-    from _audio_dialogues.convert import write_jsonl
-    from _audio_dialogues.loading import load_dataset
-    from _audio_dialogues.subsets import CONFIGS, SPLITS
+    from _audio_dialogues.core.subsets import CONFIGS, SPLITS
+    from _audio_dialogues.loading.load import load_dataset
+    from _audio_dialogues.outputs.convert import write_jsonl
 
     sources = {"sample": {}, "real-length": real_length_release(work / "real-length", records)}
     out = []
@@ -181,7 +181,7 @@ def real_length_release(root: Path, records: int) -> dict:
     """A synthetic release with 10 s clips in every format the loader reads (written once, then reused)."""
     from synthetic import write_audio, write_release
 
-    from _audio_dialogues.subsets import CONFIGS, SPLITS
+    from _audio_dialogues.core.subsets import CONFIGS, SPLITS
 
     done = root / ".complete"
     if not done.exists():

@@ -20,7 +20,7 @@ list by templates. The audio is synthesized (chords and noise bursts, different 
 every file-name form and several formats, rates and channel counts; a few ids have no audio file at
 all, as in a real download. ``manifest.json`` is computed from what was written.
 
-The MusicCaps rows are read by the package (``_audio_dialogues.musiccaps.read_musiccaps``); the clips
+The MusicCaps rows are read by the package (``_audio_dialogues.core.musiccaps.read_musiccaps``); the clips
 are synthesized, written and named by ``tests/synthetic.py`` (``write_clip``, ``audio_file_name``),
 the same code that writes the tests' and benchmarks' audio folders.
 """
@@ -46,8 +46,8 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
 from synthetic import ClipFormat, audio_file_name, write_clip  # noqa: E402
 
-from _audio_dialogues.musiccaps import MusicCapsClip as Clip  # noqa: E402
-from _audio_dialogues.musiccaps import read_musiccaps  # noqa: E402
+from _audio_dialogues.core.musiccaps import MusicCapsClip as Clip  # noqa: E402
+from _audio_dialogues.core.musiccaps import read_musiccaps  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "data" / "sample"
 DEFAULT_CSV = REPO_ROOT / "data" / "metadata" / "musiccaps-public.csv"

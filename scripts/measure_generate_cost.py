@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from chat_server import ChatServer  # noqa: E402
 
-from _audio_dialogues.generate import generate  # noqa: E402
-from _audio_dialogues.musiccaps import shipped_musiccaps  # noqa: E402
-from _audio_dialogues.strong_labels import shipped_label_names  # noqa: E402
+from _audio_dialogues.core.musiccaps import shipped_musiccaps  # noqa: E402
+from _audio_dialogues.core.strong_labels import shipped_label_names  # noqa: E402
+from _audio_dialogues.generation.pipeline import generate  # noqa: E402
 
 
 def synthetic_strong_labels(path: Path, clips: int, seed: int = 0) -> Path:

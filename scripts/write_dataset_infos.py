@@ -14,9 +14,9 @@ from pathlib import Path
 import datasets
 from datasets.info import DatasetInfosDict
 
-from _audio_dialogues import builder
-from _audio_dialogues.features import dataset_features
-from _audio_dialogues.subsets import SUBSETS
+from _audio_dialogues.core.subsets import SUBSETS
+from _audio_dialogues.loading import builder
+from _audio_dialogues.loading.features import dataset_features
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -49,8 +49,8 @@ from typing import IO, Any, Iterator, Mapping, Sequence
 import numpy as np
 import soundfile
 
-from _audio_dialogues.release import read_release_file
-from _audio_dialogues.subsets import SUBSETS
+from _audio_dialogues.core.release import read_release_file
+from _audio_dialogues.core.subsets import SUBSETS
 
 SPLITS = ("train", "test")
 FORMATS = ("json", "jsonl")

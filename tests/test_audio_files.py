@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from _audio_dialogues.audio_files import AudioName, index_audio_dirs, parse_audio_name
+from _audio_dialogues.core.audio_files import AudioName, index_audio_dirs, parse_audio_name
 
 YTID = "2oSP0SN3d2g"
 

@@ -8,8 +8,8 @@ import pickle
 import pytest
 from conftest import dialogue, write_clip, write_release
 
-from _audio_dialogues import splits
-from _audio_dialogues.audio_files import index_audio_dirs
+from _audio_dialogues.core import splits
+from _audio_dialogues.core.audio_files import index_audio_dirs
 from audio_dialogues import load_dataset
 
 INSIDE, OUTSIDE, TINY = "aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 from conftest import write_clip
 
-from _audio_dialogues.decoding import AudioDecodeError, decode_audio
+from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio
 
 
 def wav_bytes(tmp_path: Path) -> bytes:
@@ -93,7 +93,7 @@ def test_a_bad_clip_in_a_load_names_the_file_and_the_records_or_becomes_none(tmp
 
     from conftest import dialogue, write_release
 
-    from _audio_dialogues import decoding
+    from _audio_dialogues.core import decoding
     from audio_dialogues import load_dataset
 
     clips = tmp_path / "clips"

@@ -21,7 +21,7 @@ import datasets
 import pytest
 
 import audio_dialogues
-from _audio_dialogues.release import ReleaseFormatError, read_release_file
+from _audio_dialogues.core.release import ReleaseFormatError, read_release_file
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 GOOD = {"audio_id": "Y2oSP0SN3d2g.wav", "dialogue": [{"user": "What is it?", "assistant": "A dog barking."}]}

@@ -6,9 +6,9 @@ import huggingface_hub
 import pytest
 from huggingface_hub import DatasetCard
 
-from _audio_dialogues.cli import main
-from _audio_dialogues.convert import to_dialogue
-from _audio_dialogues.sources import sample_audio_dir, sample_manifest
+from _audio_dialogues.cli.main import main
+from _audio_dialogues.core.sources import sample_audio_dir, sample_manifest
+from _audio_dialogues.outputs.convert import to_dialogue
 
 
 def test_demo_describes_every_config_and_split(capsys, cache_dir):

@@ -26,8 +26,12 @@ import pytest
 import soundfile
 from conftest import write_clip
 
-from _audio_dialogues.cli import main
-from _audio_dialogues.convert import (
+from _audio_dialogues.cli.main import main
+from _audio_dialogues.core.release import ReleaseFormatError
+from _audio_dialogues.core.sources import sample_manifest
+from _audio_dialogues.core.subsets import CONFIGS
+from _audio_dialogues.loading.load import load_dataset
+from _audio_dialogues.outputs.convert import (
     FORMATS,
     ConvertedFileError,
     NoAudioFileError,
@@ -40,10 +44,6 @@ from _audio_dialogues.convert import (
     to_swift,
     write_jsonl,
 )
-from _audio_dialogues.loading import load_dataset
-from _audio_dialogues.release import ReleaseFormatError
-from _audio_dialogues.sources import sample_manifest
-from _audio_dialogues.subsets import CONFIGS
 
 
 @pytest.fixture(scope="module")
@@ -460,7 +460,7 @@ def test_console_script_converts(tmp_path):
 
 def test_lhotse_recordings_and_cuts(sample):
     pytest.importorskip("lhotse")
-    from _audio_dialogues.lhotse_interop import to_lhotse
+    from _audio_dialogues.outputs.lhotse_interop import to_lhotse
 
     for config in CONFIGS:
         rows = sample[config, "train"]
@@ -487,7 +487,7 @@ def test_lhotse_cuts_round_trip_through_a_manifest(sample, tmp_path):
     pytest.importorskip("lhotse")
     from lhotse import CutSet
 
-    from _audio_dialogues.lhotse_interop import to_lhotse
+    from _audio_dialogues.outputs.lhotse_interop import to_lhotse
 
     _, cuts, _ = to_lhotse(sample["music_dialogues", "test"])
     cuts.to_file(tmp_path / "cuts.jsonl.gz")
@@ -498,7 +498,7 @@ def test_lhotse_cuts_round_trip_through_a_manifest(sample, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("lhotse") is not None, reason="lhotse is installed here")
 def test_lhotse_missing_says_which_extra_to_install(sample):
-    from _audio_dialogues.lhotse_interop import to_lhotse
+    from _audio_dialogues.outputs.lhotse_interop import to_lhotse
 
     with pytest.raises(ImportError, match=re.escape("pip install 'audio-dialogues[lhotse]'")):
         to_lhotse(sample["music_dialogues", "test"])

@@ -23,9 +23,9 @@ import pytest
 import soundfile
 from conftest import dialogue, sigint_as_in_a_terminal, write_release
 
-from _audio_dialogues.audio_files import parse_audio_name
-from _audio_dialogues.cli import main
-from _audio_dialogues.download import (
+from _audio_dialogues.cli.main import main
+from _audio_dialogues.core.audio_files import parse_audio_name
+from _audio_dialogues.download.run import (
     LEDGER,
     LEDGER_COLUMNS,
     STATUSES,
@@ -249,7 +249,7 @@ def test_plan_has_each_id_once_with_its_splits_and_window(release, tmp_path):
 
 
 def test_music_dialogues_windows_come_from_the_shipped_musiccaps_csv():
-    from _audio_dialogues.musiccaps import shipped_musiccaps
+    from _audio_dialogues.core.musiccaps import shipped_musiccaps
 
     plan = plan_clips("music_dialogues")  # the bundled sample
     musiccaps = shipped_musiccaps()
@@ -349,7 +349,7 @@ def test_download_cuts_the_window_records_every_clip_and_resumes(server, release
     assert ledger(out) == rows  # only the id without a time was looked at again, and it still has none
 
     # The loader finds the clips by id.
-    from _audio_dialogues.loading import load_dataset
+    from _audio_dialogues.loading.load import load_dataset
 
     ds = load_dataset(
         "audioset_dialogues",
@@ -583,7 +583,7 @@ def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, 
 
 
 def test_which_recorded_clips_a_rerun_tries_again(tmp_path):
-    from _audio_dialogues.download import FetchOptions, LedgerRow, _to_fetch
+    from _audio_dialogues.download.run import FetchOptions, LedgerRow, _to_fetch
 
     clip = Clip(OK_ID, ("train",), WINDOWS[OK_ID])
     (tmp_path / "there.flac").write_bytes(b"x")

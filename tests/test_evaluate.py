@@ -16,8 +16,9 @@ from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-from _audio_dialogues.cli import main
-from _audio_dialogues.evaluate import (
+from _audio_dialogues.cli.main import main
+from _audio_dialogues.core.splits import read_release
+from _audio_dialogues.evaluation.score import (
     JavaMissingError,
     PredictionError,
     Query,
@@ -26,7 +27,6 @@ from _audio_dialogues.evaluate import (
     read_predictions,
     run_protocol,
 )
-from _audio_dialogues.splits import read_release
 
 CONFIG = "audioset_dialogues"
 # (reference, prediction) per turn, per dialogue: unicode, punctuation-only differences, turns sharing no word.

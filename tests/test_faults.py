@@ -29,7 +29,7 @@ from conftest import REPO, dialogue, write_release
 from synthetic import write_release as write_synthetic
 
 import audio_dialogues
-from _audio_dialogues.release import ReleaseFormatError
+from _audio_dialogues.core.release import ReleaseFormatError
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 DATASETS_3 = datasets.__version__.startswith("3.")
@@ -70,7 +70,7 @@ def digest(rows: list[tuple[str, str, list]]) -> str:
 _PAUSED_LOAD = """
 import sys, time
 import audio_dialogues
-from _audio_dialogues import builder
+from _audio_dialogues.loading import builder
 
 data_dir, cache_dir, marker, pause_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 to_example, made = builder.to_example, 0
@@ -135,7 +135,7 @@ def test_a_prepare_killed_midway_is_never_served_and_the_next_load_rebuilds(tmp_
 _RACING_LOAD = """
 import hashlib, json, os, sys, time
 import audio_dialogues
-from _audio_dialogues import builder
+from _audio_dialogues.loading import builder
 
 data_dir, cache_dir, go = sys.argv[1], sys.argv[2], sys.argv[3]
 while not os.path.exists(go):

@@ -5,8 +5,8 @@ import pytest
 import soundfile
 from conftest import write_clip
 
-from _audio_dialogues.decoding import AudioDecodeError, decode_audio
-from _audio_dialogues.features import SoundfileAudio
+from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio
+from _audio_dialogues.loading.features import SoundfileAudio
 from audio_dialogues import CONFIGS
 
 
@@ -74,8 +74,8 @@ def test_rows_are_built_exactly_as_datasets_would_encode_them(config, cache_dir)
 
     import datasets
 
-    from _audio_dialogues.features import PreEncodedFeatures, StorageRow, dataset_features, to_example
-    from _audio_dialogues.splits import SplitSource
+    from _audio_dialogues.core.splits import SplitSource
+    from _audio_dialogues.loading.features import PreEncodedFeatures, StorageRow, dataset_features, to_example
     from audio_dialogues import SUBSETS, AudioDialogues
 
     multi_audio = SUBSETS[config].rules.multi_audio

@@ -16,14 +16,19 @@ import pytest
 from chat_server import ChatServer, HttpReply
 from conftest import sigint_as_in_a_terminal, write_clip
 
-from _audio_dialogues.chat import BackendError
-from _audio_dialogues.cli import main
-from _audio_dialogues.filters import ClapScorer, filter_dialogue, find_low_confidence_phrase, low_confidence_phrases
-from _audio_dialogues.generate import generate, hash_split, paper_test_share, read_ids
-from _audio_dialogues.musiccaps import MUSICCAPS_COLUMNS, shipped_musiccaps, shipped_musiccaps_file
-from _audio_dialogues.prompts import InvalidReply, parse_dialogue_reply
-from _audio_dialogues.splits import read_release
-from _audio_dialogues.strong_labels import StrongLabelsFormatError, read_strong_labels, shipped_label_names
+from _audio_dialogues.cli.main import main
+from _audio_dialogues.core.musiccaps import MUSICCAPS_COLUMNS, shipped_musiccaps, shipped_musiccaps_file
+from _audio_dialogues.core.splits import read_release
+from _audio_dialogues.core.strong_labels import StrongLabelsFormatError, read_strong_labels, shipped_label_names
+from _audio_dialogues.generation.chat import BackendError
+from _audio_dialogues.generation.filters import (
+    ClapScorer,
+    filter_dialogue,
+    find_low_confidence_phrase,
+    low_confidence_phrases,
+)
+from _audio_dialogues.generation.pipeline import generate, hash_split, paper_test_share, read_ids
+from _audio_dialogues.generation.prompts import InvalidReply, parse_dialogue_reply
 
 FAST = {"backoff_base": 0.01, "progress": False, "echo": lambda text: None}
 TURN = {"user": "What is playing?", "assistant": "A song with a guitar."}
@@ -186,7 +191,7 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
     assert sorted(asked) == sorted(captions.values())  # the prompt holds the clip's caption
     assert all(body["model"] == "test-model" and body["messages"][0]["role"] == "system" for body in server.requests)
 
-    from _audio_dialogues.loading import load_dataset
+    from _audio_dialogues.loading.load import load_dataset
 
     ds = load_dataset("music_dialogues", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir)
     assert {split: len(ds[split]) for split in ds} == {"train": 3, "test": 2}
@@ -300,7 +305,7 @@ def test_audioset_events_with_descriptions_asked_once_per_label(tmp_path, server
         "Sound of Dog (A dog barking in short bursts): [0.406s-9.237s], [9.575s-10.000s]"
     )
 
-    from _audio_dialogues.loading import load_dataset
+    from _audio_dialogues.loading.load import load_dataset
 
     ds = load_dataset("audioset_dialogues", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir)
     assert {split: len(ds[split]) for split in ds} == {"train": 5, "test": 3}
@@ -361,7 +366,7 @@ def test_comparisons_show_an_anchor_with_its_neighbours(tmp_path, server, cache_
             assert min(chosen) >= max(others) if entry["most_similar"] else max(chosen) <= min(others)
     assert "comparison neighbours by the cosine similarity of their label sets" in summary.summary()
 
-    from _audio_dialogues.loading import load_dataset
+    from _audio_dialogues.loading.load import load_dataset
 
     ds = load_dataset(
         "audioset_comparison", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir, decode=False
@@ -600,7 +605,7 @@ def test_comparison_neighbours_by_audio_embeddings_when_the_scorer_has_them(tmp_
 
 RUN = """
 import sys
-from _audio_dialogues.generate import generate
+from _audio_dialogues.generation.pipeline import generate
 summary = generate(sys.argv[1], "music_dialogues", ids=sys.argv[2], base_url=sys.argv[3], concurrency=2, progress=False)
 print(summary.summary())
 sys.exit(130 if summary.interrupted else 0)
@@ -685,7 +690,7 @@ def test_the_console_script_runs_against_the_server(tmp_path, server):
 
 
 def test_two_runs_on_one_folder_are_refused_instead_of_paying_twice(tmp_path, server):
-    from _audio_dialogues.ledger import OutDirLock
+    from _audio_dialogues.engine.ledger import OutDirLock
 
     ids_file = write_ids(tmp_path / "ids", music_ids(1, 0))
     with OutDirLock(tmp_path / "out" / "music_dialogues" / ".generate.lock", "generate run"):

@@ -29,14 +29,14 @@ import soundfile
 from conftest import REPO, dialogue, sigint_as_in_a_terminal, write_clip, write_release
 from datasets.exceptions import NonMatchingSplitsSizesError
 
-from _audio_dialogues.audio_files import index_audio_dirs
-from _audio_dialogues.cli import main as cli_main
-from _audio_dialogues.decoding import AudioDecodeError, decode_audio
-from _audio_dialogues.export import MANIFEST, export
-from _audio_dialogues.features import restore_audio_decoding
-from _audio_dialogues.release import ReleaseFormatError, read_release_file
-from _audio_dialogues.sources import sample_audio_dir, sample_dir
-from _audio_dialogues.subsets import SUBSETS
+from _audio_dialogues.cli.main import main as cli_main
+from _audio_dialogues.core.audio_files import index_audio_dirs
+from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio
+from _audio_dialogues.core.release import ReleaseFormatError, read_release_file
+from _audio_dialogues.core.sources import sample_audio_dir, sample_dir
+from _audio_dialogues.core.subsets import SUBSETS
+from _audio_dialogues.loading.features import restore_audio_decoding
+from _audio_dialogues.outputs.export import MANIFEST, export
 from audio_dialogues import load_dataset, read_release
 
 MUSIC = "music_dialogues"
@@ -128,7 +128,7 @@ def test_a_failed_load_leaves_the_previous_export_whole(tmp_path, cache_dir):
 
 _EXPORT_CHILD = """
 import sys
-from _audio_dialogues.export import export
+from _audio_dialogues.outputs.export import export
 export(sys.argv[1], ["audioset_dialogues", "music_dialogues"], data_dir=sys.argv[2], cache_dir=sys.argv[3],
        overwrite=True, verification_mode="no_checks", max_shard_size=20000)
 """
@@ -483,10 +483,10 @@ def test_a_clip_replaced_by_a_pipe_or_device_after_the_prepare_is_refused_withou
 _AS_NOBODY = """
 import os, sys
 import encodings.utf_8_sig
-from _audio_dialogues.audio_files import index_audio_dirs
-from _audio_dialogues.decoding import AudioDecodeError, decode_audio
-from _audio_dialogues.release import ReleaseFormatError, read_release_file
-from _audio_dialogues.subsets import SUBSETS
+from _audio_dialogues.core.audio_files import index_audio_dirs
+from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio
+from _audio_dialogues.core.release import ReleaseFormatError, read_release_file
+from _audio_dialogues.core.subsets import SUBSETS
 if os.geteuid() == 0:
     os.setgid(65534)
     os.setuid(65534)

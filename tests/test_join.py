@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from _audio_dialogues.audio_files import index_audio_dirs
-from _audio_dialogues.join import MissingAudioError, join_audio
-from _audio_dialogues.release import Record
-from _audio_dialogues.reports import JoinReport
-from _audio_dialogues.reports import write_join_report as write_report
+from _audio_dialogues.core.audio_files import index_audio_dirs
+from _audio_dialogues.core.join import MissingAudioError, join_audio
+from _audio_dialogues.core.release import Record
+from _audio_dialogues.core.reports import JoinReport
+from _audio_dialogues.core.reports import write_join_report as write_report
 
 TURN = ({"user": "q", "assistant": "a"},)
 

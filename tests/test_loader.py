@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import dialogue, write_clip, write_release
 
-import _audio_dialogues.builder
+import _audio_dialogues.loading.builder
 import audio_dialogues
-from _audio_dialogues.join import MissingAudioError
-from _audio_dialogues.release import ReleaseFormatError
-from _audio_dialogues.sources import sample_dir, sample_manifest
+from _audio_dialogues.core.join import MissingAudioError
+from _audio_dialogues.core.release import ReleaseFormatError
+from _audio_dialogues.core.sources import sample_dir, sample_manifest
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 CONFIGS = list(audio_dialogues.CONFIGS)
@@ -323,7 +323,7 @@ def test_skip_verifies_the_release_count_before_dropping(tmp_path, cache_dir):
 def test_package_version_and_code_are_part_of_the_cache_key(monkeypatch, cache_dir):
     builder = AudioDialogues("music_dialogues", cache_dir=cache_dir)
     assert f"/{audio_dialogues.__version__}" in builder.cache_dir.replace(os.sep, "/")
-    monkeypatch.setattr(_audio_dialogues.builder, "code_fingerprint", lambda: "changed-code")
+    monkeypatch.setattr(_audio_dialogues.loading.builder, "code_fingerprint", lambda: "changed-code")
     assert AudioDialogues("music_dialogues", cache_dir=cache_dir).cache_dir != builder.cache_dir
 
 

@@ -7,7 +7,7 @@ from conftest import REPO
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
-from _audio_dialogues.features import dataset_features
+from _audio_dialogues.loading.features import dataset_features
 from audio_dialogues import SUBSETS
 
 

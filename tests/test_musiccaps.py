@@ -13,8 +13,8 @@ from conftest import REPO, dialogue, write_release
 from test_loader import DATASETS_3
 
 import audio_dialogues
-from _audio_dialogues.join import JoinedRecord
-from _audio_dialogues.musiccaps import (
+from _audio_dialogues.core.join import JoinedRecord
+from _audio_dialogues.core.musiccaps import (
     MUSICCAPS_COLUMN_NAMES,
     MusicCapsFormatError,
     match_musiccaps,
@@ -22,8 +22,8 @@ from _audio_dialogues.musiccaps import (
     read_musiccaps,
     shipped_musiccaps_file,
 )
-from _audio_dialogues.release import Record
-from _audio_dialogues.reports import MusicCapsReport, write_musiccaps_report
+from _audio_dialogues.core.release import Record
+from _audio_dialogues.core.reports import MusicCapsReport, write_musiccaps_report
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 CSV = REPO / "data" / "metadata" / "musiccaps-public.csv"
@@ -232,9 +232,9 @@ def test_through_datasets_load_dataset(cache_dir):
 
 def test_rows_with_metadata_are_built_exactly_as_datasets_would_encode_them(tmp_path):
     """As test_features' test of the same name: PreEncodedFeatures may pass these rows through unencoded."""
-    from _audio_dialogues.features import StorageRow, dataset_features, to_example
-    from _audio_dialogues.musiccaps import shipped_musiccaps
-    from _audio_dialogues.splits import SplitSource
+    from _audio_dialogues.core.musiccaps import shipped_musiccaps
+    from _audio_dialogues.core.splits import SplitSource
+    from _audio_dialogues.loading.features import StorageRow, dataset_features, to_example
 
     write_release(
         tmp_path,

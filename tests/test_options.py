@@ -11,8 +11,8 @@ import sys
 import pytest
 from conftest import REPO
 
-from _audio_dialogues.cli import build_parser, load_kwargs
-from _audio_dialogues.options import OPTIONS, AudioDialoguesConfig, check_options
+from _audio_dialogues.cli.main import build_parser, load_kwargs
+from _audio_dialogues.loading.options import OPTIONS, AudioDialoguesConfig, check_options
 from audio_dialogues import AudioDialogues, load_dataset
 
 
@@ -136,7 +136,8 @@ def test_the_package_never_imports_the_script():
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 yield node.module
 
-    offenders = [p.name for p in (REPO / "_audio_dialogues").glob("*.py") if "audio_dialogues" in set(imported(p))]
+    package = REPO / "_audio_dialogues"
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py") if "audio_dialogues" in set(imported(p))]
     assert offenders == []
 
 

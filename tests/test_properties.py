@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from _audio_dialogues.audio_files import AUDIO_EXTENSIONS, index_audio_dirs, parse_audio_name
-from _audio_dialogues.release import Record, RecordRules, ReleaseFormatError, iter_release_file, parse_record
+from _audio_dialogues.core.audio_files import AUDIO_EXTENSIONS, index_audio_dirs, parse_audio_name
+from _audio_dialogues.core.release import Record, RecordRules, ReleaseFormatError, iter_release_file, parse_record
 from audio_dialogues import SUBSETS
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from _audio_dialogues.release import RecordRules, ReleaseFormatError, read_release_file
+from _audio_dialogues.core.release import RecordRules, ReleaseFormatError, read_release_file
 
 DIALOGUE = RecordRules(multi_audio=False, max_turns=4)
 COMPARISON = RecordRules(multi_audio=True, min_turns=1, max_turns=1, min_audios=2, max_audios=4)

@@ -66,7 +66,7 @@ def test_dataloader_workers_on_each_rank_see_every_record_once(world_size, relea
     pytest.importorskip("torch")
     from torch.utils.data import DataLoader
 
-    from _audio_dialogues.training import collate_audio
+    from _audio_dialogues.loading.training import collate_audio
 
     ds = stream("audioset_comparison", "train", release, cache_dir)
     seen: Counter[str] = Counter()

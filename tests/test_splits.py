@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import dialogue, write_release
 
-from _audio_dialogues.release import RecordRules
-from _audio_dialogues.splits import LazyShard, SplitSource, shard_bounds, shards_of
+from _audio_dialogues.core.release import RecordRules
+from _audio_dialogues.core.splits import LazyShard, SplitSource, shard_bounds, shards_of
 
 RULES = RecordRules(multi_audio=False, max_turns=4)
 
@@ -45,8 +45,8 @@ def test_a_pickled_source_carries_no_records_and_no_listing(tmp_path):
     """What num_proc jobs and spawned workers receive: they find the records in memory or read them again."""
     import pickle
 
-    from _audio_dialogues import splits
-    from _audio_dialogues.audio_files import index_audio_dirs
+    from _audio_dialogues.core import splits
+    from _audio_dialogues.core.audio_files import index_audio_dirs
 
     (tmp_path / "clips").mkdir()
     (tmp_path / "clips" / "abcdefghi00.wav").write_bytes(b"")
@@ -75,7 +75,7 @@ def test_a_lazy_split_checks_the_published_count_when_read(tmp_path):
 def test_paused_gc_restores_the_collector_state_even_on_error():
     import gc
 
-    from _audio_dialogues.splits import paused_gc
+    from _audio_dialogues.core.splits import paused_gc
 
     assert gc.isenabled()
     with pytest.raises(KeyError), paused_gc():

@@ -15,7 +15,7 @@ import pytest
 import soundfile
 from synthetic import _SHAPES, CLIP_FORMATS, main, write_audio, write_clips, write_release
 
-from _audio_dialogues.audio_files import parse_audio_name
+from _audio_dialogues.core.audio_files import parse_audio_name
 
 SMALL = {
     "audioset_dialogues": {"train": 23, "test": 5},

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from _audio_dialogues.training import pad_audio
+from _audio_dialogues.loading.training import pad_audio
 from audio_dialogues import load_dataset
 
 
@@ -82,7 +82,7 @@ def test_pad_audio_on_the_sample_keeps_every_clip(config, cache_dir):
 
 def test_collate_audio_gives_tensors_and_keeps_the_other_columns_as_lists(cache_dir):
     torch = pytest.importorskip("torch")
-    from _audio_dialogues.training import collate_audio
+    from _audio_dialogues.loading.training import collate_audio
 
     rows = list(load_dataset("audioset_comparison", "train", streaming=True, cache_dir=cache_dir))[:5]
     batch = collate_audio(rows, max_seconds=0.25)

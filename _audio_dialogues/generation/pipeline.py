@@ -39,7 +39,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .audio_files import AudioIndex, index_audio_dirs, parse_audio_name
+from ..core.audio_files import AudioIndex, index_audio_dirs, parse_audio_name
+from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
+from ..core.release import Turn
+from ..core.strong_labels import StrongClip, read_strong_labels, shipped_label_names
+from ..core.subsets import SPLITS, subset
+from ..engine.ledger import Ledger, OutDirLock
 from .chat import (
     Answer,
     BackendError,
@@ -53,8 +58,6 @@ from .chat import (
     ctrl_c_stops,
 )
 from .filters import PAPER_MIN_SIMILARITY, AudioEmbedder, Removal, SimilarityScorer, filter_dialogue, pair_text
-from .ledger import Ledger, OutDirLock
-from .musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .prompts import (
     BUILT_IN_PROMPTS,
@@ -65,9 +68,6 @@ from .prompts import (
     parse_description_reply,
     parse_dialogue_reply,
 )
-from .release import Turn
-from .strong_labels import StrongClip, read_strong_labels, shipped_label_names
-from .subsets import SPLITS, subset
 
 DEFAULT_MODEL = "gpt-4o-mini"
 # The paper's Table 1: mean turns per dialogue, and mean clips per comparison.
@@ -787,7 +787,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def add_cli(commands, loader_options) -> None:
-    from .subsets import CONFIGS
+    from ..core.subsets import CONFIGS
 
     p = commands.add_parser(
         "generate",

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..core.errors import did_you_mean
+from ..core.subsets import CONFIGS, subset
 from .builder import AudioDialogues
-from .options import did_you_mean
-from .subsets import CONFIGS, subset
 
 DATASET_NAME = "audio_dialogues"
 

@@ -15,11 +15,11 @@ import importlib
 import sys
 from typing import Any, Sequence
 
-from .options import OPTIONS, VERIFICATION_MODES
-from .subsets import CONFIGS
+from ..core.subsets import CONFIGS
+from ..loading.options import OPTIONS, VERIFICATION_MODES
 
 # The modules that add subcommands of their own (each has ``add_cli``).
-COMMAND_MODULES: tuple[str, ...] = ("convert", "download", "evaluate", "generate")
+COMMAND_MODULES: tuple[str, ...] = ("outputs.convert", "download.run", "evaluation.score", "generation.pipeline")
 
 
 def loader_options() -> argparse.ArgumentParser:
@@ -88,7 +88,7 @@ def _data_files(values: list[str]) -> dict[str, list[str]]:
 
 def demo(configs: Sequence[str] = CONFIGS, **load_kwargs) -> None:
     """Load each config through the public API and print what a user first wants to see."""
-    from .loading import load_dataset
+    from ..loading.load import load_dataset
 
     for config in configs:
         dataset_dict = load_dataset(config, **load_kwargs)
@@ -134,8 +134,8 @@ def export(
     **export_kwargs,
 ) -> None:
     """Write configs as Parquet + dataset card (see :mod:`.export`), and maybe upload them."""
-    from .export import export as export_dataset
-    from .export import push_to_hub as push
+    from ..outputs.export import export as export_dataset
+    from ..outputs.export import push_to_hub as push
 
     result = export_dataset(out_dir, configs, **export_kwargs)
     print(result.summary())
@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for name in COMMAND_MODULES:
-        importlib.import_module(f"{__package__}.{name}").add_cli(commands, loader)
+        importlib.import_module(f"_audio_dialogues.{name}").add_cli(commands, loader)
     return parser
 
 

@@ -21,10 +21,15 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, Union
 
-from .options import DataFiles, did_you_mean
+from .errors import did_you_mean
 from .release import RELEASE_SUFFIXES
+
+_ROOT_PACKAGE = __name__.split(".")[0]  # "_audio_dialogues": bundled data is its subpackage
+
+# What ``data_files`` may be: one path or glob, a list of them, or a mapping of split to either.
+DataFiles = Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]]
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ def bundled_file(folder: str, name: str = "") -> Path:
     """A file shipped with the package: ``data/<folder>/<name>`` of a checkout, which is installed as the
     package data ``_audio_dialogues.<folder>``; found with ``importlib.resources`` either way."""
     try:
-        path = Path(str(importlib.resources.files(f"{__package__}.{folder}").joinpath(name)))
+        path = Path(str(importlib.resources.files(f"{_ROOT_PACKAGE}.{folder}").joinpath(name)))
     except ModuleNotFoundError as err:
         raise FileNotFoundError(f"The bundled data {folder!r} is missing: reinstall audio-dialogues ({err}).") from err
     if not path.exists():
@@ -183,8 +188,9 @@ def sample_manifest() -> dict:
 def code_fingerprint() -> str:
     """A hash of this package's source, so a code change rebuilds."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    root = Path(__file__).resolve().parents[1]  # the package, with every subpackage's modules
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

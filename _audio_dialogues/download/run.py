@@ -40,11 +40,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .decoding import AudioDecodeError, audio_seconds
-from .ledger import OutDirLock
-from .options import check_options, did_you_mean
-from .splits import release_options
-from .strong_labels import split_segment_id
+from ..core.decoding import AudioDecodeError, audio_seconds
+from ..core.errors import did_you_mean
+from ..core.splits import release_options
+from ..core.strong_labels import split_segment_id
+from ..engine.ledger import OutDirLock
+from ..loading.options import check_options
 
 LEDGER = "download_status.tsv"
 LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")
@@ -196,7 +197,7 @@ def read_clip_times(path: str | os.PathLike) -> dict[str, ClipTime]:
 
 def musiccaps_times() -> dict[str, ClipTime]:
     """The windows of the shipped MusicCaps CSV (``start_s``, ``end_s``)."""
-    from .musiccaps import shipped_musiccaps
+    from ..core.musiccaps import shipped_musiccaps
 
     return {ytid: ClipTime(float(clip.start_s), float(clip.end_s)) for ytid, clip in shipped_musiccaps().items()}
 
@@ -260,7 +261,7 @@ def plan_clips(
     Read with the loader's own release reader (the bundled sample without ``data_dir``/``data_files``).
     ``only_missing`` (``.missing.tsv`` files) keeps only the ids they list.
     """
-    from .splits import read_release
+    from ..core.splits import read_release
 
     release = read_release(
         config,
@@ -926,7 +927,7 @@ def _run(
 
 def add_cli(commands, loader_options) -> None:
     """``audio-dialogues download OUT_DIR --config CONFIG ...``"""
-    from .subsets import CONFIGS, SPLITS
+    from ..core.subsets import CONFIGS, SPLITS
 
     p = commands.add_parser(
         "download",

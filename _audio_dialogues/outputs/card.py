@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datasets.info import DatasetInfosDict
 
-from .builder import _CITATION
-from .subsets import SUBSETS
+from ..core.subsets import SUBSETS
+from ..loading.builder import _CITATION
 
 _AUDIO_LICENCE = {True: "; embedded here for private or local use only", False: ", not included"}
 

@@ -64,9 +64,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
 
-from .decoding import AudioDecodeError, audio_seconds
-from .release import Turn, parse_dialogue
-from .subsets import CONFIGS
+from ..core.decoding import AudioDecodeError, audio_seconds
+from ..core.release import Turn, parse_dialogue
+from ..core.subsets import CONFIGS
 
 FORMATS: tuple[str, ...] = ("openai", "llava", "swift")
 
@@ -349,7 +349,7 @@ def convert_configs(
     arguments and they are reused, not written again. ``OUT`` appears when every part is written; then the
     parts are removed. Ids are ``<config>/<split>-<position>``.
     """
-    from .loading import load_dataset
+    from ..loading.load import load_dataset
 
     _converter(format)
     out, total = Path(out), ConvertCounts(format)

@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import soundfile
 
-from .audio_files import parse_audio_name
-from .decoding import DEFAULT_MAX_SECONDS, AudioDecodeError, count_failure, decode_audio
-from .join import JoinedRecord
-from .musiccaps import MusicCapsClip, musiccaps_columns
+from ..core.audio_files import parse_audio_name
+from ..core.decoding import DEFAULT_MAX_SECONDS, AudioDecodeError, count_failure, decode_audio
+from ..core.join import JoinedRecord
+from ..core.musiccaps import MusicCapsClip, musiccaps_columns
 
 logger = logging.getLogger("audio_dialogues")
 

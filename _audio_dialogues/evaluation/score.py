@@ -41,10 +41,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .release import Turn
-from .splits import read_release, release_options
-from .subsets import CONFIGS
-from .subsets import subset as subset_row
+from ..core.release import Turn
+from ..core.splits import read_release, release_options
+from ..core.subsets import CONFIGS
+from ..core.subsets import subset as subset_row
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -406,7 +406,7 @@ def run_protocol(
     there (an unfinished last line from an interrupted write is dropped and redone). The settings are
     kept in ``<out>.protocol.json``; a rerun with other settings is refused.
     """
-    from .loading import load_dataset
+    from ..loading.load import load_dataset
 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1.")

@@ -79,10 +79,10 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
 from datasets.utils.py_utils import convert_file_size_to_int
 
+from ..core.decoding import check_readable
+from ..core.subsets import CONFIGS, SUBSETS
+from ..loading.features import audio_feature, list_of
 from .card import dataset_card
-from .decoding import check_readable
-from .features import audio_feature, list_of
-from .subsets import CONFIGS, SUBSETS
 
 logger = logging.getLogger("audio_dialogues")
 TEXT_ROW_GROUP_ROWS = 1000
@@ -150,7 +150,7 @@ def export(
         FileExistsError: ``out_dir`` holds files and ``overwrite`` is not set, or it is not provably an
             earlier export, or it holds an input of the load.
     """
-    from .loading import load_dataset
+    from ..loading.load import load_dataset
 
     configs = list(dict.fromkeys(configs))
     unknown = [c for c in configs if c not in SUBSETS]

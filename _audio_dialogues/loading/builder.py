@@ -19,13 +19,11 @@ from pathlib import Path
 
 import datasets
 
-from . import __version__
-from .audio_files import AudioIndex, index_audio_dirs
-from .features import PreEncodedFeatures, dataset_features, to_example
-from .musiccaps import shipped_musiccaps, shipped_musiccaps_file
-from .options import OPTIONS, AudioDialoguesConfig, check_builder_arguments, check_options, defaults
-from .reports import log_report, read_report, write_report
-from .sources import (
+from .. import __version__
+from ..core.audio_files import AudioIndex, index_audio_dirs
+from ..core.musiccaps import shipped_musiccaps, shipped_musiccaps_file
+from ..core.reports import log_report, read_report, write_report
+from ..core.sources import (
     ReleaseSource,
     check_cache_dir,
     code_fingerprint,
@@ -33,8 +31,10 @@ from .sources import (
     sample_audio_dir,
     verify_record_count,
 )
-from .splits import NUM_SHARDS, SplitSource, paused_gc, shards_of, split_sources
-from .subsets import SUBSETS, subset
+from ..core.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of, split_sources
+from ..core.subsets import SUBSETS, subset
+from .features import PreEncodedFeatures, dataset_features, to_example
+from .options import OPTIONS, AudioDialoguesConfig, check_builder_arguments, check_options, defaults
 
 logger = logging.getLogger("audio_dialogues")
 

@@ -20,8 +20,8 @@ import json
 import re
 from typing import Mapping, Sequence
 
-from .release import Turn
-from .strong_labels import StrongClip
+from ..core.release import Turn
+from ..core.strong_labels import StrongClip
 
 CLIP_PLACEHOLDER = "$clip"
 

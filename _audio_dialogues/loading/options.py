@@ -13,7 +13,6 @@ Adding an option is one field on :class:`AudioDialoguesConfig` and one row in :d
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from typing import Any, Literal, Mapping, Sequence, Union
 
 import datasets
 
-DataFiles = Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]]
+from ..core.errors import did_you_mean
+
 AudioDirs = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
 
@@ -105,11 +105,6 @@ def defaults() -> dict[str, Any]:
     """Each option's default, from the config's fields."""
     fields = {f.name: f.default for f in dataclasses.fields(AudioDialoguesConfig)}
     return {name: fields[name] for name in OPTIONS}
-
-
-def did_you_mean(word: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def subset(config: str) -> Subset:
     try:
         return SUBSETS[config]
     except (KeyError, TypeError):
-        from .options import did_you_mean
+        from .errors import did_you_mean
 
         raise ValueError(
             f"Unknown config {config!r}: choose one of {', '.join(CONFIGS)}.{did_you_mean(config, CONFIGS)}"

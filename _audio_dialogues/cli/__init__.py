@@ -1,0 +1,1 @@
+"""The ``audio-dialogues`` command: a thin layer over the library, one function per subcommand."""
