@@ -19,7 +19,8 @@ from ..core.subsets import CONFIGS
 from ..loading.options import OPTIONS, VERIFICATION_MODES
 
 # The modules that add subcommands of their own (each has ``add_cli``).
-COMMAND_MODULES: tuple[str, ...] = ("outputs.convert", "download.run", "evaluation.score", "generation.pipeline")
+# The commands with a module of their own in this folder (each has ``add_cli``), in the order of the work.
+COMMAND_MODULES: tuple[str, ...] = ("generate", "download", "convert", "evaluate")
 
 
 def loader_options() -> argparse.ArgumentParser:
@@ -190,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for name in COMMAND_MODULES:
-        importlib.import_module(f"_audio_dialogues.{name}").add_cli(commands, loader)
+        importlib.import_module(f"{__package__}.{name}").add_cli(commands, loader)
     return parser
 
 

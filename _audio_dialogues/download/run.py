@@ -38,11 +38,10 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..core.decoding import AudioDecodeError, audio_seconds
 from ..core.errors import did_you_mean
-from ..core.splits import release_options
 from ..core.strong_labels import split_segment_id
 from ..engine.ledger import OutDirLock
 from ..loading.options import check_options
@@ -923,108 +922,3 @@ def _run(
 
 
 # --- the command ---------------------------------------------------------------------------------------------------
-
-
-def add_cli(commands, loader_options) -> None:
-    """``audio-dialogues download OUT_DIR --config CONFIG ...``"""
-    from ..core.subsets import CONFIGS, SPLITS
-
-    p = commands.add_parser(
-        "download",
-        parents=[loader_options],
-        help="download the YouTube clips of a config with yt-dlp + ffmpeg (resumable)",
-        description=__doc__.split("\n\n")[0],
-    )
-    p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the clips and download_status.tsv")
-    p.add_argument("--config", required=True, choices=CONFIGS)
-    p.add_argument("--split", action="append", choices=SPLITS, help="only this split (repeatable; default: all)")
-    p.add_argument(
-        "--clip-times",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="AudioSet strong-label TSV or segments CSV giving each clip's window (repeatable)",
-    )
-    p.add_argument(
-        "--only-missing",
-        action="append",
-        default=[],
-        metavar="MISSING_TSV",
-        help="only the clips listed in a load's <split>.missing.tsv (repeatable)",
-    )
-    p.add_argument("--url-template", default=YOUTUBE_URL, help="where a clip's video is, {youtube_id} substituted")
-    p.add_argument("--jobs", type=int, default=3, help="parallel downloads (default 3)")
-    p.add_argument("--retries", type=int, default=3, help="retries of a rate-limited or failed clip (default 3)")
-    p.add_argument(
-        "--backoff",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="wait before the first retry, doubled each retry, with jitter (default 10)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="stop a clip's yt-dlp or ffmpeg after this long (default 300)",
-    )
-    p.add_argument("--audio-format", choices=AUDIO_FORMATS, default="flac", help="(default flac)")
-    p.add_argument("--cookies", metavar="FILE", help="cookies.txt passed to yt-dlp, for sign-in and age checks")
-    p.add_argument("--rate-limit", metavar="RATE", help="yt-dlp's --limit-rate per download, e.g. 1M")
-    p.add_argument(
-        "--sleep",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="at least this long between two downloads' starts, all jobs together (default 0)",
-    )
-    p.add_argument("--limit", type=int, metavar="N", help="fetch at most N clips this run")
-    p.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="also retry clips recorded unavailable, private, not-found, empty, sign-in or age-restricted",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run_cli)
-
-
-def _run_cli(args, load_kwargs: Mapping) -> int:
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops as cleanly as Ctrl-C
-    try:
-        result = download(
-            args.out_dir,
-            args.config,
-            args.split,
-            clip_times=args.clip_times,
-            only_missing=args.only_missing,
-            url_template=args.url_template,
-            jobs=args.jobs,
-            retries=args.retries,
-            backoff=args.backoff,
-            timeout=args.timeout,
-            audio_format=args.audio_format,
-            # --sampling-rate is a load option: not given -> 16000; "none" -> the source's rate.
-            sampling_rate=load_kwargs.get("sampling_rate", 16000),
-            cookies=args.cookies,
-            rate_limit=args.rate_limit,
-            sleep=args.sleep,
-            limit=args.limit,
-            retry_failed=args.retry_failed,
-            progress=not args.no_progress,
-            **release_options(load_kwargs),
-        )
-    except (ValueError, RuntimeError, OSError) as err:
-        print(f"audio-dialogues download: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # while reading the release, before any download started
-        print("audio-dialogues download: interrupted before any download started", file=sys.stderr)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(result.summary())
-    return 130 if result.interrupted else 0
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,7 +42,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..core.release import Turn
 from ..core.splits import read_release, release_options
-from ..core.subsets import CONFIGS
 from ..core.subsets import subset as subset_row
 
 logger = logging.getLogger("audio_dialogues")
@@ -539,39 +537,3 @@ def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> tuple[set[str
 
 # ---------------------------------------------------------------------------------------------
 # The command
-
-
-def add_cli(commands, loader_options) -> None:
-    """``audio-dialogues evaluate PREDICTIONS --config CONFIG [--split test] [--output SCORES.json] [--subset]``."""
-    parser = commands.add_parser(
-        "evaluate",
-        parents=[loader_options],
-        help="score a predictions file (JSON Lines: id, answers) with BLEU-4, ROUGE-L and CIDEr, as in the paper",
-    )
-    parser.add_argument(
-        "predictions",
-        metavar="PREDICTIONS",
-        help='JSON Lines, one dialogue a line: {"id": "test-000012", "answers": [...]}',
-    )
-    parser.add_argument("--config", required=True, choices=CONFIGS)
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--output", metavar="SCORES.json", help="also write the scores as JSON here")
-    parser.add_argument(
-        "--subset",
-        action="store_true",
-        help="score only the dialogues predicted (default: every dialogue of the split must be)",
-    )
-    parser.set_defaults(run=_run)
-
-
-def _run(args, load_kwargs: dict) -> int:
-    try:
-        scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options(load_kwargs))
-    except (PredictionError, JavaMissingError, FileNotFoundError, ImportError) as err:
-        print(f"audio-dialogues evaluate: {err}", file=sys.stderr)
-        return 1
-    print(scores.table())
-    if args.output:
-        Path(args.output).write_text(scores.to_json() + "\n", encoding="utf-8")
-        print(f"scores written to {args.output}")
-    return 0

@@ -45,7 +45,7 @@ give the records as written: it makes every content part of the ``openai`` forma
 absent ones as ``None``, and Qwen2-Audio's template then takes each text part for an audio part (see
 :func:`drop_absent_keys`); 5.x reads the parts as written (a ``Json`` column).
 
-The ``convert`` command (:func:`add_cli`) writes several configs and splits into one file, with ids
+The ``convert`` command (:mod:`..cli.convert`) writes several configs and splits into one file, with ids
 ``<config>/<split>-<position>``, resuming an interrupted run (:func:`convert_configs`).
 
 A missing clip (audio ``None``, loaded with ``missing_audio="keep"``) has no file to point to, and no
@@ -56,7 +56,6 @@ unusable too. :func:`write_jsonl` leaves such examples out and counts them, with
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -380,35 +379,3 @@ def convert_configs(
     os.replace(temporary, out)
     shutil.rmtree(parts)
     return total
-
-
-def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
-    """The ``convert`` subcommand."""
-    p = commands.add_parser(
-        "convert",
-        parents=[loader_options],
-        help="write splits in a chat format for training (default: the bundled sample)",
-    )
-    p.add_argument(
-        "--format",
-        required=True,
-        choices=FORMATS,
-        help="openai (Qwen2-Audio), llava (Audio Flamingo 3) or swift (ms-swift)",
-    )
-    p.add_argument("out", metavar="OUT.jsonl")
-    p.add_argument(
-        "--config",
-        action="append",
-        choices=CONFIGS,
-        help=f"a config to write (repeatable, written in the order given; default {CONFIGS[0]})",
-    )
-    p.add_argument("--split", action="append", help="a split to write (repeatable; default train)")
-    p.set_defaults(run=_run)
-
-
-def _run(args: argparse.Namespace, load_kwargs: dict) -> int:
-    configs, splits = args.config or [CONFIGS[0]], args.split or ["train"]
-    total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
-    if len(configs) * len(splits) > 1:
-        print(f"all -> {args.out}\n{total.summary()}")
-    return 0
