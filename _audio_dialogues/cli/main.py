@@ -10,17 +10,15 @@ it loads) and sets ``run=function(args, load_kwargs) -> exit code``.
 from __future__ import annotations
 
 import argparse
-import collections
 import importlib
 import sys
 from typing import Any, Sequence
 
-from ..core.subsets import CONFIGS
 from ..loading.options import OPTIONS, VERIFICATION_MODES
 
 # The modules that add subcommands of their own (each has ``add_cli``).
 # The commands with a module of their own in this folder (each has ``add_cli``), in the order of the work.
-COMMAND_MODULES: tuple[str, ...] = ("generate", "download", "convert", "evaluate")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "generate", "download", "export", "convert", "evaluate")
 
 
 def loader_options() -> argparse.ArgumentParser:
@@ -87,108 +85,10 @@ def _data_files(values: list[str]) -> dict[str, list[str]]:
     return files
 
 
-def demo(configs: Sequence[str] = CONFIGS, **load_kwargs) -> None:
-    """Load each config through the public API and print what a user first wants to see."""
-    from ..loading.load import load_dataset
-
-    for config in configs:
-        dataset_dict = load_dataset(config, **load_kwargs)
-        for split, ds in dataset_dict.items():
-            print(f"\n=== {config} / {split} ===")
-            print(describe_split(ds))
-
-
-def describe_split(ds) -> str:
-    """Dialogues, turn histogram, audio found/missing, one dialogue as a transcript, the first clip."""
-    audio_column = "audios" if "audios" in ds.column_names else "audio"
-    stored = ds.data.column(audio_column).to_pylist()  # undecoded: no file is read for the counts
-    has_audio = [
-        all(v is not None for v in value) if isinstance(value, list) else value is not None for value in stored
-    ]
-    turns = collections.Counter(ds["num_turns"])
-    lines = [
-        f"dialogues: {len(ds)}",
-        "turns: " + ", ".join(f"{n} turn{'s' if n > 1 else ''}: {turns[n]}" for n in sorted(turns)),
-        f"audio: found for {sum(has_audio)}, missing for {len(ds) - sum(has_audio)}",
-    ]
-    if len(ds):
-        example = ds.remove_columns(audio_column)[0]  # the transcript needs no audio decoded
-        lines.append(f"example {example['id']} ({', '.join(example.get('audio_ids') or [example.get('audio_id')])}):")
-        for turn in example["dialogue"]:
-            lines += [f"  user:      {turn['user']}", f"  assistant: {turn['assistant']}"]
-    if any(has_audio):
-        first = ds[has_audio.index(True)]
-        audio = first["audios"][0] if audio_column == "audios" else first["audio"]
-        if audio is not None:
-            duration = len(audio["array"]) / audio["sampling_rate"]
-            lines.append(
-                f"first clip: {audio['path']}: {duration:.2f} s at {audio['sampling_rate']} Hz (decoded, mono float32)"
-            )
-    return "\n".join(lines)
-
-
-def export(
-    out_dir: str,
-    configs: Sequence[str] = CONFIGS,
-    push_to_hub: str | None = None,
-    private: bool = False,
-    **export_kwargs,
-) -> None:
-    """Write configs as Parquet + dataset card (see :mod:`.export`), and maybe upload them."""
-    from ..outputs.export import export as export_dataset
-    from ..outputs.export import push_to_hub as push
-
-    result = export_dataset(out_dir, configs, **export_kwargs)
-    print(result.summary())
-    if push_to_hub:
-        print(f"uploaded to {push(out_dir, push_to_hub, private=True if private else None)}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audio-dialogues", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     loader = loader_options()
-
-    demo_parser = commands.add_parser(
-        "demo", parents=[loader], help="load every config (default: the bundled sample) and describe it"
-    )
-    demo_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable)")
-    demo_parser.set_defaults(run=lambda args, kw: demo(args.config or CONFIGS, **kw))
-
-    export_parser = commands.add_parser(
-        "export",
-        parents=[loader],
-        help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)",
-    )
-    export_parser.add_argument("out_dir", metavar="OUT_DIR")
-    export_parser.add_argument(
-        "--config", action="append", choices=CONFIGS, help="only this config (repeatable; the first is the default)"
-    )
-    export_parser.add_argument(
-        "--embed-audio", action="store_true", help="embed the clips' bytes (private or local use only)"
-    )
-    export_parser.add_argument(
-        "--max-shard-size", default="500MB", help="bytes per Parquet file before compression (default 500MB)"
-    )
-    export_parser.add_argument("--overwrite", action="store_true", help="replace a previous export in OUT_DIR")
-    export_parser.add_argument(
-        "--push-to-hub", metavar="REPO_ID", help="then upload OUT_DIR as a Hub dataset repository"
-    )
-    export_parser.add_argument(
-        "--private", action="store_true", help="make that repository private (always so with --embed-audio)"
-    )
-    export_parser.set_defaults(
-        run=lambda args, kw: export(
-            args.out_dir,
-            args.config or CONFIGS,
-            args.push_to_hub,
-            args.private,
-            embed_audio=args.embed_audio,
-            max_shard_size=args.max_shard_size,
-            overwrite=args.overwrite,
-            **kw,
-        )
-    )
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{name}").add_cli(commands, loader)
