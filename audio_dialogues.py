@@ -21,6 +21,7 @@ never imports this file.
 from _audio_dialogues import __version__
 from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio, decode_failures
 from _audio_dialogues.core.join import MissingAudioError
+from _audio_dialogues.core.load_options import OPTIONS
 from _audio_dialogues.core.musiccaps import MusicCapsFormatError
 from _audio_dialogues.core.release import ReleaseFormatError
 from _audio_dialogues.core.splits import read_release
@@ -39,7 +40,7 @@ from _audio_dialogues.generation.pipeline import GenerateSummary, generate
 from _audio_dialogues.loading.builder import AudioDialogues
 from _audio_dialogues.loading.features import SoundfileAudio, restore_audio_decoding
 from _audio_dialogues.loading.load import load_dataset
-from _audio_dialogues.loading.options import OPTIONS, AudioDialoguesConfig
+from _audio_dialogues.loading.options import AudioDialoguesConfig
 from _audio_dialogues.loading.training import PaddedAudio, collate_audio, pad_audio
 from _audio_dialogues.outputs.convert import (
     FORMATS,

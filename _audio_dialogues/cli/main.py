@@ -14,7 +14,7 @@ import importlib
 import sys
 from typing import Any, Sequence
 
-from ..loading.options import OPTIONS, VERIFICATION_MODES
+from ..core.load_options import OPTIONS, VERIFICATION_MODES
 
 # The modules that add subcommands of their own (each has ``add_cli``).
 # The commands with a module of their own in this folder (each has ``add_cli``), in the order of the work.

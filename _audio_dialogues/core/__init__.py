@@ -10,5 +10,6 @@
 - :mod:`.decoding`      decoding audio files to float32 mono (soundfile + soxr, no torch);
 - :mod:`.musiccaps`     MusicCaps' captions, aspects and clip times (the shipped CSV);
 - :mod:`.strong_labels` the AudioSet strong-label files (events with times) and the label names;
+- :mod:`.load_options`  the load options: their fields, the table that checks them (the loader's and the CLI's);
 - :mod:`.errors`        what every error message shares (the did-you-mean).
 """

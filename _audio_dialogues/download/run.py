@@ -42,9 +42,9 @@ from typing import Callable, Iterable, Sequence
 
 from ..core.decoding import AudioDecodeError, audio_seconds
 from ..core.errors import did_you_mean
+from ..core.load_options import check_options
 from ..core.strong_labels import split_segment_id
 from ..engine.ledger import OutDirLock
-from ..loading.options import check_options
 
 LEDGER = "download_status.tsv"
 LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")

@@ -21,6 +21,7 @@ import datasets
 
 from .. import __version__
 from ..core.audio_files import AudioIndex, index_audio_dirs
+from ..core.load_options import OPTIONS, check_builder_arguments, check_options, defaults
 from ..core.musiccaps import shipped_musiccaps, shipped_musiccaps_file
 from ..core.reports import log_report, read_report, write_report
 from ..core.sources import (
@@ -34,7 +35,7 @@ from ..core.sources import (
 from ..core.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of, split_sources
 from ..core.subsets import SUBSETS, subset
 from .features import PreEncodedFeatures, dataset_features, to_example
-from .options import OPTIONS, AudioDialoguesConfig, check_builder_arguments, check_options, defaults
+from .options import AudioDialoguesConfig
 
 logger = logging.getLogger("audio_dialogues")
 

@@ -211,7 +211,7 @@ def restore_audio_decoding(
     Raises:
         ValueError: ``dataset`` has no audio column (nothing would change; the message lists its columns).
     """
-    from .options import check_options
+    from ..core.load_options import check_options
 
     check_options(
         {

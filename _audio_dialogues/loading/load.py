@@ -43,7 +43,7 @@ def load_dataset(
         cache_dir: ``datasets``' cache folder (default: its own).
         verification_mode: ``"no_checks"`` accepts a release whose splits differ from the published sizes.
         num_proc: prepare with this many processes.
-        **options: the load options (see :data:`~.options.OPTIONS`).
+        **options: the load options (see :data:`~..core.load_options.OPTIONS`).
     """
     config, split = _config_and_split(path, name, split)
     builder = AudioDialogues(
