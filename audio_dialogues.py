@@ -109,3 +109,11 @@ __all__ = [
     "to_lhotse",
     "__version__",
 ]
+
+
+if __name__ == "__main__":  # python -m audio_dialogues: the audio-dialogues command
+    import sys
+
+    from _audio_dialogues.cli.main import main
+
+    sys.exit(main())

@@ -395,7 +395,7 @@ def test_rate_limited_to_the_end_is_recorded_and_retried_by_a_rerun(server, rele
         "--no-progress",
         "--audio-format",
         "wav",
-        "--sampling-rate",
+        "--output-rate",
         "8000",
     ]
     assert main(args + ["--only-missing", str(_missing_tsv(tmp_path, LIMITED_ID))]) == 0

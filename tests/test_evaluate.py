@@ -207,7 +207,7 @@ def test_java_missing_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(JavaMissingError, match="install a Java runtime, e.g. apt-get install default-jre-headless"):
         evaluate(path, CONFIG, data_dir=data_dir, verification_mode="no_checks")
-    assert main(evaluate_args(path, data_dir)) == 1
+    assert main(evaluate_args(path, data_dir)) == 2  # a user error: one line, exit 2 (cli.main)
     assert "no 'java' is on PATH: install a Java runtime" in capsys.readouterr().err
 
 
@@ -226,7 +226,7 @@ def test_the_command_prints_a_table_and_writes_the_scores(tmp_path, capsys):
 
     del predictions["test-000004"]
     write_predictions(path, predictions)
-    assert main(evaluate_args(path, data_dir)) == 1
+    assert main(evaluate_args(path, data_dir)) == 2  # a user error: one line, exit 2 (cli.main)
     assert "have no prediction (first: test-000004)" in capsys.readouterr().err
     assert main([*evaluate_args(path, data_dir), "--subset"]) == 0
     assert "5 of 6 dialogues scored (a subset)" in capsys.readouterr().out

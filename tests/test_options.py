@@ -12,7 +12,8 @@ import datasets
 import pytest
 from conftest import REPO
 
-from _audio_dialogues.cli.main import build_parser, load_kwargs
+from _audio_dialogues.cli.flags import LOAD_ARGUMENTS, load_kwargs
+from _audio_dialogues.cli.main import build_parser
 from _audio_dialogues.core.load_options import OPTIONS, check_options
 from _audio_dialogues.loading.options import AudioDialoguesConfig
 from audio_dialogues import AudioDialogues, load_dataset
@@ -96,12 +97,23 @@ def test_a_rate_change_reuses_the_prepared_split(cache_dir, summaries):
     assert resampled.cache_files == first.cache_files == undecoded.cache_files
 
 
-def test_every_loading_command_takes_every_load_option():
+def test_each_command_takes_the_load_flags_it_uses_and_only_those():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("demo", "convert", "export", "download", "evaluate", "generate"):
+    every = {"--" + option.replace("_", "-") for option in LOAD_ARGUMENTS}
+    release = {"--data-dir", "--data-files", "--on-invalid", "--verification-mode"}
+    audio = {"--audio-dir", "--follow-symlinks", "--min-audio-bytes"}
+    uses = {
+        "demo": every,
+        "convert": every,
+        "export": every,
+        "download": release,
+        "evaluate": release,
+        "generate": audio,
+    }
+    for name, expected in uses.items():
         flags = {s for action in commands[name]._actions for s in action.option_strings}
-        assert {"--" + option.replace("_", "-") for option in OPTIONS} <= flags, name
+        assert flags & every == expected, name
     args = parser.parse_args(
         [
             "demo",

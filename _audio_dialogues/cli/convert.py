@@ -7,13 +7,14 @@ from typing import Any
 
 from ..core.subsets import CONFIGS
 from ..outputs.convert import FORMATS, convert_configs
+from .flags import LoadFlags
 
 
-def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
+def add_cli(commands: Any, flags: LoadFlags) -> None:
     """The ``convert`` subcommand."""
     p = commands.add_parser(
         "convert",
-        parents=[loader_options],
+        parents=flags.all,
         help="write splits in a chat format for training (default: the bundled sample)",
     )
     p.add_argument(
@@ -22,7 +23,9 @@ def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
         choices=FORMATS,
         help="openai (Qwen2-Audio), llava (Audio Flamingo 3) or swift (ms-swift)",
     )
-    p.add_argument("out", metavar="OUT.jsonl")
+    p.add_argument(
+        "out", metavar="OUT.jsonl", help="the JSON Lines file to write (several configs and splits go into one)"
+    )
     p.add_argument(
         "--config",
         action="append",

@@ -6,11 +6,12 @@ import collections
 from typing import Sequence
 
 from ..core.subsets import CONFIGS
+from .flags import LoadFlags
 
 
-def add_cli(commands, loader_options) -> None:
+def add_cli(commands, flags: LoadFlags) -> None:
     demo_parser = commands.add_parser(
-        "demo", parents=[loader_options], help="load every config (default: the bundled sample) and describe it"
+        "demo", parents=flags.all, help="load every config (default: the bundled sample) and describe it"
     )
     demo_parser.add_argument("--config", action="append", choices=CONFIGS, help="only this config (repeatable)")
     demo_parser.set_defaults(run=lambda args, kw: demo(args.config or CONFIGS, **kw))

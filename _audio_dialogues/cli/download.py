@@ -9,15 +9,16 @@ from typing import Mapping
 from ..core.splits import release_options
 from ..download import run as _module
 from ..download.run import AUDIO_FORMATS, YOUTUBE_URL, download
+from .flags import LoadFlags, hz_or_none
 
 
-def add_cli(commands, loader_options) -> None:
+def add_cli(commands, flags: LoadFlags) -> None:
     """``audio-dialogues download OUT_DIR --config CONFIG ...``"""
     from ..core.subsets import CONFIGS, SPLITS
 
     p = commands.add_parser(
         "download",
-        parents=[loader_options],
+        parents=[flags.release],
         help="download the YouTube clips of a config with yt-dlp + ffmpeg (resumable)",
         description=_module.__doc__.split("\n\n")[0],
     )
@@ -56,6 +57,13 @@ def add_cli(commands, loader_options) -> None:
         help="stop a clip's yt-dlp or ffmpeg after this long (default 300)",
     )
     p.add_argument("--audio-format", choices=AUDIO_FORMATS, default="flac", help="(default flac)")
+    p.add_argument(
+        "--output-rate",
+        type=hz_or_none,
+        default=16000,
+        metavar="HZ",
+        help="the rate ffmpeg writes the clips at (default 16000; none: the source's rate)",
+    )
     p.add_argument("--cookies", metavar="FILE", help="cookies.txt passed to yt-dlp, for sign-in and age checks")
     p.add_argument("--rate-limit", metavar="RATE", help="yt-dlp's --limit-rate per download, e.g. 1M")
     p.add_argument(
@@ -90,8 +98,7 @@ def _run_cli(args, load_kwargs: Mapping) -> int:
             backoff=args.backoff,
             timeout=args.timeout,
             audio_format=args.audio_format,
-            # --sampling-rate is a load option: not given -> 16000; "none" -> the source's rate.
-            sampling_rate=load_kwargs.get("sampling_rate", 16000),
+            sampling_rate=args.output_rate,
             cookies=args.cookies,
             rate_limit=args.rate_limit,
             sleep=args.sleep,
@@ -100,9 +107,6 @@ def _run_cli(args, load_kwargs: Mapping) -> int:
             progress=not args.no_progress,
             **release_options(load_kwargs),
         )
-    except (ValueError, RuntimeError, OSError) as err:
-        print(f"audio-dialogues download: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:  # while reading the release, before any download started
         print("audio-dialogues download: interrupted before any download started", file=sys.stderr)
         return 130

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..core.splits import release_options
 from ..core.subsets import CONFIGS
-from ..evaluation.score import JavaMissingError, PredictionError, evaluate
+from ..evaluation.score import evaluate
+from .flags import LoadFlags
 
 
-def add_cli(commands, loader_options) -> None:
+def add_cli(commands, flags: LoadFlags) -> None:
     """``audio-dialogues evaluate PREDICTIONS --config CONFIG [--split test] [--output SCORES.json] [--subset]``."""
     parser = commands.add_parser(
         "evaluate",
-        parents=[loader_options],
+        parents=[flags.release],
         help="score a predictions file (JSON Lines: id, answers) with BLEU-4, ROUGE-L and CIDEr, as in the paper",
     )
     parser.add_argument(
@@ -23,7 +23,7 @@ def add_cli(commands, loader_options) -> None:
         help='JSON Lines, one dialogue a line: {"id": "test-000012", "answers": [...]}',
     )
     parser.add_argument("--config", required=True, choices=CONFIGS)
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test", help="the split to score (default test)")
     parser.add_argument("--output", metavar="SCORES.json", help="also write the scores as JSON here")
     parser.add_argument(
         "--subset",
@@ -34,11 +34,7 @@ def add_cli(commands, loader_options) -> None:
 
 
 def _run(args, load_kwargs: dict) -> int:
-    try:
-        scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options(load_kwargs))
-    except (PredictionError, JavaMissingError, FileNotFoundError, ImportError) as err:
-        print(f"audio-dialogues evaluate: {err}", file=sys.stderr)
-        return 1
+    scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options(load_kwargs))
     print(scores.table())
     if args.output:
         Path(args.output).write_text(scores.to_json() + "\n", encoding="utf-8")

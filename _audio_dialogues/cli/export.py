@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..core.subsets import CONFIGS
+from .flags import LoadFlags
 
 
-def add_cli(commands, loader_options) -> None:
+def add_cli(commands, flags: LoadFlags) -> None:
     export_parser = commands.add_parser(
         "export",
-        parents=[loader_options],
+        parents=flags.all,
         help="write configs as Parquet + a dataset card, loadable without this package (default: the bundled sample)",
     )
-    export_parser.add_argument("out_dir", metavar="OUT_DIR")
+    export_parser.add_argument("out_dir", metavar="OUT_DIR", help="the folder to write (new or empty; see --overwrite)")
     export_parser.add_argument(
         "--config", action="append", choices=CONFIGS, help="only this config (repeatable; the first is the default)"
     )

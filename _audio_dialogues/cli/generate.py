@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
-from ..generation.chat import BackendError
 from ..generation.filters import PAPER_MIN_SIMILARITY
 from ..generation.pipeline import DEFAULT_MODEL, generate
+from .flags import LoadFlags
 
 
-def add_cli(commands, loader_options) -> None:
+def add_cli(commands, flags: LoadFlags) -> None:
     from ..core.subsets import CONFIGS
 
     p = commands.add_parser(
         "generate",
-        parents=[loader_options],
+        parents=[flags.audio],
         help="make the dialogues with an OpenAI-compatible chat model (the paper's pipeline)",
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="where <config>/<split>.jsonl, the ledger and reports go")
@@ -69,38 +67,34 @@ def add_cli(commands, loader_options) -> None:
 
 def _run(args, load_kwargs: dict) -> int:
     scorer = None
-    try:
-        if args.clap_checkpoint:
-            from ..generation.filters import ClapScorer
+    if args.clap_checkpoint:
+        from ..generation.filters import ClapScorer
 
-            scorer = ClapScorer(args.clap_checkpoint, amodel=args.clap_amodel)
-        summary = generate(
-            args.out_dir,
-            args.config,
-            sources=args.source,
-            ids=args.ids,
-            label_descriptions=args.label_descriptions,
-            base_url=args.base_url,
-            model=args.model,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            retries=args.retries,
-            temperature=args.temperature,
-            seed=args.seed,
-            max_requests=args.max_requests,
-            prompt=args.prompt,
-            dry_run=args.dry_run,
-            retry_failed=args.retry_failed,
-            scorer=scorer,
-            audio_dir=load_kwargs.get("audio_dir"),
-            follow_symlinks=load_kwargs.get("follow_symlinks", False),
-            min_audio_bytes=load_kwargs.get("min_audio_bytes", 0),
-            min_similarity=args.min_similarity,
-            backoff_base=args.backoff,
-            timeout=args.timeout,
-        )
-    except (BackendError, ValueError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        scorer = ClapScorer(args.clap_checkpoint, amodel=args.clap_amodel)
+    summary = generate(
+        args.out_dir,
+        args.config,
+        sources=args.source,
+        ids=args.ids,
+        label_descriptions=args.label_descriptions,
+        base_url=args.base_url,
+        model=args.model,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+        retries=args.retries,
+        temperature=args.temperature,
+        seed=args.seed,
+        max_requests=args.max_requests,
+        prompt=args.prompt,
+        dry_run=args.dry_run,
+        retry_failed=args.retry_failed,
+        scorer=scorer,
+        audio_dir=load_kwargs.get("audio_dir"),
+        follow_symlinks=load_kwargs.get("follow_symlinks", False),
+        min_audio_bytes=load_kwargs.get("min_audio_bytes", 0),
+        min_similarity=args.min_similarity,
+        backoff_base=args.backoff,
+        timeout=args.timeout,
+    )
     print(summary.summary())
     return 130 if summary.interrupted else 0
