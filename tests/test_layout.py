@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import configparser
+import subprocess
+import sys
 from pathlib import Path
 
 from _audio_dialogues.core import sources
@@ -66,3 +68,23 @@ def test_the_code_fingerprint_covers_modules_in_subfolders(tmp_path, monkeypatch
         assert sources.code_fingerprint() != before
     finally:
         sources.code_fingerprint.cache_clear()
+
+
+def test_only_the_command_line_imports_argparse():
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if "cli" not in p.relative_to(PACKAGE).parts and "argparse" in imports_of(p)
+    ]
+    assert offenders == []
+
+
+def test_the_command_line_starts_without_datasets():
+    """Every command's parser is built (as for --help, or before a generate --dry-run) without importing datasets,
+    pyarrow or pandas: 0.4 s and ~100 MB a short run does not need."""
+    code = (
+        "import sys; from _audio_dialogues.cli.main import build_parser; build_parser(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasets', 'pyarrow', 'pandas'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
