@@ -286,3 +286,21 @@ def test_the_ms_clap_scorer_needs_a_checkpoint_file_and_never_downloads(tmp_path
     path = str(tmp_path / "Yaaaaaaaaaaa.wav")
     assert scorer.similarity(path, "a dog") == pytest.approx(1.0) and scorer.similarity(path, "rain") == 0.0
     assert scorer.model.audio_calls == [[path]]  # the audio embedding is kept
+
+
+def test_the_command_line_flags_reach_the_pipeline(tmp_path, server, capsys):
+    from _audio_dialogues.cli.main import main
+
+    ids = music_ids(1, 1)
+    for youtube_id in ids:
+        server.add(shipped_musiccaps()[youtube_id].caption, four_turns({2}))
+    ids_file = tmp_path / "ids"
+    ids_file.write_text("\n".join(ids) + "\n")
+    args = ["generate", str(tmp_path / "out"), "--config", "music_dialogues", "--ids", str(ids_file)]
+    code = main([*args, "--base-url", server.base_url, "--remove", "dialogue", "--comparisons", "paper"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "written: train.jsonl 0 records, test.jsonl 0 records" in printed
+    assert "note: --comparisons is not used by music_dialogues (one dialogue per clip)" in printed
+    assert main([*args, "--msclap-checkpoint", str(tmp_path / "none.pth")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: MS-CLAP checkpoint") and "none.pth does not exist" in error
