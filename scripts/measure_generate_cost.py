@@ -4,8 +4,9 @@
 
 Runs each config against ``tests/chat_server.py`` (127.0.0.1; nothing leaves the machine) and prints
 the summary's cost line. The server counts one token per 4 characters, so the prompt figures are
-close to what a hosted model bills for the built-in prompts; its replies are canned (two short turns,
-one for a comparison), so the completion figures only show the order of magnitude. Music uses the
+close to what a hosted model bills for the built-in prompts (``--prompt-style``, default paper); its
+replies are canned (four short turns, as the paper's prompts ask, and one for a comparison), so the
+completion figures only show the order of magnitude. Music uses the
 first MusicCaps captions; AudioSet clips are synthetic (seeded: 1-5 labels of the strong-label
 vocabulary per clip, 1-3 events per label), since the strong-label TSVs are not shipped.
 """
@@ -20,7 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from chat_server import ChatServer  # noqa: E402
+import json  # noqa: E402
+
+from chat_server import ChatServer, default_reply  # noqa: E402
 
 from _audio_dialogues.core.musiccaps import shipped_musiccaps  # noqa: E402
 from _audio_dialogues.core.strong_labels import shipped_label_names  # noqa: E402
@@ -42,11 +45,19 @@ def synthetic_strong_labels(path: Path, clips: int, seed: int = 0) -> Path:
     return path
 
 
+def four_turns(prompt: str) -> str:
+    """The stand-in's reply: four short turns for a dialogue (as the paper's prompts ask), else the tests' default."""
+    if prompt.startswith(("Describe the acoustic character", "Audio 1:")):
+        return default_reply(prompt)
+    return "\n".join(json.dumps({"user": f"Question {t}?", "assistant": f"Answer {t}."}) for t in range(1, 5))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=300)
+    parser.add_argument("--prompt-style", choices=("paper", "grounded"), default="paper")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, ChatServer() as server:
+    with tempfile.TemporaryDirectory() as tmp, ChatServer(default=four_turns) as server:
         strong = synthetic_strong_labels(Path(tmp) / "strong.tsv", args.clips)
         runs = {
             "music_dialogues": {"ids": list(shipped_musiccaps())[: args.clips]},
@@ -55,7 +66,14 @@ def main() -> None:
         }
         for config, inputs in runs.items():
             before = server.count("Describe the acoustic character")
-            summary = generate(Path(tmp) / "out", config, base_url=server.base_url, progress=False, **inputs)
+            summary = generate(
+                Path(tmp) / "out",
+                config,
+                base_url=server.base_url,
+                progress=False,
+                prompt_style=args.prompt_style,
+                **inputs,
+            )
             lines = summary.summary().splitlines()
             print(
                 f"\n{config}: {summary.ledger_ok} dialogues, "

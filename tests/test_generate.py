@@ -30,7 +30,11 @@ from _audio_dialogues.generation.filters import (
 from _audio_dialogues.generation.pipeline import generate, hash_split, paper_test_share, read_ids
 from _audio_dialogues.generation.prompts import InvalidReply, parse_dialogue_reply
 
-FAST = {"backoff_base": 0.01, "progress": False, "echo": lambda text: None}
+# The tests below were written for the grounded prompts, truncating filters and any turn count; they keep
+# those settings (the paper's defaults are tested in test_generate_paper.py).
+GROUNDED = {"prompt_style": "grounded", "remove": "rest", "min_test_turns": 1}
+GROUNDED_FLAGS = ["--prompt-style", "grounded", "--remove", "rest", "--min-test-turns", "1"]
+FAST = {"backoff_base": 0.01, "progress": False, "echo": lambda text: None, **GROUNDED}
 TURN = {"user": "What is playing?", "assistant": "A song with a guitar."}
 
 
@@ -152,13 +156,13 @@ def test_the_phrase_list_is_the_sources():
 
 def test_a_filtered_turn_keeps_the_turns_before_it():
     dialogue = [TURN, {"user": "Tempo?", "assistant": "Sorry, that is unclear."}, TURN]
-    kept, removed = filter_dialogue("abcdefghijk", dialogue)
+    kept, removed = filter_dialogue("abcdefghijk", dialogue, remove="rest")
     assert kept == [TURN]
     assert [(r.turn, r.filter, r.detail) for r in removed] == [
         (2, "low_confidence_phrase", "sorry"),
         (3, "after_removed_turn", "turn 2 was removed"),
     ]
-    kept, removed = filter_dialogue("abcdefghijk", dialogue[1:])
+    kept, removed = filter_dialogue("abcdefghijk", dialogue[1:], remove="rest")
     assert kept == [] and removed[-1].filter == "no_turn_left"
 
 
@@ -183,6 +187,7 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
             "test-model",
             "--backoff",
             "0.01",
+            *GROUNDED_FLAGS,
         ]
     )
     assert code == 0
@@ -592,7 +597,8 @@ def test_comparison_neighbours_by_audio_embeddings_when_the_scorer_has_them(tmp_
         **FAST,
     )
     assert "train: comparison neighbours by laion-clap:FakeClapEmbeddings audio embeddings" in summary.summary()
-    assert "similarity filter: not applied to comparisons" in summary.summary()
+    # issue 22: comparisons are filtered like dialogues (this asserted "not applied to comparisons" before)
+    assert "similarity filter: laion-clap:FakeClapEmbeddings, on the answer, best clip" in summary.summary()
     unit = {k: np.array(v) / np.linalg.norm(v) for k, v in FakeClapEmbeddings.DIRECTIONS.items()}
     for entry in ledger_lines(out, "audioset_comparison"):
         letters = [a[1] for a in entry["audio_ids"]]
@@ -677,6 +683,7 @@ def test_the_console_script_runs_against_the_server(tmp_path, server):
             server.base_url,
             "--api-key-env",
             "MY_KEY",
+            *GROUNDED_FLAGS,
         ],
         capture_output=True,
         text=True,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..generation.filters import PAPER_MIN_SIMILARITY
+from ..generation.filters import PAPER_MIN_SIMILARITY, REMOVE_UNITS, SIMILARITY_TEXTS
 from ..generation.pipeline import DEFAULT_MODEL, generate
+from ..generation.prompts import PROMPT_STYLES
 from .flags import LoadFlags
 
 
@@ -60,6 +61,46 @@ def add_cli(commands, flags: LoadFlags) -> None:
         default=PAPER_MIN_SIMILARITY,
         help=f"drop pairs below this similarity (default {PAPER_MIN_SIMILARITY}, the paper's)",
     )
+    p.add_argument(
+        "--prompt-style",
+        choices=PROMPT_STYLES,
+        default="paper",
+        help="built-in prompts: the paper's content (default) or grounded (no invented detail, 1-4 turns)",
+    )
+    p.add_argument(
+        "--remove",
+        choices=REMOVE_UNITS,
+        default="qa-pair",
+        help="what a filter hit removes: the pair (default, the paper), the whole dialogue (AF1's code), "
+        "or the pair and every later one",
+    )
+    p.add_argument(
+        "--similarity-text",
+        choices=SIMILARITY_TEXTS,
+        default="answer",
+        help="what the similarity filter scores: the answer (default, AF1) or question and answer",
+    )
+    p.add_argument(
+        "--min-test-turns",
+        type=int,
+        default=3,
+        metavar="N",
+        help="a test dialogue with fewer turns is asked again, then recorded as failed (default 3, AF1; 1: off)",
+    )
+    p.add_argument(
+        "--comparisons",
+        metavar="N|paper|all",
+        default="all",
+        help="comparisons per split: every clip anchors one (all, default), a seeded sample of N, "
+        "or the paper's counts (paper)",
+    )
+    p.add_argument(
+        "--msclap-checkpoint",
+        metavar="FILE",
+        help="MS-CLAP checkpoint: comparison neighbours by its audio embeddings, as the paper "
+        "(needs --audio-dir and pip install 'audio-dialogues[msclap]')",
+    )
+    p.add_argument("--msclap-version", default="2023", choices=("2022", "2023"), help="the checkpoint's version")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request (default 120)")
     p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubled each time")
     p.set_defaults(run=_run)
@@ -71,6 +112,11 @@ def _run(args, load_kwargs: dict) -> int:
         from ..generation.filters import ClapScorer
 
         scorer = ClapScorer(args.clap_checkpoint, amodel=args.clap_amodel)
+    neighbour_scorer = None
+    if args.msclap_checkpoint:
+        from ..generation.ms_clap import MsClapScorer
+
+        neighbour_scorer = MsClapScorer(args.msclap_checkpoint, version=args.msclap_version)
     summary = generate(
         args.out_dir,
         args.config,
@@ -95,6 +141,12 @@ def _run(args, load_kwargs: dict) -> int:
         min_similarity=args.min_similarity,
         backoff_base=args.backoff,
         timeout=args.timeout,
+        prompt_style=args.prompt_style,
+        remove=args.remove,
+        similarity_on=args.similarity_text,
+        min_test_turns=args.min_test_turns,
+        comparisons=args.comparisons,
+        neighbour_scorer=neighbour_scorer,
     )
     print(summary.summary())
     return 130 if summary.interrupted else 0

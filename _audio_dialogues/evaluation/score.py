@@ -24,7 +24,8 @@ inside an answer into a space (the wrapper does this for ``\\n`` only) and check
 The tokenizer needs Java (any runtime >= 8).
 
 Per turn index (turn 1, 2, ...) the same three metrics are computed on that turn's items alone, as a
-corpus of their own (CIDEr's document frequencies come from the items scored together).
+corpus of their own (CIDEr's document frequencies come from the items scored together). Beside the
+per-turn pooling, ``by_dialogue`` pools one item per dialogue (:mod:`.protocol_settings`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..core.release import Turn
 from ..core.splits import read_release, release_options
 from ..core.subsets import subset as subset_row
+from .protocol_settings import AF1_CHAT_DECODING, by_dialogue, takes_decoding
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -79,6 +81,7 @@ class Scores:
     by_turn: dict[str, dict[str, float]]  # "1", "2", ...: the three metrics and "turns" (items)
     split_dialogues: int  # dialogues in the split: more than ``dialogues`` when a subset was scored
     implementation: str = IMPLEMENTATION
+    by_dialogue: dict[str, float] | None = None  # one item per dialogue (answers joined), and "dialogues"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +100,9 @@ class Scores:
         ]
         rows = [("all", self.turns, self.overall)] + [(k, v["turns"], v) for k, v in self.by_turn.items()]
         lines += [f"{name:<6}{count:>7}" + "".join(f"{row[m]:>9.3f}" for m in METRICS) for name, count, row in rows]
+        if self.by_dialogue:
+            pooled = "".join(f"{self.by_dialogue[m]:>9.3f}" for m in METRICS)
+            lines.append(f"{'dial.':<6}{self.by_dialogue['dialogues']:>7}{pooled}  (pooled per dialogue)")
         return "\n".join(lines)
 
 
@@ -224,7 +230,8 @@ def evaluate(
             else coco_scores([candidates[i] for i in chosen], [references[i] for i in chosen])
         )
         by_turn[str(turn)] = {**scores, "turns": len(chosen)}
-    return Scores(config, split, len(given), len(items), overall, by_turn, len(dialogues))
+    pooled = by_dialogue([t for t, _, _ in items], candidates, references, coco_scores)
+    return Scores(config, split, len(given), len(items), overall, by_turn, len(dialogues), by_dialogue=pooled)
 
 
 @dataclass(frozen=True)
@@ -340,6 +347,7 @@ class Query:
     audio: Any  # the decoded clip {"path", "array", "sampling_rate"}, a list of them (comparison), or None if missing
     history: list[Turn]  # the earlier turns: the model's own answers, or the references with teacher forcing
     question: str
+    decoding: Mapping[str, Any] | None = None  # the decoding settings of the run (AF1's by default)
 
 
 Model = Callable[[Any, list[Turn], str], str]  # model(audio, history, question) -> answer
@@ -385,6 +393,7 @@ def run_protocol(
     teacher_forcing: bool = False,
     batch_size: int = 1,
     progress: bool = True,
+    decoding: Mapping[str, Any] | None = AF1_CHAT_DECODING,
     **load_options: Any,
 ) -> ProtocolReport:
     """Run ``model`` over a split the paper's way and write the predictions file :func:`evaluate` reads.
@@ -403,18 +412,25 @@ def run_protocol(
     its turns are answered; a rerun with the same ``out`` continues after the dialogues already
     there (an unfinished last line from an interrupted write is dropped and redone). The settings are
     kept in ``<out>.protocol.json``; a rerun with other settings is refused.
+
+    ``decoding`` (AF1's chat sampling by default, :data:`~.protocol_settings.AF1_CHAT_DECODING`) is
+    passed as ``model(..., decoding=...)`` when the model takes that keyword, and as ``Query.decoding``
+    to ``answer_batch``; what was passed is recorded in the settings (``null``: nothing).
     """
     from ..loading.load import load_dataset
 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1.")
     out = Path(out)
+    answer_batch = getattr(model, "answer_batch", None)
+    passed = dict(decoding) if decoding is not None and (answer_batch or takes_decoding(model)) else None
     settings = {
         "config": config,
         "split": split,
         "teacher_forcing": teacher_forcing,
         # which release: example ids are positions, so another release's answers would fit the same ids
         "release": json.loads(json.dumps(release_options(load_options), sort_keys=True, default=str)),
+        "decoding": passed,
     }
     ds = load_dataset(config, split, **load_options)
     dialogues = len(ds)
@@ -427,7 +443,6 @@ def run_protocol(
     report.resumed = len(done)
     todo = [i for i, example_id in enumerate(ids) if example_id not in done]
     audio_column = "audios" if "audios" in ds.column_names else "audio"
-    answer_batch = getattr(model, "answer_batch", None)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(ids), initial=len(done), unit="dialogue", desc=f"{config}/{split}", disable=not progress)
@@ -438,7 +453,7 @@ def run_protocol(
                 for row in rows:
                     audio = row[audio_column]
                     report.without_audio += audio is None or (isinstance(audio, list) and None in audio)
-                answers = _answer(model, answer_batch, rows, audio_column, teacher_forcing)
+                answers = _answer(model, answer_batch, rows, audio_column, teacher_forcing, passed)
                 sink.write(
                     "".join(
                         json.dumps({"id": row["id"], "answers": a}, ensure_ascii=False) + "\n"
@@ -461,7 +476,9 @@ def run_protocol(
     return report
 
 
-def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, teacher_forcing: bool) -> list[list[str]]:
+def _answer(
+    model: Model, answer_batch, rows: list[dict], audio_column: str, teacher_forcing: bool, decoding=None
+) -> list[list[str]]:
     """Every turn of ``rows``' dialogues answered, turn ``k`` of all rows before turn ``k + 1``."""
     answers: list[list[str]] = [[] for _ in rows]
     for turn in range(max(len(row["dialogue"]) for row in rows)):
@@ -476,6 +493,7 @@ def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, tea
                     for t, a in zip(row["dialogue"], given)
                 ],
                 row["dialogue"][turn]["user"],
+                decoding,
             )
             for row, given in asking
         ]
@@ -487,7 +505,8 @@ def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, tea
                     f"(turn {turn + 1} of {', '.join(q.id for q in queries)}); return one per query."
                 )
         else:
-            replies = [model(q.audio, q.history, q.question) for q in queries]
+            extra = {"decoding": decoding} if decoding is not None else {}
+            replies = [model(q.audio, q.history, q.question, **extra) for q in queries]
         for query, reply, (_, given) in zip(queries, replies, asking):
             if not isinstance(reply, str):
                 raise TypeError(

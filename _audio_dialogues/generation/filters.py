@@ -1,15 +1,23 @@
-"""The two filters of the paper, applied turn by turn to a generated dialogue.
+"""The two filters of the paper, applied to every question-answer pair of a generated dialogue.
 
 1. **Low-confidence phrases**: an answer holding one of the phrases of
    ``data/metadata/low_confidence_phrases.json`` (case-insensitive substring; the list and its
    source are in that file) is a guess or a refusal.
-2. **Audio-text similarity**: a :class:`SimilarityScorer` scores the clip against the text of each
-   question-answer pair; a pair below the threshold (the paper: 0.3, LAION-CLAP cosine) is removed.
-   :class:`ClapScorer` is the built-in scorer; it needs the ``clap`` extra and a checkpoint file.
+2. **Audio-text similarity**: a :class:`SimilarityScorer` scores the clip against the answer (AF1
+   B.3; ``--similarity-text pair``: question and answer); a pair below the threshold (the paper:
+   0.3) is removed. A comparison's pair is scored against each of its clips and kept when one of
+   them reaches the threshold. :class:`ClapScorer` is the built-in scorer (the ``clap`` extra and a
+   checkpoint file).
 
-A dialogue whose turn k is filtered keeps its turns before k (later turns may build on turn k);
-with no turn left the dialogue is dropped. Every removal is a :class:`Removal` (one row of
-``filtered.tsv``).
+What a hit removes is ``--remove`` (:data:`REMOVE_UNITS`):
+
+- ``qa-pair`` (default; the paper's text): that pair only, the dialogue keeps its other pairs;
+- ``dialogue`` (AF1's ``prepare_each_dataset.py``): the whole dialogue;
+- ``rest``: that pair and every later one (later questions may build on it).
+
+With no pair left the dialogue is dropped. Every removal is a :class:`Removal` (one row of
+``filtered.tsv``): the hit names its filter; the turns removed with it are ``after_removed_turn``
+(``rest``) or ``in_removed_dialogue`` (``dialogue``).
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from ..core.sources import bundled_file
 
 PHRASES_FILE = "low_confidence_phrases.json"
 PAPER_MIN_SIMILARITY = 0.3
+REMOVE_UNITS = ("qa-pair", "dialogue", "rest")  # the paper's text, AF1's code, truncation
+SIMILARITY_TEXTS = ("answer", "pair")  # AF1 B.3, question and answer
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class Removal:
 
     youtube_id: str
     turn: int | None  # 1-based
-    filter: str  # "low_confidence_phrase", "similarity", "after_removed_turn", "no_turn_left"
+    filter: str  # "low_confidence_phrase", "similarity", "after_removed_turn", "in_removed_dialogue", "no_turn_left"
     detail: str
 
 
@@ -76,8 +86,22 @@ class AudioEmbedder(Protocol):
 
 
 def pair_text(turn: Turn) -> str:
-    """The text a question-answer pair is scored by: question and answer together."""
+    """The text a question-answer pair is scored by with ``--similarity-text pair``: question and answer."""
     return f"{turn['user']} {turn['assistant']}"
+
+
+def check_filter_options(remove: str, similarity_on: str) -> None:
+    """Refuse an unknown ``--remove`` unit or ``--similarity-text`` before anything is asked."""
+    if remove not in REMOVE_UNITS:
+        raise ValueError(f"--remove {remove!r}: expected one of {', '.join(REMOVE_UNITS)}")
+    if similarity_on not in SIMILARITY_TEXTS:
+        raise ValueError(f"--similarity-text {similarity_on!r}: expected one of {', '.join(SIMILARITY_TEXTS)}")
+
+
+def similarity_text(turn: Turn, what: str = "answer") -> str:
+    """The text the similarity filter scores: the answer (AF1 B.3), or question and answer (``pair``)."""
+    check_filter_options("qa-pair", what)
+    return turn["assistant"] if what == "answer" else pair_text(turn)
 
 
 def filter_dialogue(
@@ -87,28 +111,56 @@ def filter_dialogue(
     phrases: Sequence[str] | None = None,
     score: Callable[[int, Turn], float | None] | None = None,
     min_similarity: float = PAPER_MIN_SIMILARITY,
+    remove: str = "qa-pair",
 ) -> tuple[list[Turn], list[Removal]]:
-    """The turns kept (those before the first filtered one) and what was removed, and why.
+    """The turns kept and what was removed, and why; ``remove`` is the unit a hit removes (module docstring).
 
     ``score(index, turn)`` is the pair's similarity, or ``None`` when it cannot be scored (no audio).
+    Every pair is checked (also after a hit), so ``filtered.tsv`` names each hit.
     """
+    check_filter_options(remove, "answer")
+    hits: list[Removal] = []
     for index, turn in enumerate(dialogue):
+        if remove != "qa-pair" and hits:
+            break  # the unit is already gone: the later pairs are not looked at (nor scored)
         phrase = find_low_confidence_phrase(turn["assistant"], phrases)
         removal = Removal(key, index + 1, "low_confidence_phrase", phrase) if phrase else None
         if removal is None and score is not None:
             value = score(index, turn)
             if value is not None and value < min_similarity:
                 removal = Removal(key, index + 1, "similarity", f"{value:.4f} < {min_similarity}")
-        if removal is None:
-            continue
-        removed = [removal] + [
-            Removal(key, later + 1, "after_removed_turn", f"turn {index + 1} was removed")
-            for later in range(index + 1, len(dialogue))
+        if removal is not None:
+            hits.append(removal)
+    if not hits:
+        return list(dialogue), []
+    first = hits[0].turn - 1
+    if remove == "qa-pair":
+        hit_turns = {r.turn for r in hits}
+        kept = [turn for number, turn in enumerate(dialogue, start=1) if number not in hit_turns]
+        removed = list(hits)
+    elif remove == "rest":
+        kept = list(dialogue[:first])
+        removed = hits + [
+            Removal(key, later + 1, "after_removed_turn", f"turn {first + 1} was removed")
+            for later in range(first + 1, len(dialogue))
         ]
-        if index == 0:
-            removed.append(Removal(key, None, "no_turn_left", f"{len(dialogue)} turn(s) removed"))
-        return list(dialogue[:index]), removed
-    return list(dialogue), []
+    else:
+        kept = []
+        removed = hits + [
+            Removal(key, other + 1, "in_removed_dialogue", f"turn {first + 1} was removed (unit: dialogue)")
+            for other in range(len(dialogue))
+            if other != first
+        ]
+    removed.sort(key=lambda r: r.turn)
+    if not kept:
+        removed.append(Removal(key, None, "no_turn_left", f"{len(dialogue)} turn(s) removed"))
+    return kept, removed
+
+
+def best_similarity(values: Sequence[float | None]) -> float | None:
+    """A comparison pair's similarity: the best over its clips (``None`` when no clip could be scored)."""
+    scored = [v for v in values if v is not None]
+    return max(scored) if scored else None
 
 
 class ClapScorer:

@@ -5,10 +5,15 @@ Similarities here are dot products of unit vectors: a scorer's audio embeddings
 (:func:`unit_rows`), or, without them, the clips' label sets as multi-hot vectors
 (:func:`label_vectors`, i.e. the cosine similarity of two sets). The search is exact, in chunks of
 anchors, so 100,000 clips need no index.
+
+By default every clip anchors one comparison (about 120k for AudioSet-SL); ``--comparisons N``
+keeps a seeded sample of N anchors per split, and ``--comparisons paper`` the paper's counts
+(:func:`comparison_limit`, :func:`sample_anchors`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from typing import Sequence
 
@@ -29,6 +34,35 @@ def label_vectors(label_sets: Sequence[Sequence[str]]) -> np.ndarray:
     for row, labels in enumerate(label_sets):
         vectors[row, [vocabulary[label] for label in labels]] = 1.0
     return unit_rows(vectors)
+
+
+def comparison_limit(comparisons: int | str | None, published: int) -> int | None:
+    """Anchors wanted in a split: ``None`` (every clip), an ``int``, or ``"paper"`` (the published count)."""
+    if comparisons is None or comparisons == "all":
+        return None
+    if comparisons == "paper":
+        return published
+    try:
+        limit = int(comparisons)
+    except (TypeError, ValueError):
+        limit = -1
+    if limit < 1:
+        raise ValueError(f"--comparisons {comparisons!r}: expected a count >= 1, 'paper' or 'all'")
+    return limit
+
+
+def sample_anchors(youtube_ids: Sequence[str], limit: int | None, seed: int) -> list[int]:
+    """The positions of the anchors: all, or the ``limit`` ids ranked first by a seeded hash of the id.
+
+    The rank of an id does not depend on the other ids, so a run over more clips keeps the anchors of
+    a run over fewer (when they still rank high enough) and a rerun with the same seed picks the same."""
+    if limit is None or limit >= len(youtube_ids):
+        return list(range(len(youtube_ids)))
+
+    def rank(i: int) -> bytes:
+        return hashlib.sha256(f"anchor:{seed}:{youtube_ids[i]}".encode()).digest()
+
+    return sorted(sorted(range(len(youtube_ids)), key=rank)[:limit])
 
 
 def choose_neighbours(

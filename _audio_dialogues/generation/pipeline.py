@@ -56,14 +56,23 @@ from .chat import (
     ask_all,
     ctrl_c_stops,
 )
-from .filters import PAPER_MIN_SIMILARITY, AudioEmbedder, Removal, SimilarityScorer, filter_dialogue, pair_text
-from .neighbours import choose_neighbours, label_vectors, unit_rows
+from .filters import (
+    PAPER_MIN_SIMILARITY,
+    AudioEmbedder,
+    Removal,
+    SimilarityScorer,
+    best_similarity,
+    check_filter_options,
+    filter_dialogue,
+    similarity_text,
+)
+from .neighbours import choose_neighbours, comparison_limit, label_vectors, sample_anchors, unit_rows
 from .prompts import (
-    BUILT_IN_PROMPTS,
     build_messages,
+    built_in_prompt,
+    clip_text,
     comparison_text,
     description_messages,
-    event_text,
     parse_description_reply,
     parse_dialogue_reply,
 )
@@ -95,6 +104,7 @@ class Clip:
     youtube_id: str
     split: str
     caption: str | None = None  # MusicCaps
+    aspects: tuple[str, ...] = ()  # MusicCaps aspect list
     strong: StrongClip | None = None  # AudioSet
 
     @property
@@ -236,6 +246,12 @@ def generate(
     timeout: float = 120.0,
     progress: bool | None = None,
     echo: Callable[[str], None] = print,
+    prompt_style: str = "paper",
+    remove: str = "qa-pair",
+    similarity_on: str = "answer",
+    min_test_turns: int = 3,
+    comparisons: int | str | None = None,
+    neighbour_scorer: AudioEmbedder | None = None,
 ) -> GenerateSummary:
     """Generate the dialogues of ``config`` into ``out_dir`` (see the module docstring), resuming a previous run.
 
@@ -243,7 +259,9 @@ def generate(
     shipped one); ``ids`` a file of YouTube ids, one a line (or the ids themselves). The API key is
     read from the environment variable ``api_key_env``. ``scorer`` turns on the similarity filter
     (it needs ``audio_dir`` to find the clips). A Ctrl-C stops sending, records the requests in
-    flight, writes the output and returns with ``interrupted`` set.
+    flight, writes the output and returns with ``interrupted`` set. ``prompt_style``, ``remove``,
+    ``similarity_on``, ``min_test_turns``, ``comparisons`` and ``neighbour_scorer`` choose between the
+    paper's way and ours (docs/paper-differences.md).
     """
     subset(config)  # an unknown config fails here, listing the configs
     out = Path(out_dir).expanduser()
@@ -252,7 +270,8 @@ def generate(
     clips = collect_clips(config, sources, ids, summary.notes)
     summary.clips = len(clips)
     summary.clips_by_split = {split: sum(clip.split == split for clip in clips) for split in SPLITS}
-    template = _read_text(prompt, "--prompt") if prompt else BUILT_IN_PROMPTS[config]
+    template = _read_text(prompt, "--prompt") if prompt else built_in_prompt(config, prompt_style)
+    check_filter_options(remove, similarity_on)
     if prompt:
         summary.notes.append(f"prompt: {prompt} (not the built-in one)")
     audio_index = _audio_index(audio_dir, follow_symlinks, min_audio_bytes)
@@ -273,10 +292,11 @@ def generate(
             clips,
             seed,
             pending=to_ask,
-            scorer=scorer,
+            scorer=neighbour_scorer or scorer,
             audio_index=audio_index,
             notes=summary.notes,
             progress=show_progress,
+            comparisons=comparisons,
         )
         summary.jobs = len(jobs)
         pending = [job for job in jobs if to_ask(job.key)]
@@ -301,7 +321,9 @@ def generate(
 
         if dry_run:
             placeholder = {**dict.fromkeys(wanted, "description to be generated"), **descriptions}
-            summary.first_prompt = build_messages(template, job_text(pending[0], placeholder)) if pending else None
+            summary.first_prompt = (
+                build_messages(template, job_text(pending[0], placeholder, prompt_style)) if pending else None
+            )
             echo(_show_prompt(summary.first_prompt))
             _tally_ledger(ledger, summary)
             return summary
@@ -320,7 +342,9 @@ def generate(
                 with ctrl_c_stops(run.stop):
                     if wanted:
                         _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
-                    _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
+                    _ask_dialogues(
+                        run, config, template, pending, descriptions, ledger, summary, prompt_style, min_test_turns
+                    )
                 summary.budget_reached = run.budget.exhausted and summary.not_finished > 0
         except Interrupted:
             summary.interrupted = True
@@ -330,7 +354,15 @@ def generate(
                 description_ledger.close()
         _tally_ledger(ledger, summary)
         write_output(
-            config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index, min_similarity=min_similarity
+            config_dir,
+            config,
+            ledger,
+            summary,
+            scorer=scorer,
+            audio_index=audio_index,
+            min_similarity=min_similarity,
+            remove=remove,
+            similarity_on=similarity_on,
         )
     return summary
 
@@ -402,7 +434,7 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
                 continue
             clip_split = split or hash_split(youtube_id, share)
             if config == "music_dialogues":
-                clips[youtube_id] = Clip(youtube_id, clip_split, caption=item.caption)
+                clips[youtube_id] = Clip(youtube_id, clip_split, caption=item.caption, aspects=item.aspects)
             else:
                 clips[youtube_id] = Clip(youtube_id, clip_split, strong=item)
     if repeated:
@@ -511,13 +543,12 @@ def _ask_descriptions(
 # --- 3. requests ----------------------------------------------------------------------------------
 
 
-def job_text(job: Job, descriptions: dict[str, str]) -> str:
+def job_text(job: Job, descriptions: dict[str, str], style: str = "paper") -> str:
     """What the model is told about the job's clip(s)."""
     names = shipped_label_names()
-    texts = [
-        clip.caption if clip.caption is not None else event_text(clip.strong, names, descriptions) for clip in job.clips
-    ]
-    return comparison_text(texts) if len(job.clips) > 1 or job.most_similar is not None else texts[0]
+    comparison = len(job.clips) > 1 or job.most_similar is not None
+    texts = [clip_text(clip, names, descriptions, style=style, comparison=comparison) for clip in job.clips]
+    return comparison_text(texts) if comparison else texts[0]
 
 
 def make_jobs(
@@ -530,18 +561,28 @@ def make_jobs(
     audio_index: AudioIndex | None = None,
     notes: list[str],
     progress: bool = False,
+    comparisons: int | str | None = None,
 ) -> list[Job]:
-    """One job per clip; for comparisons the neighbours are chosen only for jobs still pending."""
+    """One job per clip; for comparisons one per anchor (``comparisons``: how many anchors per split,
+    see :func:`~.neighbours.comparison_limit`), the neighbours chosen only for jobs still pending."""
     if not subset(config).multi_audio:
+        if comparisons not in (None, "all"):
+            notes.append(f"--comparisons is not used by {config} (one dialogue per clip)")
         return [Job(clip.youtube_id, clip.split, (clip,)) for clip in clips]
     jobs: list[Job] = []
     for split in SPLITS:
         pool = [clip for clip in clips if clip.split == split]
         if len(pool) == 1:
             notes.append(f"{split}: 1 clip, no comparison possible (a comparison needs 2 clips of the same split)")
-        todo = [i for i, clip in enumerate(pool) if pending(clip.youtube_id)] if len(pool) > 1 else []
+        limit = comparison_limit(comparisons, subset(config).published[split])
+        anchors = sample_anchors([clip.youtube_id for clip in pool], limit, seed)
+        if limit is not None and len(pool) > 1:
+            notes.append(
+                f"{split}: {len(anchors)} of {len(pool)} clips anchor a comparison (a sample seeded by --seed)"
+            )
+        todo = [i for i in anchors if pending(pool[i].youtube_id)] if len(pool) > 1 else []
         if not todo:
-            jobs += [Job(clip.youtube_id, split, (clip,)) for clip in pool if len(pool) > 1]
+            jobs += [Job(pool[i].youtube_id, split, (pool[i],)) for i in anchors if len(pool) > 1]
             continue
         vectors, method = _similarity_vectors(pool, scorer, audio_index)
         notes.append(f"{split}: comparison neighbours by {method}")
@@ -550,7 +591,8 @@ def make_jobs(
             rng = random.Random(f"{seed}:{pool[i].youtube_id}")
             plans[i] = (min(rng.randint(*COMPARISON_CLIPS), len(pool)), rng.random() < 0.5)
         chosen = choose_neighbours(vectors, todo, plans, seed, progress=progress)
-        for i, clip in enumerate(pool):
+        for i in anchors:
+            clip = pool[i]
             if i in chosen:
                 jobs.append(Job(clip.youtube_id, split, (clip, *(pool[j] for j in chosen[i])), plans[i][1]))
             else:  # finished: its clips are in the ledger
@@ -580,14 +622,18 @@ def _ask_dialogues(
     descriptions: dict[str, str],
     ledger: Ledger,
     summary: GenerateSummary,
+    style: str = "paper",
+    min_test_turns: int = 1,
 ) -> None:
-    """One request per pending job; each answer (ok or failed) goes to the ledger at once."""
-    max_turns = subset(config).rules.max_turns
+    """One request per pending job; each answer (ok or failed) goes to the ledger at once. A test
+    dialogue of fewer than ``min_test_turns`` turns is an invalid reply (AF1 B.1: three or four)."""
+    rules = subset(config).rules
+    lowest = {"train": 1, "test": 1 if rules.multi_audio else min(max(min_test_turns, 1), rules.max_turns)}
     requests = [
         Request(
             job.key,
-            build_messages(template, job_text(job, descriptions)),
-            lambda text: parse_dialogue_reply(text, max_turns),
+            build_messages(template, job_text(job, descriptions, style)),
+            lambda text, least=lowest.get(job.split, 1): parse_dialogue_reply(text, rules.max_turns, least),
             job,
         )
         for job in pending
@@ -680,11 +726,14 @@ def write_output(
     scorer: SimilarityScorer | None = None,
     audio_index: AudioIndex | None = None,
     min_similarity: float = PAPER_MIN_SIMILARITY,
+    remove: str = "qa-pair",
+    similarity_on: str = "answer",
 ) -> None:
     """Filter the ledger's dialogues into ``<split>.jsonl`` (every split, even empty) and list what was removed."""
     multi = subset(config).multi_audio
     config_dir.mkdir(parents=True, exist_ok=True)
-    score, unscored = _scoring(config_dir, scorer, audio_index, multi, summary.notes)
+    score, unscored = _scoring(config_dir, scorer, audio_index, multi, summary.notes, similarity_on)
+    summary.notes.append(f"filters remove the unit --remove {remove}")
     records: dict[str, list[dict]] = {split: [] for split in SPLITS}
     removals: list[Removal] = []
     failed = []
@@ -693,7 +742,7 @@ def write_output(
             failed.append(entry)
             continue
         kept, removed = filter_dialogue(
-            entry["key"], entry["dialogue"], score=score and score(entry), min_similarity=min_similarity
+            entry["key"], entry["dialogue"], score=score and score(entry), min_similarity=min_similarity, remove=remove
         )
         removals += removed
         if kept:
@@ -727,7 +776,7 @@ def write_output(
         )
 
 
-def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str]):
+def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str], similarity_on: str = "answer"):
     """``(score, unscored)``: ``score(entry)`` -> ``score(index, turn)`` (similarities kept in
     ``similarity.jsonl``, so a rerun scores only new pairs), or ``None`` when the filter is off;
     ``unscored`` counts the pairs whose clip has no audio (they are kept)."""
@@ -735,27 +784,29 @@ def _scoring(config_dir: Path, scorer, audio_index, multi: bool, notes: list[str
     if scorer is None:
         notes.append("similarity filter: off (no scorer; pass --clap-checkpoint to turn it on)")
         return None, unscored
-    if multi:
-        notes.append("similarity filter: not applied to comparisons (a pair about several clips has no one clip)")
-        return None, unscored
     if audio_index is None:
         notes.append("similarity filter: off (it needs the clips: pass --audio-dir)")
         return None, unscored
-    notes.append(f"similarity filter: {scorer.name}")
+    notes.append(f"similarity filter: {scorer.name}, on the {similarity_on}" + (", best clip" if multi else ""))
     cache = Ledger(config_dir / "similarity.jsonl", durable=False)  # a lost score is only computed again
 
     def score(entry: dict):
-        path = audio_index.resolve(entry["audio_ids"][0], entry["key"]).path
+        paths = [audio_index.resolve(a, a[1:12] if multi else entry["key"]).path for a in entry["audio_ids"]]
 
         def pair(index: int, turn: Turn) -> float | None:
-            if path is None:
+            if not any(paths):
                 unscored["pairs"] += 1
                 return None
-            text = pair_text(turn)
-            key = f"{scorer.name}|{entry['key']}|{index}|{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-            if key not in cache:
-                cache.record({"key": key, "score": float(scorer.similarity(path, text))})
-            return cache.get(key)["score"]
+            text = similarity_text(turn, similarity_on)
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            values = []
+            for position, path in enumerate(paths):
+                clip = "" if position == 0 else f"#{position}"  # a one-clip key is the one it always was
+                key = f"{scorer.name}|{entry['key']}{clip}|{index}|{digest}"
+                if path is not None and key not in cache:
+                    cache.record({"key": key, "score": float(scorer.similarity(path, text))})
+                values.append(cache.get(key)["score"] if path is not None else None)
+            return best_similarity(values)
 
         return pair
 

@@ -6,9 +6,19 @@ events, one label a line::
     Sound of Dog (a dog barking in short sharp bursts): [0.406s-2.120s], [5.000s-6.310s]
     Sound of Speech (a person talking in a normal voice): [0.000s-10.000s]
 
-and a comparison as ``Audio 1: <events>`` ... ``Audio 4: <events>``. The built-in system prompts
-below give the model its role, the rules and two example dialogues; ``--prompt FILE`` replaces
-them (a template holding ``$clip`` is sent as one user message with the clip's text in its place).
+and a comparison as ``Audio 1: <events>`` ... ``Audio 4: <events>``. Two sets of built-in system
+prompts (:func:`built_in_prompt`, ``--prompt-style``):
+
+- ``paper`` (the default, :mod:`.paper_prompts`): the paper's content, a four-turn dialogue with
+  diverse and complex questions, bold answers and an honest "the audio does not tell"; music clips
+  with their MusicCaps aspect list; comparisons as ``Audio k: Sound of <label> (<description>)``.
+- ``grounded`` (below): forbids invented detail and asks only what the given text can answer,
+  for 1 to 4 turns; comparisons keep the event times. Why it exists: a model trained on the
+  paper's dialogues learns to state keys, tempos and names the annotations never gave; these
+  prompts trade the paper's shape for answers the annotations support.
+
+``--prompt FILE`` replaces either (a template holding ``$clip`` is sent as one user message with
+the clip's text in its place).
 
 A reply is a dialogue when it is a JSON array of ``{"user", "assistant"}`` objects, or one such
 object a line, either optionally inside a Markdown code fence (:func:`parse_dialogue_reply`).
@@ -22,6 +32,9 @@ from typing import Mapping, Sequence
 
 from ..core.release import Turn
 from ..core.strong_labels import StrongClip
+from .paper_prompts import PAPER_PROMPTS
+
+PROMPT_STYLES = ("paper", "grounded")
 
 CLIP_PLACEHOLDER = "$clip"
 
@@ -109,7 +122,7 @@ Example, for three clips with speech in Audio 1 and Audio 3 only:
 """
 )
 
-BUILT_IN_PROMPTS: dict[str, str] = {
+GROUNDED_PROMPTS: dict[str, str] = {
     "audioset_dialogues": AUDIOSET_DIALOGUE_PROMPT,
     "music_dialogues": MUSIC_DIALOGUE_PROMPT,
     "audioset_comparison": COMPARISON_PROMPT,
@@ -119,6 +132,13 @@ DESCRIPTION_PROMPT = (
     'Describe the acoustic character of the sound of "{name}" in less than 10 words '
     "(how it sounds, not what it is). Reply with the description only."
 )
+
+
+def built_in_prompt(config: str, style: str = "paper") -> str:
+    """The built-in system prompt of ``config`` in ``style`` (``paper`` or ``grounded``)."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"--prompt-style {style!r}: expected one of {', '.join(PROMPT_STYLES)}")
+    return (PAPER_PROMPTS if style == "paper" else GROUNDED_PROMPTS)[config]
 
 
 class InvalidReply(ValueError):
@@ -135,6 +155,32 @@ def event_text(clip: StrongClip, names: Mapping[str, str], descriptions: Mapping
         head = f"Sound of {name} ({description})" if description else f"Sound of {name}"
         lines.append(head + ": " + ", ".join(f"[{start:.3f}s-{end:.3f}s]" for start, end in spans))
     return "\n".join(lines)
+
+
+def event_names_text(clip: StrongClip, names: Mapping[str, str], descriptions: Mapping[str, str]) -> str:
+    """The clip's sounds without times, as the paper shows a comparison's clips: ``Sound of Car (engine
+    hum); Sound of Speech (a man talking)``, in order of first onset."""
+    heads = []
+    for label in clip.labels:
+        name, description = names.get(label, label), descriptions.get(label)
+        heads.append(f"Sound of {name} ({description})" if description else f"Sound of {name}")
+    return "; ".join(heads)
+
+
+def music_text(caption: str, aspects: Sequence[str]) -> str:
+    """A MusicCaps clip as the paper gives it: its aspect list (tags) and its caption."""
+    return f"Tags: {', '.join(aspects)}\nDescription: {caption}" if aspects else f"Description: {caption}"
+
+
+def clip_text(
+    clip, names: Mapping[str, str], descriptions: Mapping[str, str], *, style: str = "paper", comparison: bool = False
+) -> str:
+    """What the model is told about one clip (a clip has ``caption`` and ``aspects``, or ``strong``)."""
+    if clip.caption is not None:
+        return music_text(clip.caption, clip.aspects) if style == "paper" else clip.caption
+    if comparison and style == "paper":
+        return event_names_text(clip.strong, names, descriptions)
+    return event_text(clip.strong, names, descriptions)
 
 
 def comparison_text(texts: Sequence[str]) -> str:
@@ -158,14 +204,15 @@ _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTA
 _THINKING = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)  # reasoning models' preamble (DeepSeek-R1, Qwen3)
 
 
-def parse_dialogue_reply(text: str, max_turns: int) -> list[Turn]:
+def parse_dialogue_reply(text: str, max_turns: int, min_turns: int = 1) -> list[Turn]:
     """The turns of a reply: a JSON array of turns, a ``{"dialogue": [...]}`` object, or one JSON
     object a line (optionally comma-separated), any of them inside a Markdown code fence or after a
     sentence of prose, after a reasoning model's ``<think>...</think>``.
 
     Raises:
         InvalidReply: not JSON in any of these forms, a turn whose keys are not exactly ``user`` and
-            ``assistant`` or whose texts are empty, or 0 or more than ``max_turns`` turns.
+            ``assistant`` or whose texts are empty, or fewer than ``min_turns`` (at least 1) or more than
+            ``max_turns`` turns.
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidReply("empty reply")
@@ -175,8 +222,8 @@ def parse_dialogue_reply(text: str, max_turns: int) -> list[Turn]:
     if not fenced and body[:1] not in "[{" and "{" in body:  # "Here is the dialogue: [...]"
         body = body[min(i for i in (body.find("["), body.find("{")) if i >= 0) :]
     turns = _as_turns(body)
-    if not 1 <= len(turns) <= max_turns:
-        raise InvalidReply(f"{len(turns)} turns (expected 1 to {max_turns})")
+    if not max(min_turns, 1) <= len(turns) <= max_turns:
+        raise InvalidReply(f"{len(turns)} turns (expected {max(min_turns, 1)} to {max_turns})")
     return turns
 
 
