@@ -303,4 +303,6 @@ def test_the_command_line_flags_reach_the_pipeline(tmp_path, server, capsys):
     assert "note: --comparisons is not used by music_dialogues (one dialogue per clip)" in printed
     assert main([*args, "--msclap-checkpoint", str(tmp_path / "none.pth")]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("audio-dialogues generate: error: MS-CLAP checkpoint") and "none.pth does not exist" in error
+    assert (
+        error.startswith("audio-dialogues generate: error: MS-CLAP checkpoint") and "none.pth does not exist" in error
+    )
