@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 
 import pytest
 from chat_server import ChatServer
@@ -290,3 +293,21 @@ def test_budget_dry_run_and_flags_without_a_judge(tmp_path, server, capsys):
     assert capsys.readouterr().err.strip() == (
         "audio-dialogues evaluate: --dry-run needs --judge-model (the judge to ask)."
     )
+    assert main(["evaluate", str(path), "--config", "music_dialogues", "--judge-retries", "0", "--judge-dir", "d"]) == 1
+    assert "--judge-dir, --judge-retries need --judge-model" in capsys.readouterr().err
+
+
+def test_ctrl_c_records_the_asks_in_flight_and_the_rerun_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    predictions = {f"test-{n:06d}": ["A dog."] for n in range(4)}
+    with ChatServer(default=stand_in_judge(raw_score), delay=0.4) as slow:
+        common = dict(model="stand-in", judge_dir=tmp_path / "j", base_url=slow.base_url, rows=audioset_rows(), **FAST)
+        ctrl_c = threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT))  # during the second ask
+        ctrl_c.start()
+        stopped = judge(predictions, "audioset_dialogues", concurrency=1, **common)
+        ctrl_c.join()
+        sent = slow.count()
+        assert stopped.interrupted and 1 <= sent < 6 and stopped.not_finished >= 1
+        assert len((tmp_path / "j" / "ledger.jsonl").read_text().splitlines()) == sent  # every reply kept
+        rest = judge(predictions, "audioset_dialogues", **common)
+        assert slow.count() == 6 and rest.overall["judged"] == 3 and not rest.interrupted

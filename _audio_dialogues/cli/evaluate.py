@@ -11,7 +11,15 @@ from ..core.subsets import CONFIGS
 from ..evaluation.score import JavaMissingError, PredictionError, evaluate
 
 # The judge's flags; each needs --judge-model (a flag accepted and ignored would mislead).
-JUDGE_FLAGS = ("judge_base_url", "judge_dir", "judge_max_requests", "dry_run")
+JUDGE_FLAGS = (
+    "judge_base_url",
+    "judge_api_key_env",
+    "judge_dir",
+    "judge_max_requests",
+    "judge_concurrency",
+    "judge_retries",
+    "dry_run",
+)
 
 
 def add_cli(commands, loader_options) -> None:
@@ -43,7 +51,6 @@ def add_cli(commands, loader_options) -> None:
     )
     judge.add_argument(
         "--judge-api-key-env",
-        default="OPENAI_API_KEY",
         metavar="VAR",
         help="environment variable holding the judge's API key (default OPENAI_API_KEY)",
     )
@@ -53,8 +60,8 @@ def add_cli(commands, loader_options) -> None:
         help="the judge's ledger and settings; a rerun sends only what is not there (default: PREDICTIONS.judge)",
     )
     judge.add_argument("--judge-max-requests", type=int, metavar="N", help="send at most this many judge requests")
-    judge.add_argument("--judge-concurrency", type=int, default=4, metavar="N", help="requests in flight (default 4)")
-    judge.add_argument("--judge-retries", type=int, default=5, metavar="N", help="retries per request (default 5)")
+    judge.add_argument("--judge-concurrency", type=int, metavar="N", help="requests in flight (default 4)")
+    judge.add_argument("--judge-retries", type=int, metavar="N", help="retries per request (default 5)")
     judge.add_argument("--dry-run", action="store_true", help="print the judge's first prompt and the request count")
     parser.set_defaults(run=_run)
 
@@ -62,7 +69,11 @@ def add_cli(commands, loader_options) -> None:
 def _run(args, load_kwargs: dict) -> int:
     from ..generation.chat import BackendError
 
-    given = [f"--{name.replace('_', '-')}" for name in JUDGE_FLAGS if getattr(args, name)]
+    given = [  # a value given (0 counts: it is not the default None; --dry-run's default is False)
+        f"--{name.replace('_', '-')}"
+        for name in JUDGE_FLAGS
+        if getattr(args, name) is not None and getattr(args, name) is not False
+    ]
     if given and not args.judge_model:
         verb = "needs" if len(given) == 1 else "need"
         print(f"audio-dialogues evaluate: {', '.join(given)} {verb} --judge-model (the judge to ask).", file=sys.stderr)
@@ -96,10 +107,10 @@ def _judge(args, load_kwargs: dict):
         model=args.judge_model,
         judge_dir=args.judge_dir or f"{args.predictions}.judge",
         base_url=args.judge_base_url,
-        api_key_env=args.judge_api_key_env,
+        api_key_env=args.judge_api_key_env or "OPENAI_API_KEY",
         max_requests=args.judge_max_requests,
-        concurrency=args.judge_concurrency,
-        retries=args.judge_retries,
+        concurrency=4 if args.judge_concurrency is None else args.judge_concurrency,
+        retries=5 if args.judge_retries is None else args.judge_retries,
         dry_run=args.dry_run,
         **load_kwargs,
     )

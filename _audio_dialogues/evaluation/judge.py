@@ -229,6 +229,7 @@ class JudgeScores:
     missing_description_turns: int
     not_finished: int = 0  # items with an ask never sent (budget reached or interrupted)
     interrupted: bool = False
+    dry_run: bool = False  # nothing was sent: the scores are those already in the ledger
     orders: tuple[str, str] = ORDERS
     notes: list[str] = field(default_factory=list)
 
@@ -243,7 +244,7 @@ class JudgeScores:
             f"{self.missing_description} dialogues ({self.missing_description_turns} turns) left out: "
             "no description of their clip"
         )
-        if self.not_finished:
+        if self.not_finished and not self.dry_run:
             line += "; rerun the same command to go on"
         return "\n".join([line] + [f"note: {n}" for n in self.notes])
 

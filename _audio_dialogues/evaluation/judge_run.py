@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sys
 import threading
@@ -47,8 +46,6 @@ from .judge import (
     parse_verdict,
 )
 from .score import PredictionError, read_predictions
-
-logger = logging.getLogger("audio_dialogues")
 
 JUDGE_TEMPERATURE = 0.0  # the same ask gets (nearly) the same reply; recorded with the scores
 DESCRIPTION_COLUMNS = ("events", "caption", "aspects", "musiccaps_caption", "musiccaps_aspects")
@@ -113,10 +110,8 @@ def judge(
         echo=echo,
     )
     scores = aggregate(config, split, model, gathered, outcome.verdicts)
-    scores.interrupted = outcome.interrupted
+    scores.interrupted, scores.dry_run = outcome.interrupted, dry_run
     scores.notes += outcome.notes
-    if not dry_run:
-        logger.info(scores.summary())
     return scores
 
 
