@@ -283,7 +283,7 @@ def test_budget_dry_run_and_flags_without_a_judge(tmp_path, server, capsys):
     assert "## Answer 1\nA dog." in shown[0] and "would send 6 requests (3 turns x 2 orders" in dry.notes[0]
     part = judge(predictions, "audioset_dialogues", max_requests=3, concurrency=1, **common)
     assert server.count() == 3 and part.not_finished == 2 and part.overall["judged"] == 1
-    assert "--judge-max-requests reached" in part.notes[0]
+    assert "--judge-max-requests 3 reached: 3 asks not finished" in part.notes[0]
     rest = judge(predictions, "audioset_dialogues", **common)
     assert server.count() == 6 and rest.not_finished == 0 and rest.overall["judged"] == 3
 

@@ -160,9 +160,10 @@ def _ask(
     """Ask each item in both orders unless the ledger has the answer; return every ask's outcome."""
     outcome = _Outcome()
     settings_file = judge_dir / "settings.json"
-    _check_settings(settings_file, settings)
     lock = contextlib.nullcontext() if dry_run else OutDirLock(judge_dir / ".judge.lock", "evaluate --judge-model")
     with lock, Ledger(judge_dir / "ledger.jsonl") as ledger:
+        if len(ledger):  # an empty ledger holds no judgement: its settings (if any) may change
+            _check_settings(settings_file, settings)
         asks = [(item, order) for item in items for order in ORDERS]
         pending = [(item, order) for item, order in asks if item.key(order) not in ledger]
         if dry_run:
@@ -173,9 +174,15 @@ def _ask(
                 f"{len(asks) - len(pending)} already in {ledger.path}; retries not counted); nothing was sent"
             )
         elif pending:
-            if not settings_file.is_file():
+            if not len(ledger):
                 judge_dir.mkdir(parents=True, exist_ok=True)
                 settings_file.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+            try:
+                import openai  # noqa: F401
+            except ImportError as err:
+                raise ImportError(
+                    "The judge is asked through the openai client: pip install 'audio-dialogues[judge]'."
+                ) from err
             chat = ChatBackend(
                 model=backend["model"],
                 base_url=backend["base_url"],
@@ -214,11 +221,14 @@ def _ask(
 
             try:
                 with ctrl_c_stops(run.stop):
-                    never_sent = ask_all(run, requests, record, label="judge")
-                if never_sent:
-                    outcome.notes.append(f"--judge-max-requests reached: {never_sent} asks not sent")
+                    ask_all(run, requests, record, label="judge")
             except Interrupted:
                 outcome.interrupted = True
+            left = sum(item.key(order) not in ledger for item, order in pending)
+            if left and not outcome.interrupted:
+                outcome.notes.append(
+                    f"--judge-max-requests {max_requests} reached: {left} asks not finished; the same command goes on"
+                )
         for item, order in asks:
             entry = ledger.get(item.key(order))
             if entry is not None:
