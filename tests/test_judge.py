@@ -64,6 +64,11 @@ def test_descriptions_of_events_captions_and_comparisons():
     both = clip_description("audioset_comparison", {"events": [[EVENT], [SPEECH]]})
     assert both == "Audio 1:\n- 0.50-2.00 s: Dog (a dog barking nearby)\nAudio 2:\n- 0.00-10.00 s: Speech"
     assert clip_description("audioset_comparison", {"events": [[EVENT], None]}) is None  # every clip, or none
+    columns = {key: [SPEECH[key], EVENT[key]] for key in EVENT}  # a datasets Sequence of dicts: a dict of lists
+    assert clip_description("audioset_dialogues", {"events": columns}) == clip_description(
+        "audioset_dialogues", {"events": [SPEECH, EVENT]}
+    )
+    assert clip_description("audioset_comparison", {"events": [columns, [EVENT]]}).startswith("Audio 1:\n- 0.00-10.00")
     music = {"caption": "A calm piano piece.", "aspects": ["piano", "calm"]}
     assert (
         clip_description("music_dialogues", music) == "A music clip. Caption: A calm piano piece.\nAspects: piano, calm"
@@ -272,6 +277,10 @@ def test_an_unreadable_reply_is_retried_then_failed_and_missing_descriptions_are
     judge(predictions, "audioset_dialogues", model="stand-in", judge_dir=tmp_path / "j", base_url=server.base_url,
           rows=audioset_rows(), **FAST)  # fmt: skip
     assert server.count() == 10
+    server.rules[0].replies = ["4 6\nFixed."]  # the judge now answers; --judge-retry-failed asks again
+    again = judge(predictions, "audioset_dialogues", model="stand-in", judge_dir=tmp_path / "j",
+                  base_url=server.base_url, rows=audioset_rows(), retry_failed=True, **FAST)  # fmt: skip
+    assert server.count() == 12 and (again.overall["judged"], again.overall["failed"]) == (3, 0)
 
 
 def test_budget_dry_run_and_flags_without_a_judge(tmp_path, server, capsys):

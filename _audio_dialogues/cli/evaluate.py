@@ -18,6 +18,7 @@ JUDGE_FLAGS = (
     "judge_max_requests",
     "judge_concurrency",
     "judge_retries",
+    "judge_retry_failed",
     "dry_run",
 )
 
@@ -62,6 +63,9 @@ def add_cli(commands, loader_options) -> None:
     judge.add_argument("--judge-max-requests", type=int, metavar="N", help="send at most this many judge requests")
     judge.add_argument("--judge-concurrency", type=int, metavar="N", help="requests in flight (default 4)")
     judge.add_argument("--judge-retries", type=int, metavar="N", help="retries per request (default 5)")
+    judge.add_argument(
+        "--judge-retry-failed", action="store_true", help="ask again the judge requests that failed before"
+    )
     judge.add_argument("--dry-run", action="store_true", help="print the judge's first prompt and the request count")
     parser.set_defaults(run=_run)
 
@@ -112,5 +116,6 @@ def _judge(args, load_kwargs: dict):
         concurrency=4 if args.judge_concurrency is None else args.judge_concurrency,
         retries=5 if args.judge_retries is None else args.judge_retries,
         dry_run=args.dry_run,
+        retry_failed=args.judge_retry_failed,
         **load_kwargs,
     )

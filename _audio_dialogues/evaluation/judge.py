@@ -127,10 +127,19 @@ def clip_description(config: str, row: Mapping[str, Any]) -> str | None:
         return text + (f"\nAspects: {', '.join(aspects)}" if aspects else "")
     events = row.get("events")
     if subset_row(config).multi_audio:
-        if not events or any(not clip for clip in events):
+        clips = [_event_list(clip) for clip in events or ()]
+        if not clips or not all(clips):
             return None
-        return "\n".join(f"Audio {n}:\n{events_text(clip)}" for n, clip in enumerate(events, start=1))
+        return "\n".join(f"Audio {n}:\n{events_text(clip)}" for n, clip in enumerate(clips, start=1))
+    events = _event_list(events)
     return events_text(events) if events else None
+
+
+def _event_list(events: Any) -> list[Mapping[str, Any]] | None:
+    """A clip's events as a list of dicts; a ``datasets`` ``Sequence`` of dicts reads as a dict of lists."""
+    if isinstance(events, Mapping):
+        return [dict(zip(events, values)) for values in zip(*events.values())]
+    return events
 
 
 def events_text(events: Sequence[Mapping[str, Any]]) -> str:

@@ -70,6 +70,7 @@ def judge(
     backoff_base: float = 1.0,
     timeout: float = 120.0,
     dry_run: bool = False,
+    retry_failed: bool = False,
     rows: Sequence[Mapping[str, Any]] | None = None,
     progress: bool | None = None,
     echo: Callable[[str], None] = print,
@@ -80,7 +81,7 @@ def judge(
     ``rows`` are the split's rows (``id``, ``dialogue`` and the description columns); by default they
     are loaded with :func:`~.loading.load_dataset` and ``load_options``. A dialogue whose clip has no
     description is counted and left out. ``dry_run`` prints the first prompt and the number of
-    requests and sends nothing.
+    requests and sends nothing; ``retry_failed`` asks again what failed in an earlier run.
 
     Raises:
         JudgeSettingsError: ``judge_dir`` holds a judgement with another judge model or prompt.
@@ -106,6 +107,7 @@ def judge(
         max_requests=max_requests,
         concurrency=concurrency,
         dry_run=dry_run,
+        retry_failed=retry_failed,
         progress=sys.stderr.isatty() if progress is None else progress,
         echo=echo,
     )
@@ -154,6 +156,7 @@ def _ask(
     max_requests: int | None,
     concurrency: int,
     dry_run: bool,
+    retry_failed: bool,
     progress: bool,
     echo: Callable[[str], None],
 ) -> _Outcome:
@@ -165,7 +168,12 @@ def _ask(
         if len(ledger):  # an empty ledger holds no judgement: its settings (if any) may change
             _check_settings(settings_file, settings)
         asks = [(item, order) for item in items for order in ORDERS]
-        pending = [(item, order) for item, order in asks if item.key(order) not in ledger]
+
+        def to_ask(key: str) -> bool:  # not in the ledger, or failed there and retry_failed
+            entry = ledger.get(key)
+            return entry is None or (retry_failed and entry["status"] != "ok")
+
+        pending = [(item, order) for item, order in asks if to_ask(item.key(order))]
         if dry_run:
             first = judge_messages(*pending[0]) if pending else None
             echo("\n".join(f"--- {m['role']} ---\n{m['content']}" for m in first) if first else "(nothing to ask)")
@@ -224,7 +232,7 @@ def _ask(
                     ask_all(run, requests, record, label="judge")
             except Interrupted:
                 outcome.interrupted = True
-            left = sum(item.key(order) not in ledger for item, order in pending)
+            left = sum(to_ask(item.key(order)) for item, order in pending)
             if left and not outcome.interrupted:
                 outcome.notes.append(
                     f"--judge-max-requests {max_requests} reached: {left} asks not finished; the same command goes on"
