@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..core.subsets import subset as subset_row
+from .score import METRICS, Scores
 
 ORDERS: tuple[str, str] = ("reference-first", "candidate-first")  # the reference is shown first in the first ask
 
@@ -318,9 +319,9 @@ def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
 
 
-def table_beside(scores: Any, judge: JudgeScores) -> str:
-    """The n-gram scores (:class:`~.score.Scores`) and the judge's, one row per turn index, as Table 3."""
-    metrics = ("BLEU-4", "ROUGE-L", "CIDEr")
+def table_beside(scores: Scores, judge: JudgeScores) -> str:
+    """The n-gram scores and the judge's, one row per turn index, as Table 3."""
+    metrics = METRICS
     head = f"{'turn':<6}{'turns':>7}" + "".join(f"{m:>9}" for m in metrics)
     head += f"{'judged':>8}{'cand':>7}{'ref':>7}{'cand/ref':>10}{'disagree':>10}"
     rows = [("all", scores.turns, scores.overall, judge.overall)] + [
