@@ -108,7 +108,7 @@ def test_each_command_takes_the_load_flags_it_uses_and_only_those():
         "convert": every,
         "export": every,
         "download": release,
-        "evaluate": release,
+        "evaluate": release | {"--cache-dir", "--num-proc"},  # the judge loads the rows
         "generate": audio,
     }
     for name, expected in uses.items():

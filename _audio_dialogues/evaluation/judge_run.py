@@ -1,0 +1,283 @@
+"""Running the judge (``audio-dialogues evaluate --judge-model``): the split's rows, then the paid requests.
+
+:func:`judge` reads the predictions and the split's descriptions (the loader's ``events`` column for
+AudioSet, ``caption``/``aspects`` for MusicCaps), asks the judge twice per scored turn and returns
+:class:`~.judge.JudgeScores`. Everything the judge shows, reads and reports is in :mod:`.judge`;
+this module only sends. :func:`_ask` is the one place that uses the run engine (chat backend,
+retries, budget, Ctrl-C, ledger, lock): in ``JUDGE_DIR`` it keeps ``ledger.jsonl`` (every ask, with
+the judge's raw reply), ``settings.json`` (the settings that change the scores, checked on resume)
+and a lock. A rerun sends only what is not in the ledger yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ..engine.ledger import Ledger, OutDirLock
+from ..generation.chat import (
+    Answer,
+    Budget,
+    ChatBackend,
+    Interrupted,
+    Request,
+    RetryPolicy,
+    Run,
+    ask_all,
+    ctrl_c_stops,
+)
+from ..generation.prompts import InvalidReply
+from .judge import (
+    ORDERS,
+    PROMPT_SHA256,
+    JudgeItem,
+    JudgeScores,
+    UnreadableVerdict,
+    Verdict,
+    aggregate,
+    gather_items,
+    judge_messages,
+    parse_verdict,
+)
+from .score import PredictionError, read_predictions
+
+JUDGE_TEMPERATURE = 0.0  # the same ask gets (nearly) the same reply; recorded with the scores
+DESCRIPTION_COLUMNS = ("events", "caption", "aspects", "musiccaps_caption", "musiccaps_aspects")
+
+
+class JudgeSettingsError(ValueError):
+    """A judge folder written with other settings than this run's (they would mix two judgements)."""
+
+
+def judge(
+    predictions: str | os.PathLike | Mapping[str, Sequence[str]],
+    config: str,
+    split: str = "test",
+    *,
+    model: str,
+    judge_dir: str | os.PathLike,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    max_requests: int | None = None,
+    concurrency: int = 4,
+    retries: int = 5,
+    backoff_base: float = 1.0,
+    timeout: float = 120.0,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    progress: bool | None = None,
+    echo: Callable[[str], None] = print,
+    **load_options: Any,
+) -> JudgeScores:
+    """Judge every predicted turn of ``config``/``split`` with ``model`` (see :mod:`.judge`), resuming ``judge_dir``.
+
+    ``rows`` are the split's rows (``id``, ``dialogue`` and the description columns); by default they
+    are loaded with :func:`~.loading.load_dataset` and ``load_options``. A dialogue whose clip has no
+    description is counted and left out. ``dry_run`` prints the first prompt and the number of
+    requests and sends nothing; ``retry_failed`` asks again what failed in an earlier run.
+
+    Raises:
+        JudgeSettingsError: ``judge_dir`` holds a judgement with another judge model or prompt.
+        PredictionError: a predicted id that is not a row of the split.
+    """
+    given = _answers(predictions)
+    if rows is None:
+        rows = load_rows(config, split, **load_options)
+    unknown = sorted(set(given) - {row["id"] for row in rows})
+    if unknown:
+        raise PredictionError(
+            f"{len(unknown)} predicted ids are not dialogues of {config}/{split} (first: {', '.join(unknown[:5])}); "
+            "check --config and --split."
+        )
+    gathered = gather_items(config, rows, given)
+    settings = {"judge_model": model, "prompt_sha256": PROMPT_SHA256, "temperature": JUDGE_TEMPERATURE}
+    outcome = _ask(
+        gathered.items,
+        Path(judge_dir).expanduser(),
+        settings,
+        backend=dict(model=model, base_url=base_url, api_key_env=api_key_env),
+        policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout),
+        max_requests=max_requests,
+        concurrency=concurrency,
+        dry_run=dry_run,
+        retry_failed=retry_failed,
+        progress=sys.stderr.isatty() if progress is None else progress,
+        echo=echo,
+    )
+    scores = aggregate(config, split, model, gathered, outcome.verdicts)
+    scores.interrupted, scores.dry_run = outcome.interrupted, dry_run
+    scores.notes += outcome.notes
+    return scores
+
+
+def load_rows(config: str, split: str, **load_options: Any) -> list[dict[str, Any]]:
+    """The split's ``id``, ``dialogue`` and description columns, every record kept (audio is not needed)."""
+    from ..loading.load import load_dataset
+
+    options = {**load_options, "missing_audio": "keep", "decode": False}
+    if config == "music_dialogues":
+        options["with_metadata"] = True  # MusicCaps' caption and aspects
+    ds = load_dataset(config, split, **options)
+    columns = ["id", "dialogue"] + [c for c in DESCRIPTION_COLUMNS if c in ds.column_names]
+    return ds.select_columns(columns).to_list()
+
+
+def _answers(predictions: str | os.PathLike | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    if isinstance(predictions, (str, os.PathLike)):
+        return {key: list(p.answers) for key, p in read_predictions(predictions).items()}
+    return {key: list(answers) for key, answers in predictions.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The paid part: the only use of the run engine
+
+
+@dataclass
+class _Outcome:
+    verdicts: dict[str, Verdict | str] = field(default_factory=dict)  # by ask key: a Verdict or "failed"
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _ask(
+    items: Sequence[JudgeItem],
+    judge_dir: Path,
+    settings: dict[str, Any],
+    *,
+    backend: dict[str, Any],
+    policy: RetryPolicy,
+    max_requests: int | None,
+    concurrency: int,
+    dry_run: bool,
+    retry_failed: bool,
+    progress: bool,
+    echo: Callable[[str], None],
+) -> _Outcome:
+    """Ask each item in both orders unless the ledger has the answer; return every ask's outcome."""
+    outcome = _Outcome()
+    settings_file = judge_dir / "settings.json"
+    lock = contextlib.nullcontext() if dry_run else OutDirLock(judge_dir / ".judge.lock", "evaluate --judge-model")
+    with lock, Ledger(judge_dir / "ledger.jsonl") as ledger:
+        if len(ledger):  # an empty ledger holds no judgement: its settings (if any) may change
+            _check_settings(settings_file, settings)
+        asks = [(item, order) for item in items for order in ORDERS]
+
+        def to_ask(key: str) -> bool:  # not in the ledger, or failed there and retry_failed
+            entry = ledger.get(key)
+            return entry is None or (retry_failed and entry["status"] != "ok")
+
+        pending = [(item, order) for item, order in asks if to_ask(item.key(order))]
+        if dry_run:
+            first = judge_messages(*pending[0]) if pending else None
+            echo("\n".join(f"--- {m['role']} ---\n{m['content']}" for m in first) if first else "(nothing to ask)")
+            outcome.notes.append(
+                f"dry run: would send {len(pending)} requests ({len(items)} turns x {len(ORDERS)} orders, "
+                f"{len(asks) - len(pending)} already in {ledger.path}; retries not counted); nothing was sent"
+            )
+        elif pending:
+            if not len(ledger):
+                judge_dir.mkdir(parents=True, exist_ok=True)
+                settings_file.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+            try:
+                import openai  # noqa: F401
+            except ImportError as err:
+                raise ImportError(
+                    "The judge is asked through the openai client: pip install 'audio-dialogues[judge]'."
+                ) from err
+            chat = ChatBackend(
+                model=backend["model"],
+                base_url=backend["base_url"],
+                api_key=_api_key(backend["api_key_env"], backend["base_url"]),
+                temperature=settings["temperature"],
+                policy=policy,
+            )
+            run = Run(chat, Budget(max_requests), threading.Event(), max(1, concurrency), progress)
+            requests = [
+                Request(item.key(order), judge_messages(item, order), _parse, (item, order)) for item, order in pending
+            ]
+
+            def record(request: Request, answer: Answer) -> None:
+                if answer.status == "stopped":
+                    return
+                item, order = request.job
+                verdict: Verdict | None = answer.value
+                ledger.record(
+                    {
+                        "key": request.key,
+                        "status": answer.status,
+                        "id": item.id,
+                        "turn": item.turn,
+                        "order": order,
+                        "scores": [verdict.first, verdict.second] if verdict else None,
+                        "why": verdict.reason if verdict else None,
+                        "reason": answer.reason,
+                        "reply": answer.reply,
+                        "model": chat.model,
+                        "prompt_sha256": settings["prompt_sha256"],
+                        "usage": answer.usage.as_dict(),
+                        "requests": answer.requests,
+                        "retries": answer.retry_reasons,
+                    }
+                )
+
+            try:
+                with ctrl_c_stops(run.stop):
+                    ask_all(run, requests, record, label="judge")
+            except Interrupted:
+                outcome.interrupted = True
+            left = sum(to_ask(item.key(order)) for item, order in pending)
+            if left and not outcome.interrupted:
+                outcome.notes.append(
+                    f"--judge-max-requests {max_requests} reached: {left} asks not finished; the same command goes on"
+                )
+        for item, order in asks:
+            entry = ledger.get(item.key(order))
+            if entry is not None:
+                ok = entry["status"] == "ok"
+                outcome.verdicts[entry["key"]] = Verdict(*entry["scores"], entry["why"] or "") if ok else "failed"
+    return outcome
+
+
+def _parse(text: str) -> Verdict:
+    try:
+        return parse_verdict(text)
+    except UnreadableVerdict as err:
+        raise InvalidReply(str(err)) from err
+
+
+def _check_settings(path: Path, settings: dict[str, Any]) -> None:
+    """Refuse to add to a judgement made with other settings, naming the setting and the fix."""
+    if not path.is_file():
+        return
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    if kept.get("judge_model") != settings["judge_model"]:
+        raise JudgeSettingsError(
+            f"{path.parent} was judged with --judge-model {kept.get('judge_model')!r}, not "
+            f"{settings['judge_model']!r} ({path}): pass --judge-model {kept.get('judge_model')} to go on with it, "
+            f"or another --judge-dir to judge with {settings['judge_model']}."
+        )
+    for name in ("prompt_sha256", "temperature"):
+        if kept.get(name) != settings[name]:
+            raise JudgeSettingsError(
+                f"{path.parent} was judged with {name} {kept.get(name)!r}, this version uses {settings[name]!r} "
+                f"({path}): scores of the two would not compare; pass another --judge-dir to judge again."
+            )
+
+
+def _api_key(variable: str, base_url: str | None) -> str:
+    key = os.environ.get(variable)
+    if key:
+        return key
+    if base_url is None:
+        raise ValueError(
+            f"No API key for the judge: set the environment variable {variable} (or name another with "
+            "--judge-api-key-env), or pass --judge-base-url for a local server that needs none."
+        )
+    return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key
