@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..core.subsets import CONFIGS
-from ..outputs.convert import FORMATS, convert_configs
+from ..outputs.convert import FORMATS, NothingToWriteError, convert_configs
 
 
 def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
@@ -35,7 +36,11 @@ def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace, load_kwargs: dict) -> int:
     configs, splits = args.config or [CONFIGS[0]], args.split or ["train"]
-    total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
+    try:
+        total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
+    except NothingToWriteError as err:
+        print(f"audio-dialogues convert: {err}", file=sys.stderr)
+        return 1
     if len(configs) * len(splits) > 1:
         print(f"all -> {args.out}\n{total.summary()}")
     return 0

@@ -14,6 +14,7 @@ import importlib
 import sys
 from typing import Any, Sequence
 
+from ..core.errors import command_line
 from ..loading.options import OPTIONS, VERIFICATION_MODES
 
 # The modules that add subcommands of their own (each has ``add_cli``).
@@ -97,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args, load_kwargs(args)) or 0
+    with command_line():  # errors spell their fixes as flags
+        return args.run(args, load_kwargs(args)) or 0
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..core.audio_files import AudioIndex, index_audio_dirs, parse_audio_name
+from ..core.manifest import file_sha256, write_manifest
 from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from ..core.release import Turn
 from ..core.strong_labels import StrongClip, read_strong_labels, shipped_label_names
@@ -56,7 +57,16 @@ from .chat import (
     ask_all,
     ctrl_c_stops,
 )
-from .filters import PAPER_MIN_SIMILARITY, AudioEmbedder, Removal, SimilarityScorer, filter_dialogue, pair_text
+from .filters import (
+    PAPER_MIN_SIMILARITY,
+    PHRASES_FILE,
+    AudioEmbedder,
+    Removal,
+    SimilarityScorer,
+    filter_dialogue,
+    pair_text,
+    shipped_phrases_file,
+)
 from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .prompts import (
     BUILT_IN_PROMPTS,
@@ -331,6 +341,24 @@ def generate(
         _tally_ledger(ledger, summary)
         write_output(
             config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index, min_similarity=min_similarity
+        )
+        write_manifest(  # the release's provenance, read by the loader (counts) and export (the card)
+            out,
+            config,
+            files={split: config_dir / f"{split}.jsonl" for split in summary.written},
+            counts=summary.written,
+            model=model,
+            base_url=base_url,
+            prompt=str(prompt) if prompt else "built-in",
+            prompt_text=template,
+            filters={
+                "low_confidence_phrases": {"file": PHRASES_FILE, "sha256": file_sha256(shipped_phrases_file())},
+                "similarity": type(scorer).__name__ if scorer is not None else None,
+                "min_similarity": min_similarity if scorer is not None else None,
+                "removed": dict(sorted(summary.filtered.items())),
+            },
+            sources=[path for _, path in (parse_source(s) for s in sources)]
+            or ([shipped_musiccaps_file()] if config == "music_dialogues" else []),
         )
     return summary
 
