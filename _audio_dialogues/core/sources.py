@@ -146,7 +146,7 @@ def _manifest_root(config: str, files: Mapping[str, Sequence[str]]) -> Path | No
 
 def _refuse_export(root: Path) -> None:
     """An ``export`` folder (Parquet and a card) is not a release: say how to read it instead."""
-    if (root / "README.md").is_file() and (root / "data").is_dir() and any((root / "data").rglob("*.parquet")):
+    if (root / "README.md").is_file() and any(root.glob("data/*/*.parquet")):
         raise ValueError(
             f"{root} is an export (Parquet files and a dataset card), not a release of dialogue files: read it "
             f"with datasets.load_dataset({str(root)!r}, CONFIG), or pass data_dir= the folder that generate wrote."
