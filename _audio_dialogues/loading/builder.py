@@ -55,10 +55,8 @@ _LICENSE = (
     "Dialogue text: the terms of the model provider that generated it (the sample: CC BY-SA 4.0). AudioSet labels: "
     "CC BY 4.0; MusicCaps: CC BY-SA 4.0. Audio: YouTube clips, not included; download your own."
 )
-_VERSION = datasets.Version(__version__)
-_SAMPLE_NOTED: set[str] = (
-    set()
-)  # the configs whose "bundled sample" line this process has logged  # a new package version builds afresh
+_VERSION = datasets.Version(__version__)  # a new package version builds afresh
+_SAMPLE_NOTED: set[str] = set()  # the configs whose "bundled sample" line this process has logged
 
 # What DatasetBuilder.__init__ itself takes (cache_dir, hash, info, ...); data_dir and data_files are our options.
 _BUILDER_ARGS = (
