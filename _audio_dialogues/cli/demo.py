@@ -33,7 +33,7 @@ SAMPLE_NOTE = """
 This was the bundled sample: a few dialogues per config written for the tests, and its clips are
 synthesized tones and noise, unrelated to the text. The Audio Dialogues text itself was never
 published: make it with a chat model, then fetch the clips it talks about (see the README):
-  audio-dialogues generate release --config music_dialogues --max-requests 20
+  audio-dialogues generate release --config music_dialogues --max-requests 10
   audio-dialogues download clips --config music_dialogues --data-dir release"""
 
 
