@@ -55,6 +55,7 @@ from _audio_dialogues.outputs.convert import (
 )
 from _audio_dialogues.outputs.export import ExportResult, export, push_to_hub
 from _audio_dialogues.outputs.lhotse_interop import to_lhotse
+from _audio_dialogues.outputs.notebook import show_dialogue
 
 __all__ = [
     # loading
@@ -77,6 +78,7 @@ __all__ = [
     "decode_audio",
     "decode_failures",
     "collate_audio",
+    "show_dialogue",
     "pad_audio",
     "PaddedAudio",
     # getting the audio

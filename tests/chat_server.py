@@ -49,6 +49,16 @@ def default_reply(prompt: str) -> str:
     )
 
 
+def four_turn_reply(prompt: str) -> str:
+    """The paper's shape: a valid four-turn dialogue (one turn for a comparison), or a description."""
+    if prompt.startswith("Describe the acoustic character") or prompt.startswith("Audio 1:"):
+        return default_reply(prompt)
+    first = prompt.splitlines()[0][:40]
+    questions = ["What do you hear?", "What is its mood?", "Is it live or recorded in a studio?", "Anything else?"]
+    answers = [f"I hear this: {first}", "It sounds calm.", "It is hard to tell from the audio.", "Nothing more."]
+    return "\n".join(json.dumps({"user": q, "assistant": a}) for q, a in zip(questions, answers))
+
+
 class ChatServer:
     """``with ChatServer() as server:`` serves on ``server.base_url`` until the block ends."""
 

@@ -183,18 +183,18 @@ def test_summaries_are_printed_once_with_or_without_a_logging_setup(setup, tmp_p
     assert lines[0].startswith("ROOT " if setup == "configured" else "[audio_dialogues] ")
 
 
-def test_the_readme_options_table_is_the_table():
+def test_the_reference_options_table_is_the_table():
     rows = {}
-    for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines():
+    for line in (REPO / "docs" / "reference.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if line.startswith("| `") and len(cells) == 4 and cells[2] in ("yes", "no"):
             rows[cells[0].strip("`")] = cells[2] == "yes"
     assert rows == {name: option.rows for name, option in OPTIONS.items()}
 
 
-def test_the_readme_api_table_names_every_public_name():
+def test_the_reference_api_table_names_every_public_name():
     import audio_dialogues
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    api = text[text.index("## API") : text.index("## Citation")]
+    text = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")
+    api = text[text.index("## API") :]
     assert [name for name in audio_dialogues.__all__ if name != "__version__" and f"`{name}`" not in api] == []

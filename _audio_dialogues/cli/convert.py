@@ -38,7 +38,7 @@ def add_cli(commands: Any, flags: LoadFlags) -> None:
 
 def _run(args: argparse.Namespace, load_kwargs: dict) -> int:
     configs, splits = args.config or [CONFIGS[0]], args.split or ["train"]
-    total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
+    total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)  # NothingToWriteError: exit 2
     if len(configs) * len(splits) > 1:
         print(f"all -> {args.out}\n{total.summary()}")
     return 0

@@ -26,6 +26,16 @@ def demo(configs: Sequence[str] = CONFIGS, **load_kwargs) -> None:
         for split, ds in dataset_dict.items():
             print(f"\n=== {config} / {split} ===")
             print(describe_split(ds))
+    if "data_dir" not in load_kwargs and "data_files" not in load_kwargs:
+        print(SAMPLE_NOTE)
+
+
+SAMPLE_NOTE = """
+This was the bundled sample: a few dialogues per config written for the tests, and its clips are
+synthesized tones and noise, unrelated to the text. The Audio Dialogues text itself was never
+published: make it with a chat model, then fetch the clips it talks about (see the README):
+  audio-dialogues generate release --config music_dialogues --max-requests 10
+  audio-dialogues download clips --config music_dialogues --data-dir release"""
 
 
 def describe_split(ds) -> str:

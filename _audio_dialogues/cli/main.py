@@ -16,6 +16,7 @@ import sys
 from typing import Sequence
 
 from .. import __version__
+from ..core.errors import command_line
 from .flags import load_flags, load_kwargs
 
 # The commands, each a module of this folder with ``add_cli``, in the order of the work.
@@ -102,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flag = next((u for u in unknown if u.startswith("-")), None)
         command.error(f"{flag} is not an option of this command" if flag else f"unexpected {' '.join(unknown)!r}")
     try:
-        return args.run(args, load_kwargs(args)) or 0
+        with command_line():  # errors spell their fixes as flags
+            return args.run(args, load_kwargs(args)) or 0
     except KeyboardInterrupt:
         print(f"audio-dialogues {args.command}: interrupted", file=sys.stderr)
         return 130

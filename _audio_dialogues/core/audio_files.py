@@ -107,6 +107,11 @@ class AudioIndex:
         exact = [path for path in candidates if os.path.basename(path) == audio_id] or candidates
         return Resolution(exact[0], tie=len(exact) > 1)
 
+    def needs_a_word(self) -> bool:
+        """Whether the listing left out anything the user may want to hear about (see :meth:`summary`)."""
+        skipped = (self.unrecognized, self.outside_links, self.too_small, self.folder_links, self.unusable)
+        return bool(self.other_files or any(skipped))
+
     def summary(self) -> str:
         """One line on what the listing found, naming files it could not use."""
         line = (
@@ -147,6 +152,11 @@ class AudioIndex:
         return hashlib.sha256("\0".join(["roots", *self.roots, "files", *listing]).encode()).hexdigest()[:16]
 
 
+# What `audio-dialogues download` keeps beside the clips (download.run's LEDGER, LOCK_FILE, TEMP_DIR): in a
+# folder holding its ledger they are passed over, neither audio nor "other files".
+DOWNLOAD_FOLDER_FILES: tuple[str, ...] = ("download_status.tsv", ".download.lock", ".download_tmp")
+
+
 def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, str]]) -> Iterable[os.DirEntry]:
     """Every regular file under ``root``, recursively: symbolic links to files included; links to
     folders are not followed, and are added to ``folder_links``; what cannot be used (an unreadable
@@ -162,7 +172,10 @@ def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, st
                 raise
             unusable.append((directory, f"folder not readable ({err.strerror or err})"))
             continue
+        own = DOWNLOAD_FOLDER_FILES if any(e.name == DOWNLOAD_FOLDER_FILES[0] for e in entries) else ()
         for entry in entries:
+            if entry.name in own:  # `download`'s ledger, lock and work folder: its own, not the user's files
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if _is_utf8(entry.path):

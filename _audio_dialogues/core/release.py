@@ -107,7 +107,7 @@ class ReleaseFormatError(ValueError):
         self.file, self.position, self.field, self.problem = str(file), position, field, problem
         where = ", ".join(p for p in (f"{self.file}", position, f"field '{field}'" if field else None) if p)
         super().__init__(
-            f"{where}: {problem}. Fix the release file (the expected layout is in the README, "
+            f"{where}: {problem}. Fix the release file (the expected layout is in docs/reference.md, "
             "'The release files'), or point data_files/data_dir at an unmodified copy."
         )
 
@@ -221,7 +221,9 @@ def _read_bytes(path: Path, gzipped: bool) -> bytes:
         with gzip.open(path, "rb") as file:
             raw = file.read(limit + 1)
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"Release file {path} does not exist (see the README, 'The release files').") from err
+        raise FileNotFoundError(
+            f"Release file {path} does not exist (see docs/reference.md, 'The release files')."
+        ) from err
     except PermissionError as err:
         raise ReleaseFormatError(
             path, None, None, "could not be read: permission denied (fix its permissions, e.g. chmod a+r)"

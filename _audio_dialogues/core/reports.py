@@ -73,7 +73,7 @@ class JoinReport:
         )
         if self.ties:
             line += f", {self.ties} audio ids matched several files (first by extension preference, then path)"
-        if self.missing_file:
+        if self.missing_file and self.missing_clip_count:  # an empty listing is not worth a path
             line += f"; missing clips listed in {self.missing_file}"
         return line + self.details()
 
@@ -210,6 +210,23 @@ def read_report(directory: Path, name: str, with_metadata: bool) -> SplitReport 
 
 
 def log_report(report: SplitReport) -> None:
-    """Log the report's lines on the ``audio_dialogues`` logger (INFO)."""
+    """Log the report's lines on the ``audio_dialogues`` logger (INFO; DEBUG in a worker process)."""
     for line in report.lines():
-        logger.info(line)
+        log_summary(line)
+
+
+def log_summary(line: str) -> None:
+    """A summary line, at INFO in the user's process; a worker's copy (a DataLoader worker, re-forked each
+    epoch, or a ``num_proc`` job) says the same again, so it goes to DEBUG."""
+    logger.log(logging.DEBUG if in_worker_process() else logging.INFO, line)
+
+
+def in_worker_process() -> bool:
+    """Whether this process was started by ``multiprocessing`` (torch's DataLoader) or ``multiprocess`` (datasets)."""
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    other = sys.modules.get("multiprocess")  # datasets' dill-based twin, imported only where it is used
+    return other is not None and other.parent_process() is not None

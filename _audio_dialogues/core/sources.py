@@ -23,7 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence, Union
 
-from .errors import did_you_mean
+from .errors import did_you_mean, option_fix
+from .manifest import MANIFEST_NAME, config_entry
 from .release import RELEASE_SUFFIXES
 
 _ROOT_PACKAGE = __name__.split(".")[0]  # "_audio_dialogues": bundled data is its subpackage
@@ -39,6 +40,8 @@ class ReleaseSource:
     files: dict[str, tuple[str, ...]]
     expected_records: dict[str, int]
     is_sample: bool
+    expected_from: str = "the published size"  # what the counts are: published, the sample's or a manifest's
+    manifest: dict | None = None  # the release manifest's entry of this config (a generated release)
 
     def shared_content(self) -> dict[str, list[str]]:
         """Per split, a phrase for each of its files with the same content as another split's file (train = test)."""
@@ -95,7 +98,7 @@ def locate_release(
                     f"{did_you_mean(split, list(published))}"
                 )
         files = {split: _expand(patterns, base) for split, patterns in by_split.items()}
-        return ReleaseSource(files, {s: published[s] for s in files}, is_sample=False)
+        return _with_manifest(config, files, published, _manifest_root(config, files))
     if data_dir is not None:
         root = Path(data_dir).expanduser().resolve()
         if not root.is_dir():
@@ -103,11 +106,51 @@ def locate_release(
                 f"data_dir {root} is not a folder. Point data_dir at the folder holding "
                 f"{config}/train.json and {config}/test.json of the Audio Dialogues release."
             )
+        _refuse_export(root)
         files = {split: (_find_split_file(root, config, split),) for split in published}
-        return ReleaseSource(files, dict(published), is_sample=False)
+        return _with_manifest(config, files, published, root)
     root = sample_dir()
     files = {split: (_find_split_file(root, config, split),) for split in published}
-    return ReleaseSource(files, dict(sample_manifest()["records"][config]), is_sample=True)
+    return ReleaseSource(
+        files, dict(sample_manifest()["records"][config]), True, expected_from="the bundled sample's manifest"
+    )
+
+
+def _with_manifest(
+    config: str, files: dict[str, tuple[str, ...]], published: Mapping[str, int], root: Path | None
+) -> ReleaseSource:
+    """The release of ``files``, checked against its manifest's counts when ``root`` has a manifest with
+    ``config`` (a generated release), else against the published sizes."""
+    entry = config_entry(root, config) if root is not None else None
+    if entry is None:
+        return ReleaseSource(files, {s: published[s] for s in files}, is_sample=False)
+    counts = entry.get("splits", {})
+    lacking = [s for s in files if not isinstance(counts.get(s), int)]
+    if lacking:
+        raise ValueError(
+            f"{root / MANIFEST_NAME} gives no count for {config}/{lacking[0]}: rerun `audio-dialogues generate "
+            f"{root} --config {config}` to write the manifest again."
+        )
+    where = f"the count in {root / MANIFEST_NAME}"
+    return ReleaseSource(files, {s: counts[s] for s in files}, False, expected_from=where, manifest=entry)
+
+
+def _manifest_root(config: str, files: Mapping[str, Sequence[str]]) -> Path | None:
+    """The release folder of ``data_files`` that are a generated release's own files (``ROOT/<config>/<split>...``)."""
+    roots = {Path(path).parent.parent for paths in files.values() for path in paths}
+    named = all(Path(path).parent.name == config for paths in files.values() for path in paths)
+    if named and len(roots) == 1 and all(len(paths) == 1 for paths in files.values()):
+        return roots.pop()
+    return None
+
+
+def _refuse_export(root: Path) -> None:
+    """An ``export`` folder (Parquet and a card) is not a release: say how to read it instead."""
+    if (root / "README.md").is_file() and any(root.glob("data/*/*.parquet")):
+        raise ValueError(
+            f"{root} is an export (Parquet files and a dataset card), not a release of dialogue files: read it "
+            f"with datasets.load_dataset({str(root)!r}, CONFIG), or pass data_dir= the folder that generate wrote."
+        )
 
 
 def _by_split(data_files: DataFiles) -> dict[str, list[str]]:
@@ -152,7 +195,8 @@ def _find_split_file(root: Path, config: str, split: str) -> str:
     if not existing:
         raise FileNotFoundError(
             f"No {split} file for {config} under {root}: expected one of "
-            f"{', '.join(str(p) for p in candidates)}. See the README ('The release files'), or pass data_files=."
+            f"{', '.join(str(p) for p in candidates)}. See docs/reference.md ('The release files'), or pass "
+            "data_files=."
         )
     return str(existing[0])
 
@@ -211,9 +255,15 @@ def check_cache_dir(cache_dir: str | os.PathLike) -> None:
 
 
 def verify_record_count(
-    name: str, files: Sequence[str], found: int, expected: int, verification_mode: str | None
+    name: str,
+    files: Sequence[str],
+    found: int,
+    expected: int,
+    verification_mode: str | None,
+    expected_from: str = "the published size",
 ) -> None:
-    """Fail like ``datasets``' split verification when a release split does not hold its published size.
+    """Fail like ``datasets``' split verification when a release split does not hold the count it should:
+    ``expected_from`` says which (the published size, the sample's, or a generated release's manifest).
 
     Checked on the release records, before any record without audio is skipped. ``verification_mode``
     ``"no_checks"`` (a partial or edited release) turns it off.
@@ -226,7 +276,12 @@ def verify_record_count(
         or found == expected
     ):
         return
+    difference = f"{found - expected} more" if found > expected else f"{expected - found} fewer"
+    why = (
+        "Is a file from another split, or edited?" if found > expected else "Is a file cut short, or a copy unfinished?"
+    )
     raise NonMatchingSplitsSizesError(
-        f"{name}: expected {expected} records, found {found} in {', '.join(files)}. Is a file truncated or from "
-        "another split? Re-copy it; to load a partial or edited release on purpose, pass verification_mode='no_checks'."
+        f"{name}: expected {expected} records, found {found} in {', '.join(files)}: {difference} than "
+        f"{expected_from}. {why} Re-copy it; to load a partial or edited release on purpose, "
+        f"{option_fix('verification_mode', 'no_checks')}."
     )

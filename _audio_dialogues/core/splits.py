@@ -49,7 +49,7 @@ from .release import (
     iter_release_file,
     parse_json_line,
 )
-from .reports import SplitReport, log_report
+from .reports import SplitReport, log_report, log_summary
 from .sources import ReleaseSource, verify_record_count
 
 NUM_SHARDS = 64  # per split
@@ -99,6 +99,7 @@ class SplitSource:
     on_invalid: str = "error"  # "skip": drop records that fail validation, listing them in the report
     with_metadata: bool = False  # music_dialogues: match the records with MusicCaps (reported)
     notices: Sequence[str] = ()  # about the split's files (e.g. the same content as another split's), for the report
+    expected_from: str = "the published size"  # what expected_records is (ReleaseSource.expected_from)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     _joined: _Records | None = field(default=None, repr=False)
 
@@ -125,7 +126,9 @@ class SplitSource:
                         records.append(item)
                         positions.append(position)
                     position += 1
-            verify_record_count(self.name, self.files, position, self.expected_records, self.verification_mode)
+            verify_record_count(
+                self.name, self.files, position, self.expected_records, self.verification_mode, self.expected_from
+            )
             joined, report = join_audio(
                 records,
                 self.audio_index,
@@ -167,8 +170,10 @@ class SplitSource:
         if shards is None:
             shards = _LINE_SHARDS[(self.token, num_shards)] = line_shards(self.files, num_shards)
             records = shards[-1].position + shards[-1].records
-            verify_record_count(self.name, self.files, records, self.expected_records, self.verification_mode)
-            logger.info(
+            verify_record_count(
+                self.name, self.files, records, self.expected_records, self.verification_mode, self.expected_from
+            )
+            log_summary(
                 f"{self.name}: {records} records (JSON Lines); this process parses only the lines of the "
                 "shards it reads, so missing clips are only seen as audio None here: the split's missing-"
                 "clip report is that of a prepared load (load_dataset without streaming=True)"
@@ -205,7 +210,7 @@ class SplitSource:
         for what, line in zip(notices.counts, notices.lines()):
             if what not in noticed:  # each kind once per process: these shards hold records worth a word
                 noticed.add(what)
-                logger.info(
+                log_summary(
                     f"{self.name}: noticed in the lines read here: {line} (a prepared load counts the whole split)"
                 )
         return joined
@@ -329,6 +334,7 @@ def split_sources(
             on_invalid,
             with_metadata,
             notices=tuple(shared.get(split, ())),
+            expected_from=release.expected_from,
         )
         for split, files in release.files.items()
     }

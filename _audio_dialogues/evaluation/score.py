@@ -394,6 +394,7 @@ def run_protocol(
     batch_size: int = 1,
     progress: bool = True,
     decoding: Mapping[str, Any] | None = AF1_CHAT_DECODING,
+    without_audio: bool = False,
     **load_options: Any,
 ) -> ProtocolReport:
     """Run ``model`` over a split the paper's way and write the predictions file :func:`evaluate` reads.
@@ -411,13 +412,22 @@ def run_protocol(
     (``"error"``), and counted in the report. Each dialogue's line is appended to ``out`` once all
     its turns are answered; a rerun with the same ``out`` continues after the dialogues already
     there (an unfinished last line from an interrupted write is dropped and redone). The settings are
-    kept in ``<out>.protocol.json``; a rerun with other settings is refused.
+    kept in ``<out>.protocol.json``; a rerun with other settings is refused. A release loaded without
+    ``audio_dir`` would answer every dialogue with ``audio=None``: that is refused unless ``without_audio=True``
+    (a text-only baseline on purpose).
 
     ``decoding`` (AF1's chat sampling by default, :data:`~.protocol_settings.AF1_CHAT_DECODING`) is
     passed as ``model(..., decoding=...)`` when the model takes that keyword, and as ``Query.decoding``
     to ``answer_batch``; what was passed is recorded in the settings (``null``: nothing).
     """
     from ..loading.load import load_dataset
+
+    has_release = load_options.get("data_dir") is not None or load_options.get("data_files") is not None
+    if has_release and load_options.get("audio_dir") is None and not without_audio:
+        raise ValueError(
+            f"run_protocol({config!r}) was given a release but no audio_dir=: every dialogue would be answered "
+            "with audio=None. Pass audio_dir= the folder of your clips, or without_audio=True for a text-only run."
+        )
 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1.")

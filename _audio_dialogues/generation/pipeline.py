@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..core.audio_files import AudioIndex, index_audio_dirs, parse_audio_name
+from ..core.manifest import file_sha256, write_manifest
 from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from ..core.release import Turn
 from ..core.strong_labels import StrongClip, read_strong_labels, shipped_label_names
@@ -58,12 +59,14 @@ from .chat import (
 )
 from .filters import (
     PAPER_MIN_SIMILARITY,
+    PHRASES_FILE,
     AudioEmbedder,
     Removal,
     SimilarityScorer,
     best_similarity,
     check_filter_options,
     filter_dialogue,
+    shipped_phrases_file,
     similarity_text,
 )
 from .neighbours import choose_neighbours, comparison_limit, label_vectors, sample_anchors, unit_rows
@@ -363,6 +366,28 @@ def generate(
             min_similarity=min_similarity,
             remove=remove,
             similarity_on=similarity_on,
+        )
+        write_manifest(  # the release's provenance, read by the loader (counts) and export (the card)
+            out,
+            config,
+            files={split: config_dir / f"{split}.jsonl" for split in summary.written},
+            counts=summary.written,
+            model=model,
+            base_url=base_url,
+            prompt=str(prompt) if prompt else f"built-in ({prompt_style})",
+            prompt_text=template,
+            filters={
+                "low_confidence_phrases": {"file": PHRASES_FILE, "sha256": file_sha256(shipped_phrases_file())},
+                "similarity": type(scorer).__name__ if scorer is not None else None,
+                "min_similarity": min_similarity if scorer is not None else None,
+                "remove": remove,
+                "similarity_on": similarity_on,
+                "min_test_turns": min_test_turns,
+                "comparisons": comparisons,
+                "removed": dict(sorted(summary.filtered.items())),
+            },
+            sources=[path for _, path in (parse_source(s) for s in sources)]
+            or ([shipped_musiccaps_file()] if config == "music_dialogues" else []),
         )
     return summary
 

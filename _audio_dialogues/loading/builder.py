@@ -23,7 +23,7 @@ from .. import __version__
 from ..core.audio_files import AudioIndex, index_audio_dirs
 from ..core.load_options import OPTIONS, check_builder_arguments, check_options, defaults
 from ..core.musiccaps import shipped_musiccaps, shipped_musiccaps_file
-from ..core.reports import log_report, read_report, write_report
+from ..core.reports import log_report, log_summary, read_report, write_report
 from ..core.sources import (
     ReleaseSource,
     check_cache_dir,
@@ -47,10 +47,17 @@ _CITATION = """\
   year    = {2024}
 }
 """
-_DESCRIPTION = "Multi-turn dialogues about sounds (AudioSet) and music (MusicCaps), generated with GPT-4 and filtered."
+_DESCRIPTION = (
+    "Multi-turn dialogues about sounds (AudioSet) and music (MusicCaps), made by a chat model from the clips' "
+    "labels or captions and filtered (the paper used GPT-4; a generated release names its model in its manifest)."
+)
 _HOMEPAGE = "https://arxiv.org/abs/2404.07616"
-_LICENSE = "Dialogue text: the release's terms. Audio: YouTube clips, not included; download your own."
+_LICENSE = (
+    "Dialogue text: the terms of the model provider that generated it (the sample: CC BY-SA 4.0). AudioSet labels: "
+    "CC BY 4.0; MusicCaps: CC BY-SA 4.0. Audio: YouTube clips, not included; download your own."
+)
 _VERSION = datasets.Version(__version__)  # a new package version builds afresh
+_SAMPLE_NOTED: set[str] = set()  # the configs whose "bundled sample" line this process has logged
 
 # What DatasetBuilder.__init__ itself takes (cache_dir, hash, info, ...); data_dir and data_files are our options.
 _BUILDER_ARGS = (
@@ -100,10 +107,11 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             raise ValueError(
                 f"missing_audio={options['missing_audio']!r} needs audio_dir= (the folder of your downloaded clips)."
             )
-        if self.release.is_sample:
-            logger.info(
-                f"{config_name}: no data_dir/data_files given, loading the bundled sample; pass data_dir= "
-                f"for the full release"
+        if self.release.is_sample and config_name not in _SAMPLE_NOTED:  # once per config and process
+            _SAMPLE_NOTED.add(config_name)
+            log_summary(
+                f"{config_name}: the bundled sample (synthesized clips); pass data_dir= the folder that "
+                "`audio-dialogues generate` wrote"
             )
         with paused_gc():
             self.audio_index: AudioIndex | None = (
@@ -113,8 +121,8 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 if audio_dirs
                 else None
             )
-        if self.audio_index:
-            logger.info(self.audio_index.summary())
+        if self.audio_index and self.audio_index.needs_a_word():  # the counts alone are in each split's line
+            log_summary(self.audio_index.summary())
         # Only what changes the rows goes to datasets, which hashes it into the cache id; the rest is set after.
         # The release and audio paths enter through the fingerprint (their files, not their spelling).
         rows = {
@@ -227,6 +235,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 report.join.records,
                 self.release.expected_records[split],
                 self.verification_mode,
+                self.release.expected_from,
             )
             log_report(report)
             self._reported.add(split)

@@ -115,7 +115,7 @@ def dataset_features(
     on_decode_error: str = "error",
     max_audio_seconds: float | None = DEFAULT_MAX_SECONDS,
 ) -> datasets.Features:
-    """The columns of one subset (see the README's feature table).
+    """The columns of one subset (see the feature table in docs/reference.md).
 
     ``with_metadata`` adds MusicCaps' columns (music_dialogues).
     """

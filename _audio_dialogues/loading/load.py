@@ -65,7 +65,22 @@ def _config_and_split(path: str, name: str | None, split: str | None) -> tuple[s
                 f"load_dataset({path!r}, {name!r}, split={split!r}): the config is {path!r}; give the split once."
             )
         return path, split if split is not None else name
-    if os.fspath(path) == DATASET_NAME or Path(os.fspath(path)).stem == DATASET_NAME:
+    text = os.fspath(path)
+    local = Path(text).expanduser()
+    if local.is_dir() and (local / "README.md").is_file() and any(local.glob("data/*/*.parquet")):
+        raise ValueError(
+            f"load_dataset({text!r}): that folder is an export (Parquet and a card), read without this package: "
+            f"datasets.load_dataset({text!r}, {name or CONFIGS[0]!r}). This load_dataset reads a release: "
+            f"load_dataset({DATASET_NAME!r}, CONFIG, data_dir=...)."
+        )
+    if "/" in text and not local.exists():  # "nvidia/audio_dialogues": a Hub id, not this loader's name
+        raise ValueError(
+            f"load_dataset({text!r}): this package loads no Hub repository, and the Audio Dialogues text was never "
+            f"published there. Generate it (audio-dialogues generate OUT --config CONFIG), then load it with "
+            f"load_dataset({DATASET_NAME!r}, CONFIG, data_dir=OUT); an exported copy on the Hub is read with "
+            f"datasets.load_dataset({text!r}, CONFIG)."
+        )
+    if text == DATASET_NAME or local.stem == DATASET_NAME:
         if name is None:
             raise ValueError(
                 f"load_dataset({path!r}) needs a config: one of {', '.join(CONFIGS)}, "

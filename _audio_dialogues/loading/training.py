@@ -3,7 +3,7 @@
 A streamed split goes straight into a PyTorch ``DataLoader``; :func:`collate_audio` is its
 ``collate_fn``. Sharding needs no helper here: ``datasets.distributed.split_dataset_by_node(ds, rank,
 world_size)`` gives each rank its own shards, and the ``DataLoader`` gives each worker its own shards
-of those (see the README, "Training loop")::
+of those (see docs/training.md)::
 
     loader = DataLoader(ds, batch_size=8, num_workers=2, collate_fn=collate_audio)
     batch = next(iter(loader))

@@ -90,6 +90,10 @@ class Dialogue(TypedDict):
     audio_paths: list[str]
 
 
+class NothingToWriteError(ValueError):
+    """Every example was left out (e.g. no clip found): an empty training file would only fail later."""
+
+
 @dataclass
 class ConvertCounts:
     """What :func:`write_jsonl` wrote, and what it left out (example ids)."""
@@ -371,6 +375,12 @@ def convert_configs(
             total.add(counts)
             names.append(part)
             print(f"{config}/{split} -> {out}{note}\n{counts.summary()}", flush=True)
+    if not total.written:  # an empty training file would only fail later, in the trainer
+        shutil.rmtree(parts)  # only the empty parts of this run
+        raise NothingToWriteError(
+            f"nothing to write to {out}: {total.summary()}. {out} was not written; pass --audio-dir (audio_dir=) "
+            "the folder of the downloaded clips."
+        )
     temporary = out.with_name(out.name + ".tmp")
     with temporary.open("wb") as whole:
         for part in names:

@@ -80,6 +80,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from ..core.decoding import check_readable
+from ..core.sources import locate_release
 from ..core.subsets import CONFIGS, SUBSETS
 from ..loading.features import audio_feature, list_of
 from .card import dataset_card
@@ -167,8 +168,11 @@ def export(
     staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     try:
-        result, infos = ExportResult(staging, embed_audio), DatasetInfosDict()
+        result, infos, releases = ExportResult(staging, embed_audio), DatasetInfosDict(), {}
         for config in configs:
+            releases[config] = locate_release(  # for the card: the sample, a generated release, or another
+                config, SUBSETS[config].published, load_kwargs.get("data_dir"), load_kwargs.get("data_files")
+            )
             dataset_dict = load_dataset(config, decode=False, **load_kwargs)
             splits = datasets.SplitDict()
             for split, ds in dataset_dict.items():
@@ -191,7 +195,7 @@ def export(
                 ),
             )
         result.out_dir = out
-        (staging / "README.md").write_text(dataset_card(infos, embed_audio), encoding="utf-8")
+        (staging / "README.md").write_text(dataset_card(infos, embed_audio, releases), encoding="utf-8")
         for s in result.splits:
             for name in s.files:
                 os.replace(_partial(staging / name), staging / name)
