@@ -18,7 +18,7 @@ from ..loading.options import OPTIONS, VERIFICATION_MODES
 
 # The modules that add subcommands of their own (each has ``add_cli``).
 # The commands with a module of their own in this folder (each has ``add_cli``), in the order of the work.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "generate", "download", "export", "convert", "evaluate")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "generate", "download", "stats", "review", "export", "convert", "evaluate")
 
 
 def loader_options() -> argparse.ArgumentParser:
