@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _audio_dialogues.inspection.review import start_review
-from _audio_dialogues.inspection.stats import stats, write_report
+from _audio_dialogues.inspection.stats import stats, write_stats_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -129,7 +129,7 @@ def test_review_page_plays_every_clip_saves_a_click_and_resumes(browser, server)
 
 
 def test_stats_report_opens_offline(browser, tmp_path):
-    _, html_path = write_report(stats(), tmp_path / "report")
+    _, html_path = write_stats_report(stats(), tmp_path / "report")
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     outside = _offline(page)
     page.goto(html_path.as_uri())

@@ -12,7 +12,7 @@ import soundfile
 
 from _audio_dialogues.cli.main import main
 from _audio_dialogues.inspection.ontology import shipped_ontology
-from _audio_dialogues.inspection.stats import stats, write_report
+from _audio_dialogues.inspection.stats import stats, write_stats_report
 from audio_dialogues import CONFIGS
 
 DOG = {"mid": "/m/0bt9lr", "label": "Dog", "start": 0.5, "end": 2.0, "description": None}
@@ -133,7 +133,7 @@ def test_comparisons_and_the_generate_run(small):
 
 
 def test_the_report_is_one_offline_file(small, tmp_path):
-    json_path, html_path = write_report(small, tmp_path / "report")
+    json_path, html_path = write_stats_report(small, tmp_path / "report")
     assert json.loads(json_path.read_text())["configs"]["audioset_dialogues"]["train"]["records"] == 3
     page = html_path.read_text()
     assert "<svg" in page and "paper 2.21" in page
@@ -200,3 +200,29 @@ def test_cli_writes_the_report_and_prints_the_summary(tmp_path, capsys):
     assert (tmp_path / "out" / "index.html").is_file() and (tmp_path / "out" / "stats.json").is_file()
     assert main(["stats", str(tmp_path / "out"), "--sampling-rate", "8000"]) == 2
     assert "stats counts records" in capsys.readouterr().err
+
+
+def test_a_synthetic_release_matches_an_independent_count(tmp_path):
+    """tests/synthetic.py's release (both formats): records, turns, clips and questions counted here from the JSON."""
+    from synthetic import write_release as write_synthetic
+
+    sizes = {"audioset_dialogues": {"train": 300, "test": 40}, "audioset_comparison": {"train": 200, "test": 30}}
+    for fmt in ("json", "jsonl"):
+        paths = write_synthetic(tmp_path / fmt, sizes, fmt=fmt, seed=7)
+        result = stats(data_dir=str(tmp_path / fmt), verification_mode="no_checks")
+        for config, splits in paths.items():
+            for split, path in splits.items():
+                text = path.read_text(encoding="utf-8")
+                records = json.loads(text) if fmt == "json" else [json.loads(line) for line in text.splitlines()]
+                n = result.numbers[config][split]
+                turns = [len(r["dialogue"]) for r in records]
+                clips = [len(r.get("audio_ids") or [r.get("audio_id")]) for r in records]
+                questions = [
+                    " ".join(re.findall(r"[a-z0-9']+", t["user"].lower())) for r in records for t in r["dialogue"]
+                ]
+                assert n["records"] == len(records) and n["turns"] == sum(turns)
+                assert n["turns_histogram"] == {str(k): turns.count(k) for k in sorted(set(turns))}
+                assert n["clips_histogram"] == {str(k): clips.count(k) for k in sorted(set(clips))}
+                repeated = n["repeated_questions"]
+                assert repeated["distinct"] == len(set(questions))
+                assert repeated["asked_more_than_once"] == sum(1 for q in questions if questions.count(q) > 1)

@@ -22,14 +22,14 @@ def add_cli(commands, loader_options) -> None:
 
 def _run(args, load_kwargs: dict) -> int:
     from ..inspection.review import REVIEWS_FILE, ReviewFileError
-    from ..inspection.stats import stats, write_report
+    from ..inspection.stats import stats, write_stats_report
 
     try:
         result = stats(args.config, seed=args.seed, reviews=f"{args.out_dir}/{REVIEWS_FILE}", **load_kwargs)
     except (ValueError, TypeError, FileNotFoundError, ReviewFileError) as err:
         print(f"audio-dialogues stats: {err}", file=sys.stderr)
         return 2
-    json_path, html_path = write_report(result, args.out_dir)
+    json_path, html_path = write_stats_report(result, args.out_dir)
     print(result.summary())
     print(f"wrote {json_path} and {html_path} ({result.seconds:.2f} s)")
     return 0

@@ -14,7 +14,6 @@ AudioSet-SL) are compared with the share of events whose label is that class or 
 from __future__ import annotations
 
 import collections
-import hashlib
 import random
 import re
 from array import array
@@ -30,17 +29,15 @@ PAPER_MEAN_TURNS: dict[str, float] = {"audioset_dialogues": 2.21, "music_dialogu
 PAPER_MEAN_CLIPS: dict[str, float] = {"audioset_comparison": 3.00}
 PAPER_SHARES: dict[str, tuple[str, float]] = {"/m/09x0r": ("Speech", 32.72), "/m/04szw": ("Musical instrument", 20.88)}
 WH_WORDS: tuple[str, ...] = ("what", "which", "who", "whose", "where", "when", "why", "how")
+_WH = frozenset(WH_WORDS)
 SIMILARITY_SAMPLE = 200  # answers (and questions) kept per split, seeded, for the self-similarity
 TOP = 15  # entries shown in the "most common" lists
+FREQUENT_KEPT = 10_000  # question texts kept to name the most repeated ones (their counts come from the hashes)
 _WORD = re.compile(r"[a-z0-9']+")
 
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
-
-
-def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
 
 
 @dataclass
@@ -56,16 +53,19 @@ class TextStats:
     sample: list = field(default_factory=list)  # reservoir of word sets, for the self-similarity
 
     def add(self, words: list[str], rng: random.Random) -> None:
-        self.lengths[len(words)] += 1
-        self.tokens += len(words)
-        self.pairs += max(len(words) - 1, 0)
+        n = len(words)
+        lengths = self.lengths
+        lengths[n] = lengths.get(n, 0) + 1  # dict.get: Counter's += costs twice as much, per text
+        self.tokens += n
+        if n > 1:
+            self.pairs += n - 1
+            self.bigrams.update(zip(words, words[1:]))
         self.unigrams.update(words)
-        self.bigrams.update(zip(words, words[1:]))
         self.seen += 1
         if len(self.sample) < SIMILARITY_SAMPLE:
             self.sample.append(frozenset(words))
-        elif (slot := rng.randrange(self.seen)) < SIMILARITY_SAMPLE:
-            self.sample[slot] = frozenset(words)
+        elif rng.random() * self.seen < SIMILARITY_SAMPLE:  # reservoir sampling: kept with chance k/seen
+            self.sample[int(rng.random() * SIMILARITY_SAMPLE)] = frozenset(words)
 
     def result(self) -> dict:
         return {
@@ -115,19 +115,24 @@ class SplitStats:
         self.records += 1
         self.turns[len(record.dialogue)] += 1
         self.clips[len(record.audio_ids)] += 1
+        first_words, wh_words, frequent, rng = self.first_words, self.wh_words, self.frequent_questions, self.rng
         for turn in record.dialogue:
             question = _words(turn["user"])
-            self.questions.add(question, self.rng)
-            self.answers.add(_words(turn["assistant"]), self.rng)
-            self.first_words[question[0] if question else "(empty)"] += 1
-            self.wh_words[next((w for w in question if w in WH_WORDS), "(no wh-word)")] += 1
+            self.questions.add(question, rng)
+            self.answers.add(_words(turn["assistant"]), rng)
+            first = question[0] if question else "(empty)"
+            first_words[first] = first_words.get(first, 0) + 1
+            wh = "(no wh-word)"
+            for word in question:
+                if word in _WH:
+                    wh = word
+                    break
+            wh_words[wh] = wh_words.get(wh, 0) + 1
             normal = " ".join(question)
-            self.question_hashes.append(_hash(normal))
-            self.frequent_questions[normal] += 1
-            if len(self.frequent_questions) > 20_000:  # keep the frequent ones only: memory stays bounded
-                self.frequent_questions = collections.Counter(
-                    {q: n for q, n in self.frequent_questions.items() if n > 1}
-                )
+            self.question_hashes.append(hash(normal))  # 64 bits, compared only within this process
+            frequent[normal] = frequent.get(normal, 0) + 1
+            if len(frequent) > 2 * FREQUENT_KEPT:  # memory stays bounded; the frequent ones stay
+                self.frequent_questions = frequent = collections.Counter(dict(frequent.most_common(FREQUENT_KEPT)))
         if audio_paths is not None:
             self.audio_checked = True
             self.clip_refs += len(audio_paths)

@@ -10,7 +10,7 @@ a ``generate`` output it adds what the filters removed and what failed (``filter
 
 The records are streamed (a JSON Lines file one line at a time; a ``.json`` array is parsed whole,
 as the loader does: JSON has no record boundaries to stream by); see :mod:`.counts` for memory.
-:func:`write_report` writes ``stats.json`` and a self-contained ``index.html`` (:mod:`.page`).
+:func:`write_stats_report` writes ``stats.json`` and a self-contained ``index.html`` (:mod:`.page`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..core.events import StrongLabelEvents
 from ..core.join import MissingAudioError
 from ..core.release import Notices, Record, ReleaseFormatError, iter_release_file, parse_json_line
 from ..core.sources import locate_release, sample_audio_dir, verify_record_count
+from ..core.splits import paused_gc
 from ..core.subsets import CONFIGS, subset
 from .counts import SplitStats
 from .ontology import shipped_ontology
@@ -184,20 +185,21 @@ def stats(
             result.notes.append(f"{config}: not in this release ({str(err).split('. ')[0]})")
             continue
         result.numbers[config] = {}
-        for split, files in release.files.items():
+        for split, files in release.files.items():  # the cycle collector paused: see core.splits.paused_gc
             counted = SplitStats(config, split, seed)
-            skipped = _count_split(
-                counted,
-                config,
-                split,
-                files,
-                release.expected_records[split],
-                options,
-                verification_mode,
-                audio_index,
-                events,
-                ontology,
-            )
+            with paused_gc():
+                skipped = _count_split(
+                    counted,
+                    config,
+                    split,
+                    files,
+                    release.expected_records[split],
+                    options,
+                    verification_mode,
+                    audio_index,
+                    events,
+                    ontology,
+                )
             result.numbers[config][split] = numbers = counted.result(ontology)
             numbers["skipped"] = skipped
         if data_dir is not None:
@@ -309,7 +311,7 @@ def _tsv_counts(path: Path, column: str, only_turn: str | None = None) -> dict[s
     return dict(counts.most_common())
 
 
-def write_report(result: ReleaseStats, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+def write_stats_report(result: ReleaseStats, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``stats.json`` and the self-contained ``index.html`` into ``out_dir`` (each atomically)."""
     from .page import stats_html
 
