@@ -69,7 +69,8 @@ def test_the_loader_column_from_records_from_strong_labels_or_none(tmp_path, cac
     with caplog.at_level(logging.INFO, logger="audio_dialogues"):
         ds = load_dataset("audioset_dialogues", **options)
     assert ds["train"]["events"] == [[DOG], None, None]
-    assert "events for 1 of 3 records (1 from the records, 0 from strong_labels); 2 with events None" in caplog.text
+    line = "events column of audioset_dialogues/train: 1 of 3 records (1 from the records, 0 from strong_labels); "
+    assert line + "2 with events None" in caplog.text
 
     strong = tmp_path / "labels" / "audioset_train_strong.tsv"
     strong.parent.mkdir()

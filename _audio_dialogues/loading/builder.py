@@ -208,15 +208,16 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
         return self.strong_events.events(record.youtube_ids, SUBSETS[self.config.name].multi_audio)
 
     def _log_events(self, name: str, joined) -> None:
-        """Count where the split's events come from (the events column), in the load summary."""
+        """Count where the split's events come from, in a line of the load summary of its own (the line that
+        starts with ``<config>/<split>:`` is the join's)."""
         if self.config.name == "music_dialogues":
             return
         own = sum(item.record.events is not None for item in joined)
         joined_in = sum(item.record.events is None and self._events(item.record) is not None for item in joined)
         none = len(joined) - own - joined_in
         logger.info(
-            f"{name}: events for {own + joined_in} of {len(joined)} records ({own} from the records, {joined_in} "
-            f"from strong_labels); {none} with events None"
+            f"events column of {name}: {own + joined_in} of {len(joined)} records ({own} from the records, "
+            f"{joined_in} from strong_labels); {none} with events None"
             + ("" if own or self.strong_events else " (pass strong_labels=[the AudioSet strong-label TSVs])")
         )
 
