@@ -135,6 +135,9 @@ def test_safety_refuses_a_reviews_file_it_cannot_parse(tmp_path, capsys):
     (out / "reviews.jsonl").write_text(json.dumps({**good, "rating": "great"}) + "\n", encoding="utf-8")
     with pytest.raises(ReviewFileError, match="line 1.*rating"):
         ReviewLog.open(out / "reviews.jsonl")
+    (out / "reviews.jsonl").write_bytes(json.dumps(good).encode() + b"\n\xff\n")
+    with pytest.raises(ReviewFileError, match="line 2: not UTF-8"):
+        ReviewLog.open(out / "reviews.jsonl")
 
 
 def test_cohen_kappa_against_hand_computed_values():
@@ -181,3 +184,25 @@ def test_cli_prints_the_url_first(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_audioset_clips_show_their_events_with_descriptions(tmp_path):
+    from conftest import dialogue, write_release
+
+    root = tmp_path / "release"
+    write_release(root, "audioset_dialogues", "train", [{"audio_id": "Yaaaaaaaaaaa.wav", "dialogue": dialogue(2)}])
+    write_release(root, "audioset_dialogues", "test", [])
+    strong = tmp_path / "strong.tsv"
+    strong.write_text(
+        "segment_id\tstart_time_seconds\tend_time_seconds\tlabel\naaaaaaaaaaa_0\t1.5\t4.0\t/m/0bt9lr\n",
+        encoding="utf-8",
+    )
+    (item,) = review_sample(
+        ["audioset_dialogues"], data_dir=str(root), strong_labels=[str(strong)], verification_mode="no_checks"
+    )
+    (event,) = item["clips"][0]["events"]
+    assert (event["label"], event["start"], event["end"]) == ("Dog", 1.5, 4.0)
+    assert event["description"].startswith(
+        "Any sounds coming from the familiar domesticated canid"
+    )  # the ontology's, when none given
+    assert item["clips"][0]["path"] is None  # no audio folder given: the page says the clip is missing

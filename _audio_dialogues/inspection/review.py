@@ -70,7 +70,16 @@ class ReviewLog:
         path = Path(path)
         entries = []
         if path.exists():
-            for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                line = raw[: err.start].count(b"\n") + 1
+                raise ReviewFileError(
+                    f"{path}, line {line}: not UTF-8 text (byte {err.start}); fix that line by hand, or review into "
+                    "another folder"
+                ) from err
+            for number, line in enumerate(text.split("\n"), start=1):
                 if not line.strip():
                     continue
                 try:
@@ -328,7 +337,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = items[item]["clips"][clip]["path"] if item < len(items) and clip < len(items[item]["clips"]) else None
         if path is None:
             return self._send(HTTPStatus.NOT_FOUND, b"no such clip", "text/plain")
-        data = Path(path).read_bytes()
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:  # moved or deleted since the review started
+            return self._send(HTTPStatus.NOT_FOUND, f"clip not readable: {err.strerror}".encode(), "text/plain")
         kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
         start, end = 0, len(data) - 1
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
