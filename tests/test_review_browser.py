@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.inspection.review import start_review
 from _audio_dialogues.inspection.stats import stats, write_stats_report
 
@@ -39,7 +40,20 @@ def browser():
 
 @pytest.fixture
 def server(tmp_path):
-    server = start_review(tmp_path / "out", port=0, per_config=2, seed=3)
+    # made-up strong labels for the sample's AudioSet clips (its clips are synthesized tones): a dog, then speech
+    youtube_ids = {
+        y
+        for config in ("audioset_dialogues", "audioset_comparison")
+        for r in read_release(config).values()
+        for y in (youtube_id for item in r for youtube_id in item.record.youtube_ids)
+    }
+    strong = tmp_path / "strong.tsv"
+    strong.write_text(
+        "segment_id\tstart_time_seconds\tend_time_seconds\tlabel\n"
+        + "".join(f"{y}_30000\t1.0\t3.0\t/m/0bt9lr\n{y}_30000\t2.5\t9.0\t/m/09x0r\n" for y in sorted(youtube_ids)),
+        encoding="utf-8",
+    )
+    server = start_review(tmp_path / "out", port=0, per_config=2, seed=3, strong_labels=[str(strong)])
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -92,6 +106,7 @@ def test_review_page_plays_every_clip_saves_a_click_and_resumes(browser, server)
         durations = _durations(page)
         assert len(durations) == expected and all(0 < d < 60 for d in durations), (server.items[index]["id"], durations)
         page.click("#next")
+    assert "1.00-3.00 s: Dog (Any sounds coming from the familiar domesticated canid" in page.inner_text("#dialogue")
     page.click("#prev")  # back to the start
     for _ in range(len(server.items)):
         page.click("#prev")
@@ -122,7 +137,8 @@ def test_review_page_plays_every_clip_saves_a_click_and_resumes(browser, server)
         for _ in range(shown):
             page.click("#next")
         _durations(page)
-        page.screenshot(path=str(Path(SHOTS) / "review.png"), full_page=True)
+        page.set_viewport_size({"width": 1100, "height": 1250})
+        page.screenshot(path=str(Path(SHOTS) / "review.png"))
         page.goto(server.url + "summary")
         page.screenshot(path=str(Path(SHOTS) / "review-summary.png"), full_page=True)
     page.close()
