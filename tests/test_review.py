@@ -206,3 +206,8 @@ def test_audioset_clips_show_their_events_with_descriptions(tmp_path):
         "Any sounds coming from the familiar domesticated canid"
     )  # the ontology's, when none given
     assert item["clips"][0]["path"] is None  # no audio folder given: the page says the clip is missing
+
+
+def test_options_that_change_nothing_here_are_refused(tmp_path, capsys):
+    assert main(["review", str(tmp_path / "out"), "--port", "0", "--sampling-rate", "8000"]) == 2
+    assert "sampling_rate: review plays the clips as they are" in capsys.readouterr().err
