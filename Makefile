@@ -8,12 +8,21 @@ VENV5T := .venv/datasets5-torch
 VENV36 := .venv/datasets36
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint test5 test5torch test36 clean
+.PHONY: demo test lint browser screenshots test5 test5torch test36 clean
 
 demo: $(VENV5)/.installed
 	$(VENV5)/bin/audio-dialogues demo
 
-test: lint test5 test5torch test36
+test: lint browser test5 test5torch test36
+
+# Headless Chromium from Debian for the browser tests (tests/test_review_browser.py, driven by Playwright pointed at
+# this executable: no browser is downloaded at run time). Those tests are skipped where it is absent.
+browser:
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+
+# The screenshots in docs/look-at-the-data.md, made by the browser tests themselves.
+screenshots: $(VENV5)/.installed browser
+	AUDIO_DIALOGUES_SCREENSHOTS=docs/img $(VENV5)/bin/python -m pytest -q tests/test_review_browser.py
 
 # The house rules: ruff's formatter and linter, one line length (pyproject.toml).
 lint: $(VENV5)/.installed

@@ -315,6 +315,15 @@ def test_audioset_events_with_descriptions_asked_once_per_label(tmp_path, server
     ds = load_dataset("audioset_dialogues", data_dir=str(out), verification_mode="no_checks", cache_dir=cache_dir)
     assert {split: len(ds[split]) for split in ds} == {"train": 5, "test": 3}
     assert sorted(ds["test"]["audio_id"]) == ["Yfffffffffff.wav", "Yggggggggggg.wav", "Yhhhhhhhhhhh.wav"]
+    events = [e for row in ds["train"]["events"] for e in row]  # each record carries its clip's events
+    assert all(ds["train"]["events"]) and set(events[0]) == {"mid", "label", "start", "end", "description"}
+    assert {
+        "mid": DOG,
+        "label": "Dog",
+        "start": 0.406,
+        "end": 9.237,
+        "description": "A dog barking in short bursts",
+    } in events
 
     # the descriptions are kept in OUT_DIR; one given in a file is never asked for
     (out / "audioset_dialogues" / "ledger.jsonl").unlink()

@@ -108,7 +108,9 @@ def test_each_command_takes_the_load_flags_it_uses_and_only_those():
         "convert": every,
         "export": every,
         "download": release,
-        "evaluate": release | {"--cache-dir", "--num-proc"},  # the judge loads the rows
+        "evaluate": release | {"--strong-labels", "--cache-dir", "--num-proc"},  # the judge loads the rows
+        "stats": every - {"--sampling-rate", "--decode", "--max-audio-seconds", "--on-decode-error"},
+        "review": release | {"--strong-labels"} | audio,
         "generate": audio,
     }
     for name, expected in uses.items():

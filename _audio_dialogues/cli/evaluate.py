@@ -28,7 +28,7 @@ def add_cli(commands, flags: LoadFlags) -> None:
     ``[--judge-model MODEL [--judge-base-url URL] [--judge-api-key-env VAR] [--judge-dir DIR] ...]``."""
     parser = commands.add_parser(
         "evaluate",
-        parents=[flags.release, flags.build],  # the judge loads the rows (cache)
+        parents=[flags.release, flags.events, flags.build],  # the judge loads the rows: events, cache
         help="score a predictions file (JSON Lines: id, answers) with BLEU-4, ROUGE-L and CIDEr, as in the paper, "
         "and optionally with a judge model told what is in the audio",
     )

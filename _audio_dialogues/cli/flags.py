@@ -1,8 +1,9 @@
 """The load flags, made from the load options' table and offered in groups, each only to the commands that use it.
 
-A command that reads only the release (``download``, ``evaluate``) takes the release group; one that looks for
-clips without decoding them (``generate``) takes the audio-folder group; the commands that load rows (``demo``,
-``convert``, ``export``) take all four. A flag a command does not use is refused by argparse as unrecognized, so
+A command that reads only the release (``download``) takes the release group; one that looks for clips without
+decoding them (``generate``) takes the audio-folder group; ``evaluate`` the release, the clips' events (for the
+judge) and the build; ``stats`` all but decoding; the commands that load rows (``demo``, ``convert``,
+``export``) take them all. A flag a command does not use is refused as unrecognized, so
 ``evaluate --sampling-rate 8000`` is an error instead of a flag silently ignored.
 
 The flags default to ``SUPPRESS``: a flag not given is not set, and the option keeps its default in the library.
@@ -20,11 +21,10 @@ from ..core.load_options import OPTIONS, VERIFICATION_MODES
 # (tests/test_cli.py checks it); verification_mode, cache_dir and num_proc are load_dataset's own arguments.
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "release": ("the release files", ("data_dir", "data_files", "on_invalid", "verification_mode")),
+    "events": ("what is in each clip", ("strong_labels",)),
     "audio": ("the audio folders", ("audio_dir", "follow_symlinks", "min_audio_bytes")),
-    "rows": (
-        "rows and decoding",
-        ("missing_audio", "with_metadata", "sampling_rate", "decode", "max_audio_seconds", "on_decode_error"),
-    ),
+    "join": ("the rows", ("missing_audio", "with_metadata")),
+    "decoding": ("decoding", ("sampling_rate", "decode", "max_audio_seconds", "on_decode_error")),
     "build": ("the build", ("cache_dir", "num_proc")),
 }
 _EXTRA = {
@@ -44,13 +44,15 @@ class LoadFlags:
     """One parent parser per group, for ``commands.add_parser(..., parents=[flags.release, ...])``."""
 
     release: argparse.ArgumentParser
+    events: argparse.ArgumentParser
     audio: argparse.ArgumentParser
-    rows: argparse.ArgumentParser
+    join: argparse.ArgumentParser
+    decoding: argparse.ArgumentParser
     build: argparse.ArgumentParser
 
     @property
     def all(self) -> list[argparse.ArgumentParser]:
-        return [self.release, self.audio, self.rows, self.build]
+        return [self.release, self.events, self.audio, self.join, self.decoding, self.build]
 
 
 def load_flags() -> LoadFlags:

@@ -20,7 +20,7 @@ from ..core.errors import command_line
 from .flags import load_flags, load_kwargs
 
 # The commands, each a module of this folder with ``add_cli``, in the order of the work.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "generate", "download", "export", "convert", "evaluate")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "generate", "download", "stats", "review", "export", "convert", "evaluate")
 
 # What a user can cause and fix: a bad value or file (ValueError and its kin: the release, predictions and option
 # errors), a path or permission (OSError), a missing extra (ImportError), a refused or failed run (RuntimeError:

@@ -41,6 +41,7 @@ class LoadOptions:
     follow_symlinks: bool = False
     min_audio_bytes: int = 0
     max_audio_seconds: float | None = 600.0  # decoding.DEFAULT_MAX_SECONDS
+    strong_labels: AudioDirs | None = None  # AudioSet strong-label TSV files: the events column (core/events.py)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ OPTIONS: dict[str, Option] = {
     ),
     "follow_symlinks": Option("bool", True, "also use symbolic links in audio_dir that point to files outside it"),
     "min_audio_bytes": Option("size", True, "audio files smaller than this many bytes count as missing (0: off)"),
+    "strong_labels": Option(
+        "paths",
+        True,
+        "audioset configs: AudioSet strong-label TSV file(s) (audioset_train_strong.tsv ...), joined by YouTube id "
+        "into the events column of records that carry none",
+    ),
     "sampling_rate": Option("rate", False, "rate decoded audio is resampled to; None keeps each file's rate"),
     "decode": Option("bool", False, "decode audio to arrays; False gives {'path', 'bytes': None}"),
     "max_audio_seconds": Option(

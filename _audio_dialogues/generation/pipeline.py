@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..core.audio_files import AudioIndex, index_audio_dirs, parse_audio_name
+from ..core.events import clip_events
 from ..core.manifest import file_sha256, write_manifest
 from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from ..core.release import Turn
@@ -664,6 +665,8 @@ def _ask_dialogues(
         for job in pending
     ]
 
+    names = shipped_label_names()
+
     def record(request: Request, answer: Answer) -> None:
         _count(answer, summary)
         if answer.status == "stopped":
@@ -677,6 +680,7 @@ def _ask_dialogues(
                 "split": job.split,
                 "audio_ids": [c.audio_id for c in job.clips],
                 "most_similar": job.most_similar,
+                "events": [None if c.strong is None else clip_events(c.strong, names, descriptions) for c in job.clips],
                 "dialogue": answer.value,
                 "reason": answer.reason,
                 "reply": answer.reply,
@@ -772,6 +776,8 @@ def write_output(
         removals += removed
         if kept:
             audio = {"audio_ids": entry["audio_ids"]} if multi else {"audio_id": entry["audio_ids"][0]}
+            if all(entry.get("events") or [None]):  # AudioSet: each clip's sound events (core/events.py)
+                audio["events"] = entry["events"] if multi else entry["events"][0]
             records.setdefault(entry["split"], []).append({**audio, "dialogue": kept})
             summary.turns[len(kept)] += 1
             summary.clips_per_record[len(entry["audio_ids"])] += 1

@@ -21,6 +21,7 @@ import datasets
 
 from .. import __version__
 from ..core.audio_files import AudioIndex, index_audio_dirs
+from ..core.events import StrongLabelEvents
 from ..core.load_options import OPTIONS, check_builder_arguments, check_options, defaults
 from ..core.musiccaps import shipped_musiccaps, shipped_musiccaps_file
 from ..core.reports import log_report, log_summary, read_report, write_report
@@ -33,6 +34,7 @@ from ..core.sources import (
     verify_record_count,
 )
 from ..core.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of, split_sources
+from ..core.strong_labels import shipped_label_names_file
 from ..core.subsets import SUBSETS, subset
 from .features import PreEncodedFeatures, dataset_features, to_example
 from .options import AudioDialoguesConfig
@@ -94,6 +96,12 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 f"with_metadata=True adds MusicCaps metadata, which only music_dialogues has; drop "
                 f"with_metadata for {config_name}."
             )
+        if options["strong_labels"] and config_name == "music_dialogues":
+            raise ValueError(
+                "strong_labels gives AudioSet clips their events; music_dialogues has MusicCaps captions "
+                "instead (with_metadata=True): drop strong_labels for music_dialogues."
+            )
+        self.strong_events = StrongLabelEvents.read(options["strong_labels"]) if options["strong_labels"] else None
         if kwargs.get("cache_dir") is not None:
             check_cache_dir(kwargs["cache_dir"])
         self.verification_mode = verification_mode
@@ -147,6 +155,10 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
             code_fingerprint(),
             f"datasets{datasets.__version__}",
         ]
+        if self.strong_events is not None:  # the user's TSVs (and the shipped label names) make the events column
+            for path in (*self.strong_events.files, shipped_label_names_file()):
+                stat = Path(path).stat()
+                parts.append(f"strong{stat.st_size}.{stat.st_mtime_ns}")
         if with_metadata:  # the CSV is package data, which code_fingerprint does not cover
             stat = shipped_musiccaps_file().stat()
             parts.append(f"musiccaps{stat.st_size}.{stat.st_mtime_ns}")
@@ -163,6 +175,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 config.with_metadata,
                 config.on_decode_error,
                 config.max_audio_seconds,
+                with_events=config.name != "music_dialogues",
             ),
             homepage=_HOMEPAGE,
             license=_LICENSE,
@@ -180,6 +193,7 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
                 # the report goes with the data.
                 write_report(report, Path(self._output_dir, "reports"), Path(self.cache_dir, "reports"))
                 log_report(report)
+                self._log_events(source.name, joined)
                 self._reported.add(split)
                 output_splits.add(datasets.SplitInfo(name=split, num_examples=len(joined)))
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards_of(source, NUM_SHARDS)}))
@@ -191,9 +205,30 @@ class AudioDialogues(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, shards):
         multi_audio = SUBSETS[self.config.name].multi_audio
         musiccaps = shipped_musiccaps() if self.config.with_metadata else None
+        events = self._events if self.config.name != "music_dialogues" else None
         for shard in shards:
             for item in shard:
-                yield item.id, to_example(item, multi_audio, musiccaps)
+                yield item.id, to_example(item, multi_audio, musiccaps, events)
+
+    def _events(self, record):
+        """A record's ``events``: its own (a generate output), else from ``strong_labels``, else ``None``."""
+        if record.events is not None or self.strong_events is None:
+            return record.events
+        return self.strong_events.events(record.youtube_ids, SUBSETS[self.config.name].multi_audio)
+
+    def _log_events(self, name: str, joined) -> None:
+        """Count where the split's events come from, in a line of the load summary of its own (the line that
+        starts with ``<config>/<split>:`` is the join's)."""
+        if self.config.name == "music_dialogues":
+            return
+        own = sum(item.record.events is not None for item in joined)
+        joined_in = sum(item.record.events is None and self._events(item.record) is not None for item in joined)
+        none = len(joined) - own - joined_in
+        logger.info(
+            f"events column of {name}: {own + joined_in} of {len(joined)} records ({own} from the records, "
+            f"{joined_in} from strong_labels); {none} with events None"
+            + ("" if own or self.strong_events else " (pass strong_labels=[the AudioSet strong-label TSVs])")
+        )
 
     def _sources(self) -> dict[str, SplitSource]:
         config = self.config

@@ -20,7 +20,7 @@ import io
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import datasets
 import numpy as np
@@ -31,6 +31,7 @@ from ..core.audio_files import parse_audio_name
 from ..core.decoding import DEFAULT_MAX_SECONDS, AudioDecodeError, count_failure, decode_audio
 from ..core.join import JoinedRecord
 from ..core.musiccaps import MusicCapsClip, musiccaps_columns
+from ..core.release import Record
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -114,10 +115,12 @@ def dataset_features(
     with_metadata: bool = False,
     on_decode_error: str = "error",
     max_audio_seconds: float | None = DEFAULT_MAX_SECONDS,
+    with_events: bool = False,
 ) -> datasets.Features:
     """The columns of one subset (see the feature table in docs/reference.md).
 
-    ``with_metadata`` adds MusicCaps' columns (music_dialogues).
+    ``with_metadata`` adds MusicCaps' columns (music_dialogues); ``with_events`` the AudioSet configs'
+    ``events`` (one list per clip for a comparison; see core/events.py).
     """
     string = datasets.Value("string")
     audio = SoundfileAudio(sampling_rate=sampling_rate, decode=decode)
@@ -128,6 +131,10 @@ def dataset_features(
         columns = {"id": string, "youtube_id": string, "audio_id": string, "audio": audio}
     columns["dialogue"] = list_of({"user": string, "assistant": string})
     columns["num_turns"] = datasets.Value("int32")
+    if with_events:
+        event = {"mid": string, "label": string, "start": datasets.Value("float64"), "end": datasets.Value("float64")}
+        events = list_of({**event, "description": string})
+        columns["events"] = list_of(events) if multi_audio else events
     if with_metadata:  # see musiccaps.musiccaps_columns
         columns.update(
             musiccaps_caption=string,
@@ -160,11 +167,15 @@ class PreEncodedFeatures(datasets.Features):
 
 
 def to_example(
-    item: JoinedRecord, multi_audio: bool, musiccaps: Mapping[str, MusicCapsClip] | None = None
+    item: JoinedRecord,
+    multi_audio: bool,
+    musiccaps: Mapping[str, MusicCapsClip] | None = None,
+    events: Callable[[Record], Any] | None = None,
 ) -> StorageRow:
     """The row of one joined record, in the shape of :func:`dataset_features` and in storage form.
 
-    ``musiccaps`` (clips by YouTube id) adds the ``with_metadata`` columns.
+    ``musiccaps`` (clips by YouTube id) adds the ``with_metadata`` columns; ``events`` (record -> its
+    events) the ``events`` column.
     """
     record = item.record
     if multi_audio:
@@ -183,6 +194,8 @@ def to_example(
         )
     row["dialogue"] = [{"user": turn["user"], "assistant": turn["assistant"]} for turn in record.dialogue]
     row["num_turns"] = len(record.dialogue)
+    if events is not None:
+        row["events"] = events(record)
     if musiccaps is not None:
         row.update(musiccaps_columns(musiccaps.get(record.youtube_ids[0])))
     return row
