@@ -27,6 +27,8 @@ from _audio_dialogues.core.release import ReleaseFormatError
 from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.core.subsets import CONFIGS, SUBSETS
 from _audio_dialogues.download.run import DownloadResult, download, read_clip_times
+from _audio_dialogues.evaluation.judge import JudgeScores
+from _audio_dialogues.evaluation.judge_run import JudgeSettingsError, judge
 from _audio_dialogues.evaluation.score import (
     JavaMissingError,
     PredictionError,
@@ -37,6 +39,8 @@ from _audio_dialogues.evaluation.score import (
     run_protocol,
 )
 from _audio_dialogues.generation.pipeline import GenerateSummary, generate
+from _audio_dialogues.inspection.review import ReviewFileError, cohen_kappa, review_summary, start_review
+from _audio_dialogues.inspection.stats import ReleaseStats, stats, write_stats_report
 from _audio_dialogues.loading.builder import AudioDialogues
 from _audio_dialogues.loading.features import SoundfileAudio, restore_audio_decoding
 from _audio_dialogues.loading.load import load_dataset
@@ -93,6 +97,17 @@ __all__ = [
     "ProtocolReport",
     "PredictionError",
     "JavaMissingError",
+    "judge",
+    "JudgeScores",
+    "JudgeSettingsError",
+    # looking at the data
+    "stats",
+    "ReleaseStats",
+    "write_stats_report",
+    "start_review",
+    "review_summary",
+    "cohen_kappa",
+    "ReviewFileError",
     # making the dialogues
     "generate",
     "GenerateSummary",

@@ -7,7 +7,8 @@ One folder per wing; each imports the core and nothing beside it unless its docs
 - :mod:`.engine`      the run engine of the long commands: lock, ledger, resume;
 - :mod:`.download`    getting the YouTube clips (``audio-dialogues download``);
 - :mod:`.generation`  making the dialogues with a chat model (``audio-dialogues generate``);
-- :mod:`.evaluation`  scoring predictions and the multi-turn protocol (``audio-dialogues evaluate``);
+- :mod:`.evaluation`  scoring predictions, the judge, and the multi-turn protocol (``audio-dialogues evaluate``);
+- :mod:`.inspection`  looking at a release: its numbers and report (``stats``), rating a sample (``review``);
 - :mod:`.outputs`     chat formats, lhotse cuts, the Hub export and its card (``convert``, ``export``);
 - :mod:`.cli`         the ``audio-dialogues`` command.
 """
