@@ -20,6 +20,7 @@ from _audio_dialogues.cli.main import main
 from _audio_dialogues.core.musiccaps import MUSICCAPS_COLUMNS, shipped_musiccaps, shipped_musiccaps_file
 from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.core.strong_labels import StrongLabelsFormatError, read_strong_labels, shipped_label_names
+from _audio_dialogues.engine.settings import SettingsChangedError
 from _audio_dialogues.generation.chat import BackendError
 from _audio_dialogues.generation.filters import (
     ClapScorer,
@@ -205,7 +206,10 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
     # a rerun asks nothing (and needs neither server nor key); two more ids cost exactly two requests
     assert generate(out, "music_dialogues", ids=ids, **FAST).requests == 0
     more = ids + music_ids(1, 1, skip=3)
-    summary = generate(out, "music_dialogues", ids=more, base_url=server.base_url, **FAST)
+    with pytest.raises(SettingsChangedError, match=r"music_dialogues was written with '--model': 'test-model', th"):
+        generate(out, "music_dialogues", ids=more, base_url=server.base_url, **FAST)  # another model: refused
+    assert server.count() == len(ids)  # before anything was sent
+    summary = generate(out, "music_dialogues", ids=more, base_url=server.base_url, model="test-model", **FAST)
     assert (summary.requests, summary.generated, server.count()) == (2, 2, len(ids) + 2)
     assert {
         split: len(records)
@@ -690,10 +694,10 @@ def test_the_console_script_runs_against_the_server(tmp_path, server):
 
 
 def test_two_runs_on_one_folder_are_refused_instead_of_paying_twice(tmp_path, server):
-    from _audio_dialogues.engine.ledger import OutDirLock
+    from _audio_dialogues.engine.lock import FolderLock
 
     ids_file = write_ids(tmp_path / "ids", music_ids(1, 0))
-    with OutDirLock(tmp_path / "out" / "music_dialogues" / ".generate.lock", "generate run"):
+    with FolderLock(tmp_path / "out", "generate run", holder="music_dialogues"):  # the lock covers all OUT
         with pytest.raises(RuntimeError, match="Another generate run is writing into .*music_dialogues"):
             generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST)
     assert server.count() == 0

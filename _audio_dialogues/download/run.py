@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import random
 import re
 import shutil
 import signal
@@ -35,7 +34,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -43,13 +41,18 @@ from typing import Callable, Iterable, Sequence
 from ..core.decoding import AudioDecodeError, audio_seconds
 from ..core.errors import did_you_mean
 from ..core.strong_labels import split_segment_id
-from ..engine.ledger import OutDirLock
+from ..engine.ledger import Ledger
+from ..engine.lock import FolderLock
+from ..engine.retry import Backoff
+from ..engine.runner import run_jobs
+from ..engine.settings import check_settings
+from ..engine.stop import StopPolicy
 from ..loading.options import check_options
 
 LEDGER = "download_status.tsv"
 LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")
 TEMP_DIR = ".download_tmp"  # in OUT_DIR, so the final rename is atomic; emptied at the start of every run
-LOCK_FILE = ".download.lock"
+SETTINGS_FILE = ".download_settings.json"  # the output-shaping settings of the clips in OUT_DIR
 YOUTUBE_URL = "https://www.youtube.com/watch?v={youtube_id}"
 CLIP_SECONDS = 10.0  # an AudioSet strong-label segment is 10 s from its start
 
@@ -309,54 +312,26 @@ class LedgerRow:
         return "\t".join(re.sub(r"[\t\r\n]+", " ", v) for v in values) + "\n"
 
 
-class Ledger:
-    """``download_status.tsv``: read once, appended to as clips finish, rewritten compactly by :meth:`compact`."""
+@dataclass(frozen=True)
+class StatusTsv:
+    """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows: dict[str, LedgerRow] = {}
-        self.torn_lines = 0  # a last line cut short by a kill, not counted as a row
-        if path.exists():
-            self._read()
+    header: str = "\t".join(LEDGER_COLUMNS)
 
-    def _read(self) -> None:
-        text = self.path.read_text(encoding="utf-8")
-        lines = text.split("\n")
-        if lines[0].split("\t") != list(LEDGER_COLUMNS):
+    def encode(self, row: LedgerRow) -> str:
+        return row.to_line()[:-1]
+
+    def decode(self, line: str) -> LedgerRow:
+        values = line.split("\t")
+        if len(values) != len(LEDGER_COLUMNS) or values[1] not in STATUSES or not values[2].isdigit():
             raise ValueError(
-                f"{self.path}: line 1 is not the ledger header {LEDGER_COLUMNS}; move the file away "
-                "to start a new ledger."
+                f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
+                "number of attempts (delete that line: the clip is then fetched again)"
             )
-        if lines[-1]:  # no newline at the end: the run was killed while writing this row
-            self.torn_lines = 1
-        for number, line in enumerate(lines[1:-1], start=2):
-            values = line.split("\t")
-            if len(values) != len(LEDGER_COLUMNS) or values[1] not in STATUSES or not values[2].isdigit():
-                raise ValueError(
-                    f"{self.path}, line {number}: expected {len(LEDGER_COLUMNS)} tab-separated fields, "
-                    f"a status in {', '.join(STATUSES)} and a number of attempts; got {line[:120]!r}. "
-                    "Delete that line (the clip is then fetched again)."
-                )
-            row = LedgerRow(values[0], values[1], int(values[2]), *values[3:])
-            self.rows[row.youtube_id] = row
+        return LedgerRow(values[0], values[1], int(values[2]), *values[3:])
 
-    def append(self, row: LedgerRow) -> None:
-        self.rows[row.youtube_id] = row
-        new = not self.path.exists() or self.torn_lines
-        if new:
-            self.compact()
-            return
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(row.to_line())
-
-    def compact(self) -> None:
-        """Rewrite the file with one row per clip (temporary file, then rename)."""
-        temporary = self.path.with_name(self.path.name + ".partial")
-        with temporary.open("w", encoding="utf-8") as file:
-            file.write("\t".join(LEDGER_COLUMNS) + "\n")
-            file.writelines(row.to_line() for row in self.rows.values())
-        os.replace(temporary, self.path)
-        self.torn_lines = 0
+    def key(self, row: LedgerRow) -> str:
+        return row.youtube_id
 
 
 # --- fetching one clip --------------------------------------------------------------------------------------------
@@ -508,7 +483,7 @@ def fetch_clip(
     tried = False
     for attempt in range(options.retries + 1):
         if attempt:
-            delay = min(options.max_backoff, options.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            delay = Backoff(options.backoff, options.max_backoff).delay(attempt)
             if on_retry:
                 on_retry(clip.youtube_id, row.status)
             if processes.stopping.wait(delay):
@@ -688,7 +663,10 @@ class DownloadResult:
                 "AudioSet strong-label TSV or segments CSV that lists them"
             )
         if self.torn_lines:
-            lines.append("  the ledger's last line was cut short by an earlier kill: dropped, that clip was redone")
+            lines.append(
+                f"  the ledger's last line was cut short by an earlier kill: set aside in {LEDGER}.torn, "
+                "that clip is done again"
+            )
         lines += [f"  note: {note}" for note in self.notes]
         if self.interrupted:
             lines.append("  interrupted: the ledger holds every finished clip; rerun the same command to go on")
@@ -791,9 +769,15 @@ def download(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with OutDirLock(out / LOCK_FILE, "download"):
+    with FolderLock(out, "download", holder=config):
+        check_settings(
+            out / SETTINGS_FILE,
+            {"audio_format": audio_format, "output_rate": sampling_rate, "url_template": url_template},
+            what=str(out),
+            names={"audio_format": "--audio-format", "output_rate": "--output-rate", "url_template": "--url-template"},
+        )
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
-        ledger = Ledger(out / LEDGER)
+        ledger = Ledger(out / LEDGER, StatusTsv())
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
         if "youtube" in url_template and options.js_runtime is None:
             result.notes.append(
@@ -835,7 +819,7 @@ def _triage(
         if row is None or row.status != "ok":
             name = clip.file_name(options.audio_format)
             if (out / name).is_file():  # renamed complete, then killed before its row was written
-                ledger.append(
+                ledger.record(
                     LedgerRow(
                         clip.youtube_id,
                         "ok",
@@ -867,58 +851,54 @@ def _run(
     jobs: int,
     progress: bool,
 ) -> None:
-    """Fetch ``todo`` with ``jobs`` threads (each runs its clip's processes); the ledger is written here only."""
-    from tqdm.auto import tqdm
+    """Fetch ``todo`` on the run engine, ``jobs`` clips at once; the ledger is written in this thread only.
 
+    The stop policy's first Ctrl-C kills the downloads in flight (half a clip is worth nothing) and
+    starts no other; those clips stay pending for the next run.
+    """
     processes = _Processes(options.sleep)
     counts: Counter = Counter()
-    bar = tqdm(total=len(todo), unit="clip", desc="download", disable=not progress or not todo, dynamic_ncols=True)
     retried: list[str] = []  # list.append is atomic: the worker threads call on_retry
 
     def on_retry(youtube_id: str, status: str) -> None:
         retried.append(status)
 
-    def record(future: Future) -> None:
-        recorded.add(future)
-        row = future.result()
+    def fetch(clip: Clip) -> LedgerRow | None:
+        previous = ledger.rows.get(clip.youtube_id)
+        return fetch_clip(clip, out, options, processes, previous.attempts if previous else 0, on_retry)
+
+    def record(clip: Clip, row: LedgerRow | None) -> str | None:
         if row is None:  # stopped before a try ended
-            return
-        ledger.append(row)
+            return None
+        ledger.record(row)
         result.tried += 1
         counts[row.status] += 1
-        bar.update(1)
-        bar.set_postfix_str(", ".join(f"{s} {n}" for s, n in sorted(counts.items(), key=_status_order)))
+        return ", ".join(f"{s} {n}" for s, n in sorted(counts.items(), key=_status_order))
 
-    executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="download")
-    futures: list[Future] = []
-    recorded: set[Future] = set()
+    stop = StopPolicy(
+        "the downloads in flight are stopped, to be redone by a rerun",
+        on_stop=[processes.stop_all],
+        on_abandon=[processes.stop_all],
+    )
     try:
-        for clip in todo:
-            previous = ledger.rows.get(clip.youtube_id)
-            futures.append(
-                executor.submit(
-                    fetch_clip, clip, out, options, processes, previous.attempts if previous else 0, on_retry
-                )
+        with stop:
+            run_jobs(
+                todo,
+                fetch,
+                record,
+                workers=jobs,
+                stop=stop.event,
+                commit=ledger.commit,
+                total=len(todo),
+                label="download",
+                unit="clip",
+                progress=progress and bool(todo),
             )
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                record(future)
-    except KeyboardInterrupt:
-        result.interrupted = True
-        processes.stop_all()
-        unrecorded = [f for f in futures if f not in recorded]
-        for future in unrecorded:
-            future.cancel()
-        for future in unrecorded:
-            if not future.cancelled():
-                record(future)  # a try that ended before the stop is kept
-        result.not_attempted += len(todo) - result.tried
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-        bar.close()
         result.retries = len(retried)
+        if stop.stopped:
+            result.interrupted = True
+            result.not_attempted += len(todo) - result.tried
 
 
 # --- the command ---------------------------------------------------------------------------------------------------

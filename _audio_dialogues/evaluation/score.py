@@ -43,6 +43,11 @@ from typing import Any, Callable, Mapping, Sequence
 from ..core.release import Turn
 from ..core.splits import read_release, release_options
 from ..core.subsets import subset as subset_row
+from ..engine.ledger import JsonLinesCodec, Ledger
+from ..engine.lock import FolderLock
+from ..engine.runner import run_jobs
+from ..engine.settings import check_settings
+from ..engine.stop import StopPolicy
 
 logger = logging.getLogger("audio_dialogues")
 
@@ -423,40 +428,45 @@ def run_protocol(
     report = ProtocolReport(config, split, str(out), teacher_forcing, dialogues)
     report.skipped_missing_audio = dialogues - len(ds)
     ids = ds["id"]
-    done, report.torn_lines = _resume(out, settings, set(ids))
-    report.resumed = len(done)
-    todo = [i for i, example_id in enumerate(ids) if example_id not in done]
     audio_column = "audios" if "audios" in ds.column_names else "audio"
     answer_batch = getattr(model, "answer_batch", None)
-    from tqdm.auto import tqdm
+    with FolderLock(out.parent, "protocol run", holder=str(out), name=f".{out.name}.lock"):
+        ledger = _resume(out, settings, set(ids))
+        report.resumed, report.torn_lines = len(ledger), ledger.torn_lines
+        todo = [i for i, example_id in enumerate(ids) if example_id not in ledger]
+        batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
 
-    bar = tqdm(total=len(ids), initial=len(done), unit="dialogue", desc=f"{config}/{split}", disable=not progress)
-    try:
-        with out.open("a", encoding="utf-8") as sink:
-            for start in range(0, len(todo), batch_size):
-                rows = [ds[i] for i in todo[start : start + batch_size]]
-                for row in rows:
-                    audio = row[audio_column]
-                    report.without_audio += audio is None or (isinstance(audio, list) and None in audio)
-                answers = _answer(model, answer_batch, rows, audio_column, teacher_forcing)
-                sink.write(
-                    "".join(
-                        json.dumps({"id": row["id"], "answers": a}, ensure_ascii=False) + "\n"
-                        for row, a in zip(rows, answers)
-                    )
-                )
-                sink.flush()
-                os.fsync(sink.fileno())
-                report.answered += len(rows)
-                bar.update(len(rows))
-    except KeyboardInterrupt:
+        def answer(batch: list[int]) -> tuple[list[dict], list[list[str]]]:
+            rows = [ds[i] for i in batch]
+            return rows, _answer(model, answer_batch, rows, audio_column, teacher_forcing)
+
+        def record(batch: list[int], answered: tuple[list[dict], list[list[str]]]) -> None:
+            rows, answers = answered
+            for row, given in zip(rows, answers):
+                audio = row[audio_column]
+                report.without_audio += audio is None or (isinstance(audio, list) and None in audio)
+                ledger.record({"id": row["id"], "answers": given})
+            report.answered += len(rows)
+
+        with ledger, StopPolicy("the dialogues in flight are answered and written") as stop:
+            run_jobs(
+                batches,
+                answer,
+                record,
+                workers=1,  # the model is called by one thread, batch after batch
+                stop=stop.event,
+                commit=ledger.commit,
+                total=len(batches),
+                label=f"{config}/{split}",
+                unit="batch",
+                progress=progress,
+            )
+    if stop.stopped:
         logger.warning(
             f"interrupted: {report.resumed + report.answered} of {len(ids)} dialogues are in {out}; "
             "run again with the same out to continue"
         )
-        raise
-    finally:
-        bar.close()
+        raise KeyboardInterrupt
     logger.info(report.summary())
     return report
 
@@ -498,41 +508,25 @@ def _answer(model: Model, answer_batch, rows: list[dict], audio_column: str, tea
     return answers
 
 
-def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> tuple[set[str], int]:
-    """The ids already answered in ``out`` (created with the settings file if new) and the torn lines dropped."""
+def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> Ledger:
+    """``out`` as the run's ledger (created with its settings file if new, its torn last line set aside)."""
     marker = out.with_name(out.name + ".protocol.json")
-    if marker.is_file():
-        kept = json.loads(marker.read_text(encoding="utf-8"))
-        if kept != settings:
-            raise ValueError(
-                f"{out} was written with {kept} ({marker}), not {settings}: choose another out file, or "
-                "delete both files to start again."
-            )
-    elif out.exists() and out.stat().st_size:
+    if not marker.is_file() and out.exists() and out.stat().st_size:
         raise ValueError(
             f"{out} exists and was not written by run_protocol (no {marker.name} beside it): choose "
             "another out file, or delete it."
         )
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps(settings) + "\n", encoding="utf-8")
-        out.write_bytes(b"")
-        return set(), 0
-    data = out.read_bytes() if out.exists() else b""
-    torn = 0
-    if data and not data.endswith(b"\n"):  # an interrupted write: drop the unfinished line, answer it again
-        keep = data.rfind(b"\n") + 1
-        with out.open("r+b") as handle:
-            handle.truncate(keep)
-        data, torn = data[:keep], 1
-    done = set(read_predictions(out)) if data else set()
-    unknown = sorted(done - ids)
+    check_settings(marker, settings, what=str(out), fix="choose another out file, or delete both files to start again")
+    ledger = Ledger(out, JsonLinesCodec(key_field="id"))
+    ledger.repair()
+    out.touch()
+    unknown = sorted(set(ledger.rows) - ids)
     if unknown:
         raise ValueError(
             f"{out} holds answers for ids not in this split ({', '.join(unknown[:5])}): it belongs to "
             "another release or split; choose another out file."
         )
-    return done, torn
+    return ledger
 
 
 # ---------------------------------------------------------------------------------------------

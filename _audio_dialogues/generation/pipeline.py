@@ -32,7 +32,6 @@ import json
 import os
 import random
 import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -44,18 +43,11 @@ from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccap
 from ..core.release import Turn
 from ..core.strong_labels import StrongClip, read_strong_labels, shipped_label_names
 from ..core.subsets import SPLITS, subset
-from ..engine.ledger import Ledger, OutDirLock
-from .chat import (
-    Answer,
-    Budget,
-    ChatBackend,
-    Interrupted,
-    Request,
-    RetryPolicy,
-    Run,
-    ask_all,
-    ctrl_c_stops,
-)
+from ..engine.ledger import Ledger
+from ..engine.lock import FolderLock
+from ..engine.settings import check_settings
+from ..engine.stop import StopPolicy
+from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all
 from .filters import PAPER_MIN_SIMILARITY, AudioEmbedder, Removal, SimilarityScorer, filter_dialogue, pair_text
 from .neighbours import choose_neighbours, label_vectors, unit_rows
 from .prompts import (
@@ -74,6 +66,8 @@ PAPER_MEAN_TURNS: dict[str, float] = {"audioset_dialogues": 2.21, "music_dialogu
 PAPER_MEAN_CLIPS = 3.00
 COMPARISON_CLIPS = (2, 4)  # clips per comparison, anchor included
 DESCRIPTIONS_FILE = "label_descriptions.jsonl"
+SETTINGS_FILE = "settings.json"  # what shapes the text of the ledger's dialogues; a resume must keep it
+SHAPING = ("model", "prompt", "temperature", "seed", "label_descriptions")
 
 
 def paper_test_share(config: str) -> float:
@@ -258,10 +252,14 @@ def generate(
     audio_index = _audio_index(audio_dir, follow_symlinks, min_audio_bytes)
     if audio_index is not None:
         summary.notes.append(audio_index.summary())  # what the loader says of the same folders
-    lock = contextlib.nullcontext() if dry_run else OutDirLock(config_dir / ".generate.lock", "generate run")
+    # The lock covers all OUT_DIR: the label descriptions there are shared by the AudioSet configs.
+    lock = contextlib.nullcontext() if dry_run else FolderLock(out, "generate run", holder=config)
     with lock, Ledger(config_dir / "ledger.jsonl") as ledger:  # two runs on one folder would pay twice
-        if ledger.cut_partial_line:
-            summary.notes.append("the ledger's last line was cut off by a killed run; that clip is asked again")
+        if ledger.torn_lines:
+            summary.notes.append(
+                f"the ledger's last line was cut short by a killed run: set aside in {ledger.torn_path}; "
+                "that clip is asked again"
+            )
 
         def to_ask(key: str) -> bool:  # not in the ledger, or failed there and --retry-failed
             entry = ledger.get(key)
@@ -299,6 +297,25 @@ def generate(
                 f"(first: {', '.join(sorted(failed_before)[:5])})"
             )
 
+        if pending or wanted:  # what is asked now joins the ledger: it must be asked the same way
+            check_settings(
+                config_dir / SETTINGS_FILE,
+                {
+                    "model": model,
+                    "prompt": f"{Path(prompt).name if prompt else 'built-in'} (sha256 {_sha(template)})",
+                    "temperature": temperature,
+                    "seed": seed,
+                    "label_descriptions": (
+                        f"{Path(label_descriptions).name} "
+                        f"(sha256 {_sha(_read_text(label_descriptions, '--label-descriptions'))})"
+                        if label_descriptions
+                        else None
+                    ),
+                },
+                what=str(config_dir),
+                names={name: "--" + name.replace("_", "-") for name in SHAPING},
+                record=not dry_run,
+            )
         if dry_run:
             placeholder = {**dict.fromkeys(wanted, "description to be generated"), **descriptions}
             summary.first_prompt = build_messages(template, job_text(pending[0], placeholder)) if pending else None
@@ -316,8 +333,8 @@ def generate(
                     seed=seed,
                     policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout),
                 )
-                run = Run(backend, Budget(max_requests), threading.Event(), max(1, concurrency), show_progress)
-                with ctrl_c_stops(run.stop):
+                with StopPolicy("the requests in flight are finished and recorded") as stop:
+                    run = Run(backend, Budget(max_requests), stop.event, max(1, concurrency), show_progress)
                     if wanted:
                         _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
                     _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
@@ -500,7 +517,7 @@ def _ask_descriptions(
             summary.descriptions_failed += 1
 
     requests = [Request(mid, description_messages(names.get(mid, mid)), parse_description_reply) for mid in labels]
-    ask_all(run, requests, record, label="label descriptions")
+    ask_all(run, requests, record, label="label descriptions", commit=ledger.commit)
     if summary.descriptions_failed:
         summary.notes.append(
             f"{summary.descriptions_failed} labels have no description (their request failed): "
@@ -621,7 +638,7 @@ def _ask_dialogues(
         else:
             summary.failed[answer.reason] += 1
 
-    summary.not_finished += ask_all(run, requests, record, label=f"{config}: dialogues")
+    summary.not_finished += ask_all(run, requests, record, label=f"{config}: dialogues", commit=ledger.commit)
 
 
 def _count(answer: Answer, summary: GenerateSummary) -> None:
@@ -646,8 +663,9 @@ def _api_key(variable: str, base_url: str | None) -> str:
     return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key
 
 
-def _sha(messages: list[dict]) -> str:
-    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
+def _sha(messages: list[dict] | str) -> str:
+    text = messages if isinstance(messages, str) else json.dumps(messages, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _show_prompt(messages: list[dict] | None) -> str:
