@@ -561,6 +561,31 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     }
 
 
+def test_a_resume_with_another_format_rate_or_source_is_refused_and_pacing_is_free(server, release, tmp_path):
+    out = tmp_path / "clips"
+    common = dict(
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv"],
+        only_missing=[_missing_tsv(tmp_path, OK_ID)],
+        progress=False,
+    )
+    first = download(out, "audioset_dialogues", url_template=server.url_template, **common)
+    assert first.rows[OK_ID].status == "ok" and first.rows[OK_ID].file.endswith(".flac")
+    for change, message in (
+        ({"audio_format": "wav"}, "'--audio-format': 'flac', this run asks for '--audio-format': 'wav'"),
+        ({"sampling_rate": 8000}, "'--output-rate': 16000, this run asks for '--output-rate': 8000"),
+        ({"url_template": "http://127.0.0.1:9/{youtube_id}"}, "'--url-template': 'http://127.0.0.1:"),
+    ):
+        with pytest.raises(ValueError, match=rf"{re.escape(str(out))} was written with {re.escape(message)}"):
+            download(out, "audioset_dialogues", **{"url_template": server.url_template, **common, **change})
+    before = server.requests[OK_ID]
+    again = download(
+        out, "audioset_dialogues", url_template=server.url_template, jobs=1, retries=0, timeout=60, backoff=1, **common
+    )
+    assert again.skipped_done == 1 and server.requests[OK_ID] == before  # pacing changed: resumed, nothing redone
+
+
 def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, tmp_path):
     server.hold[OK_ID] = threading.Event()  # the server never answers (until teardown)
     out = tmp_path / "clips"

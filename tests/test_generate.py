@@ -702,3 +702,39 @@ def test_two_runs_on_one_folder_are_refused_instead_of_paying_twice(tmp_path, se
             generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST)
     assert server.count() == 0
     assert generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST).ledger_ok == 1
+
+
+AUDIOSET_RUN = """
+import sys
+from _audio_dialogues.generation.pipeline import generate
+summary = generate(sys.argv[1], "audioset_dialogues", sources=sys.argv[3:], base_url=sys.argv[2], concurrency=1,
+                   progress=False)
+print(summary.summary())
+"""
+
+
+def test_two_audioset_configs_into_one_out_never_pay_twice_for_the_shared_label_descriptions(tmp_path):
+    """The lock covers OUT_DIR: label_descriptions.jsonl there is shared by the AudioSet configs."""
+    from _audio_dialogues.engine.lock import FolderBusyError
+
+    sources, out = audioset_sources(tmp_path), tmp_path / "out"
+    with ChatServer(delay=0.3) as server:
+        first = subprocess.Popen(
+            [sys.executable, "-c", AUDIOSET_RUN, str(out), server.base_url, *sources],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
+        )
+        descriptions = out / "label_descriptions.jsonl"
+        deadline = time.monotonic() + 30
+        while not descriptions.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(FolderBusyError, match=r"Another generate run is writing into .*\(pid \d+, audioset_dia"):
+            generate(out, "audioset_comparison", sources=sources, base_url=server.base_url, **FAST)
+        stdout, stderr = first.communicate(timeout=60)
+        assert first.returncode == 0, stderr
+        assert server.count("Describe the acoustic character") == 4  # Dog, Speech, Music, Rain: once each
+        summary = generate(out, "audioset_comparison", sources=sources, base_url=server.base_url, **FAST)
+        assert summary.descriptions_requested == 0 and summary.generated > 0
+        assert server.count("Describe the acoustic character") == 4  # the second config paid nothing again

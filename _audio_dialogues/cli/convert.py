@@ -35,7 +35,10 @@ def add_cli(commands: Any, loader_options: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace, load_kwargs: dict) -> int:
     configs, splits = args.config or [CONFIGS[0]], args.split or ["train"]
-    total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
+    try:
+        total = convert_configs(args.out, args.format, configs, splits, **load_kwargs)
+    except KeyboardInterrupt:  # stopped by the engine's stop policy: the finished parts are kept
+        return 130
     if len(configs) * len(splits) > 1:
         print(f"all -> {args.out}\n{total.summary()}")
     return 0
