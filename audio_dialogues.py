@@ -25,7 +25,8 @@ from _audio_dialogues.core.musiccaps import MusicCapsFormatError
 from _audio_dialogues.core.release import ReleaseFormatError
 from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.core.subsets import CONFIGS, SUBSETS
-from _audio_dialogues.download.run import DownloadResult, download, read_clip_times
+from _audio_dialogues.download.plan import read_clip_times
+from _audio_dialogues.download.run import DownloadResult, download
 from _audio_dialogues.evaluation.score import (
     JavaMissingError,
     PredictionError,

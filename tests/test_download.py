@@ -25,21 +25,18 @@ from conftest import dialogue, sigint_as_in_a_terminal, write_release
 
 from _audio_dialogues.cli.main import main
 from _audio_dialogues.core.audio_files import parse_audio_name
-from _audio_dialogues.download.run import (
-    LEDGER,
-    LEDGER_COLUMNS,
-    STATUSES,
+from _audio_dialogues.download.fetch import STATUSES
+from _audio_dialogues.download.plan import (
     Clip,
     ClipTime,
     ClipTimesFormatError,
-    _Processes,
-    classify,
-    download,
     parse_segments_csv,
     parse_strong_label_tsv,
     plan_clips,
     read_clip_times,
 )
+from _audio_dialogues.download.run import LEDGER, LEDGER_COLUMNS, download
+from _audio_dialogues.download.ytdlp import _Processes, classify
 
 SOURCE_RATE = 22050
 IN_WINDOW_HZ, OUTSIDE_HZ = 1000.0, 300.0
@@ -608,7 +605,9 @@ def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, 
 
 
 def test_which_recorded_clips_a_rerun_tries_again(tmp_path):
-    from _audio_dialogues.download.run import FetchOptions, LedgerRow, _to_fetch
+    from _audio_dialogues.download.fetch import LedgerRow
+    from _audio_dialogues.download.run import _to_fetch
+    from _audio_dialogues.download.ytdlp import FetchOptions
 
     clip = Clip(OK_ID, ("train",), WINDOWS[OK_ID])
     (tmp_path / "there.flac").write_bytes(b"x")

@@ -17,7 +17,8 @@ import pytest
 from chat_server import ChatServer
 from conftest import sigint_as_in_a_terminal
 
-from _audio_dialogues.download.run import LEDGER_COLUMNS, LedgerRow, StatusTsv
+from _audio_dialogues.download.fetch import LedgerRow
+from _audio_dialogues.download.run import LEDGER_COLUMNS, StatusTsv
 from _audio_dialogues.engine import (
     Backoff,
     FolderBusyError,
