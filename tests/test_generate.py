@@ -22,13 +22,14 @@ from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.core.strong_labels import StrongLabelsFormatError, read_strong_labels, shipped_label_names
 from _audio_dialogues.engine.settings import SettingsChangedError
 from _audio_dialogues.generation.chat import BackendError
+from _audio_dialogues.generation.clips import hash_split, paper_test_share, read_ids
 from _audio_dialogues.generation.filters import (
     ClapScorer,
     filter_dialogue,
     find_low_confidence_phrase,
     low_confidence_phrases,
 )
-from _audio_dialogues.generation.pipeline import generate, hash_split, paper_test_share, read_ids
+from _audio_dialogues.generation.pipeline import generate
 from _audio_dialogues.generation.prompts import InvalidReply, parse_dialogue_reply
 
 FAST = {"backoff_base": 0.01, "progress": False, "echo": lambda text: None}
