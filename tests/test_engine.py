@@ -233,7 +233,7 @@ def test_sigterm_stops_generate_like_a_first_ctrl_c(tmp_path):
 
 PROTOCOL = """
 import sys, time
-from _audio_dialogues.evaluation.score import run_protocol
+from _audio_dialogues.evaluation.protocol import run_protocol
 
 def model(audio, history, question):
     time.sleep(0.3)
@@ -255,7 +255,7 @@ def test_the_protocol_stops_cleanly_on_ctrl_c_and_a_rerun_finishes(tmp_path, cac
     assert process.returncode == 130, stderr
     lines = out.read_text().splitlines()
     assert 1 <= len(lines) < 12 and all(json.loads(line)["answers"] for line in lines)  # whole lines only
-    from _audio_dialogues.evaluation.score import run_protocol
+    from _audio_dialogues.evaluation.protocol import run_protocol
 
     report = run_protocol(lambda a, h, q: "again", "music_dialogues", out=out, progress=False, cache_dir=cache_dir)
     assert (report.resumed, report.answered) == (len(lines), 12 - len(lines)) and report.complete
