@@ -22,18 +22,19 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Sequence
 
-from ..core.errors import did_you_mean
 from ..engine.ledger import Ledger
 from ..engine.lock import FolderLock
+from ..engine.options import flags, options_from, shaping
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
 from ..engine.stop import StopPolicy
 from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
+from .options import DownloadOptions
 from .plan import Clip, Plan, plan_clips, seconds_text
-from .ytdlp import AUDIO_FORMATS, YOUTUBE_URL, FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
+from .ytdlp import FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
 
 LEDGER = "download_status.tsv"
 LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")
@@ -149,52 +150,33 @@ def download(
     config: str,
     splits: Sequence[str] | None = None,
     *,
-    clip_times: Iterable[str | os.PathLike] = (),
-    only_missing: Iterable[str | os.PathLike] = (),
     data_dir: str | None = None,
     data_files=None,
     verification_mode: str | None = None,
     on_invalid: str = "error",
-    url_template: str = YOUTUBE_URL,
-    jobs: int = 3,
-    retries: int = 3,
-    backoff: float = 10.0,
-    timeout: float = 300.0,
-    audio_format: str = "flac",
-    sampling_rate: int | None = 16000,
-    cookies: str | os.PathLike | None = None,
-    rate_limit: str | None = None,
-    sleep: float = 0.0,
-    limit: int | None = None,
-    retry_failed: bool = False,
-    progress: bool = True,
+    **options: Any,
 ) -> DownloadResult:
     """Download the clips of ``config``'s ``splits`` (default: all) into ``out_dir``; see the module docstring.
 
-    Resumable: what the ledger records as finished is not fetched again. ``limit`` fetches at most
-    that many clips this run. A ``KeyboardInterrupt`` stops the running downloads, keeps the ledger
-    and returns a result with ``interrupted=True``.
+    ``options`` are those of :class:`~.options.DownloadOptions` (``jobs=``, ``audio_format=``,
+    ``sampling_rate=`` the output rate, ...); the release is read with the load options ``data_dir``,
+    ``data_files``, ``verification_mode`` and ``on_invalid``. Resumable: what the ledger records as
+    finished is not fetched again, and a resume with another audio format, output rate or URL template
+    is refused. ``limit`` fetches at most that many clips this run. The engine's stop policy (Ctrl-C,
+    SIGTERM) stops the running downloads, keeps the ledger and returns a result with ``interrupted=True``.
 
     Raises:
-        ValueError: a bad option, release file, ``--clip-times`` file or ledger (the message names it).
+        TypeError: an unknown option.
+        ValueError: a bad option, release file, ``--clip-times`` file or ledger (the message names it),
+            or settings other than those of the clips already in ``out_dir``.
         RuntimeError: no ffmpeg, or another download is running into ``out_dir``.
     """
-    if audio_format not in AUDIO_FORMATS:
-        raise ValueError(
-            f"audio_format={audio_format!r}: choose one of {', '.join(AUDIO_FORMATS)}."
-            f"{did_you_mean(audio_format, AUDIO_FORMATS)}"
-        )
-    if sampling_rate is not None and (
-        isinstance(sampling_rate, bool) or not isinstance(sampling_rate, int) or sampling_rate <= 0
-    ):
-        raise ValueError(
-            f"output rate {sampling_rate!r}: expected a positive number of Hz (e.g. 16000), "
-            "or None to keep the source's rate."
-        )
+    chosen = options_from(DownloadOptions, options, command="download")
+    clip_times, only_missing, url_template = chosen.clip_times, chosen.only_missing, chosen.url_template
+    audio_format, sampling_rate, cookies = chosen.audio_format, chosen.sampling_rate, chosen.cookies
+    jobs, retries, backoff, limit = chosen.jobs, chosen.retries, chosen.backoff, chosen.limit
     if "{youtube_id}" not in url_template:
         raise ValueError(f"url_template={url_template!r} has no {{youtube_id}} to substitute.")
-    if jobs < 1 or retries < 0 or (limit is not None and limit < 0):
-        raise ValueError(f"jobs={jobs}, retries={retries}, limit={limit}: need jobs >= 1, retries >= 0, limit >= 0.")
     if cookies is not None and not Path(cookies).is_file():
         raise ValueError(
             f"cookies={str(cookies)!r} is not a file: export your browser's cookies in the Netscape "
@@ -221,22 +203,17 @@ def download(
         sampling_rate,
         retries,
         backoff,
-        timeout=timeout,
-        cookies=str(cookies) if cookies else None,
-        rate_limit=rate_limit,
-        sleep=sleep,
+        timeout=chosen.timeout,
+        cookies=cookies,
+        rate_limit=chosen.rate_limit,
+        sleep=chosen.sleep,
         ffmpeg=find_ffmpeg(),
         js_runtime=find_js_runtime() if "youtube" in url_template else None,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "download", holder=config):
-        check_settings(
-            out / SETTINGS_FILE,
-            {"audio_format": audio_format, "output_rate": sampling_rate, "url_template": url_template},
-            what=str(out),
-            names={"audio_format": "--audio-format", "output_rate": "--output-rate", "url_template": "--url-template"},
-        )
+        check_settings(out / SETTINGS_FILE, shaping(chosen), what=str(out), names=flags(DownloadOptions))
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         ledger = Ledger(out / LEDGER, StatusTsv())
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
@@ -245,11 +222,11 @@ def download(
                 "no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
                 "pip install 'yt-dlp[default,deno]' brings one"
             )
-        todo = _triage(plan, ledger, out, options, retry_failed, result)
+        todo = _triage(plan, ledger, out, options, chosen.retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
         try:
-            _run(todo, out, YtDlpFetcher(options), ledger, result, jobs, retries, Backoff(backoff), progress)
+            _run(todo, out, YtDlpFetcher(options), ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
         finally:
             ledger.compact()
             shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
