@@ -288,3 +288,41 @@ def test_convert_stops_cleanly_on_ctrl_c_and_a_rerun_reuses_the_parts(tmp_path):
     assert rerun.returncode == 0, stderr
     assert stdout.count("(written by an earlier run with the same arguments)") == len(finished)
     assert out.exists() and not parts.exists()
+
+
+# --- the options tables ----------------------------------------------------------------------------------
+
+
+def test_an_options_table_gives_the_flag_the_check_and_the_keyword():
+    import argparse
+
+    from _audio_dialogues.cli.flags import add_option_flags, options_from_args
+    from _audio_dialogues.download.options import DownloadOptions
+    from _audio_dialogues.engine.options import flags, options_from, shaping
+    from _audio_dialogues.generation.options import GenerateOptions
+
+    parser = argparse.ArgumentParser()
+    add_option_flags(parser, DownloadOptions)
+    args = parser.parse_args(["--output-rate", "none", "--jobs", "2", "--clip-times", "a.tsv", "--clip-times", "b.csv"])
+    given = options_from_args(args, DownloadOptions)
+    assert given == {"sampling_rate": None, "jobs": 2, "clip_times": ["a.tsv", "b.csv"]}
+    chosen = options_from(DownloadOptions, given, command="download")
+    assert chosen.clip_times == ("a.tsv", "b.csv") and chosen.audio_format == "flac" and chosen.progress
+    assert shaping(chosen) == {"url_template": chosen.url_template, "audio_format": "flac", "sampling_rate": None}
+    assert flags(DownloadOptions)["sampling_rate"] == "--output-rate"
+    assert options_from_args(parser.parse_args(["--no-progress"]), DownloadOptions) == {"progress": False}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--audio-format", "aiff"])  # the choices come from the table
+    with pytest.raises(ValueError, match=r"download: jobs=0 \(--jobs\): expected at least 1"):
+        options_from(DownloadOptions, {"jobs": 0}, command="download")
+    with pytest.raises(
+        ValueError, match=r"audio_format='flak' \(--audio-format\): choose one of .* Did you mean 'flac'"
+    ):
+        options_from(DownloadOptions, {"audio_format": "flak"}, command="download")
+    with pytest.raises(ValueError, match=r"retries='3' \(--retries\): expected a whole number"):
+        options_from(DownloadOptions, {"retries": "3"}, command="download")
+    with pytest.raises(TypeError, match=r"unexpected keyword 'concurency'. Did you mean 'concurrency'"):
+        options_from(GenerateOptions, {"concurency": 3}, command="generate")
+    ids = options_from(GenerateOptions, {"ids": ["aaaaaaaaaaa"], "temperature": 1}, command="generate")
+    assert ids.ids == ("aaaaaaaaaaa",) and ids.temperature == 1.0  # the ids themselves, or a file
+    assert set(shaping(ids)) == {"label_descriptions", "model", "temperature", "seed", "prompt"}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 
 from ..generation.chat import BackendError
-from ..generation.filters import PAPER_MIN_SIMILARITY
-from ..generation.pipeline import DEFAULT_MODEL, generate
+from ..generation.options import GenerateOptions
+from ..generation.pipeline import generate
+from .flags import add_option_flags, options_from_args
 
 
 def add_cli(commands, loader_options) -> None:
+    """``audio-dialogues generate OUT_DIR --config CONFIG ...``: the flags come from :class:`GenerateOptions`."""
     from ..core.subsets import CONFIGS
 
     p = commands.add_parser(
@@ -19,36 +21,7 @@ def add_cli(commands, loader_options) -> None:
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="where <config>/<split>.jsonl, the ledger and reports go")
     p.add_argument("--config", required=True, choices=CONFIGS)
-    p.add_argument(
-        "--source",
-        action="append",
-        default=[],
-        metavar="[SPLIT=]FILE",
-        help="AudioSet strong-label TSV, or MusicCaps CSV (default for music: the shipped one); "
-        "without SPLIT= the split is a stable hash of the YouTube id (repeatable)",
-    )
-    p.add_argument("--ids", metavar="FILE", help="only these YouTube ids (one a line)")
-    p.add_argument(
-        "--label-descriptions",
-        metavar="FILE",
-        help="JSON: label name or MID -> short description (default: asked once per label, kept in OUT_DIR)",
-    )
-    p.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (default: OpenAI)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"chat model (default {DEFAULT_MODEL})")
-    p.add_argument(
-        "--api-key-env",
-        default="OPENAI_API_KEY",
-        metavar="VAR",
-        help="environment variable holding the API key (default OPENAI_API_KEY)",
-    )
-    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="requests in flight (default 4)")
-    p.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (default 5)")
-    p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default: the server's)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of comparison choices, sent to the server")
-    p.add_argument("--max-requests", type=int, metavar="N", help="stop after sending this many requests")
-    p.add_argument("--prompt", metavar="FILE", help="replace the built-in prompt ($clip: where the clip's text goes)")
-    p.add_argument("--dry-run", action="store_true", help="print the first prompt and how many requests would be sent")
-    p.add_argument("--retry-failed", action="store_true", help="ask again for the clips that failed before")
+    add_option_flags(p, GenerateOptions, title="generate options")
     p.add_argument(
         "--clap-checkpoint",
         metavar="FILE",
@@ -56,14 +29,6 @@ def add_cli(commands, loader_options) -> None:
         "(needs --audio-dir and pip install 'audio-dialogues[clap]')",
     )
     p.add_argument("--clap-amodel", default="HTSAT-tiny", help="the checkpoint's audio model (default HTSAT-tiny)")
-    p.add_argument(
-        "--min-similarity",
-        type=float,
-        default=PAPER_MIN_SIMILARITY,
-        help=f"drop pairs below this similarity (default {PAPER_MIN_SIMILARITY}, the paper's)",
-    )
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request (default 120)")
-    p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubled each time")
     p.set_defaults(run=_run)
 
 
@@ -77,27 +42,11 @@ def _run(args, load_kwargs: dict) -> int:
         summary = generate(
             args.out_dir,
             args.config,
-            sources=args.source,
-            ids=args.ids,
-            label_descriptions=args.label_descriptions,
-            base_url=args.base_url,
-            model=args.model,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            retries=args.retries,
-            temperature=args.temperature,
-            seed=args.seed,
-            max_requests=args.max_requests,
-            prompt=args.prompt,
-            dry_run=args.dry_run,
-            retry_failed=args.retry_failed,
             scorer=scorer,
             audio_dir=load_kwargs.get("audio_dir"),
             follow_symlinks=load_kwargs.get("follow_symlinks", False),
             min_audio_bytes=load_kwargs.get("min_audio_bytes", 0),
-            min_similarity=args.min_similarity,
-            backoff_base=args.backoff,
-            timeout=args.timeout,
+            **options_from_args(args, GenerateOptions),
         )
     except (BackendError, ValueError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -96,10 +96,20 @@ def check_value(field: dataclasses.Field, kind: Any, value: Any, command: str) -
         if optional:
             return None
         raise ValueError(f"{where}: a value is required; {field.metadata['help']}.")
-    base = next((a for a in typing.get_args(kind) if a is not type(None)), kind) if optional else kind
+    arms = [a for a in typing.get_args(kind) if a is not type(None)] if typing.get_args(kind) else [kind]
+    if len(arms) > 1 and typing.get_origin(kind) is not tuple:  # e.g. str | tuple[str, ...]: the first arm that fits
+        for arm in arms:
+            try:
+                return check_value(field, arm, value, command)
+            except ValueError:
+                continue
+        raise ValueError(f"{where}: expected {' or '.join(getattr(a, '__name__', str(a)) for a in arms)}.")
+    base = arms[0] if optional else kind
     origin = typing.get_origin(base)
     if origin is tuple:
-        items = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+        if isinstance(value, (str, os.PathLike)) or not isinstance(value, typing.Iterable):
+            raise ValueError(f"{where}: expected a list of values.")
+        items = list(value)
         return tuple(os.fspath(item) if isinstance(item, os.PathLike) else item for item in items)
     if base is bool:
         if not isinstance(value, bool):

@@ -19,11 +19,23 @@ from ..core.release import Turn
 from ..core.splits import read_release, release_options
 from ..engine.ledger import JsonLinesCodec, Ledger
 from ..engine.lock import FolderLock
+from ..engine.options import option, options_from, shaping
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
 from ..engine.stop import StopPolicy
 
 logger = logging.getLogger("audio_dialogues")
+
+
+@dataclass(frozen=True)
+class ProtocolOptions:
+    """The options of :func:`run_protocol` (besides the load options), declared once."""
+
+    teacher_forcing: bool = option(
+        False, "the history holds the release's answers, not the model's own", shapes=True, cli=False
+    )
+    batch_size: int = option(1, "dialogues asked at once of a model with answer_batch", minimum=1, cli=False)
+    progress: bool = option(True, "a progress bar", cli=False)
 
 
 @dataclass(frozen=True)
@@ -101,13 +113,16 @@ def run_protocol(
     """
     from ..loading.load import load_dataset
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1.")
+    chosen = options_from(
+        ProtocolOptions,
+        {"teacher_forcing": teacher_forcing, "batch_size": batch_size, "progress": progress},
+        command="run_protocol",
+    )
     out = Path(out)
     settings = {
         "config": config,
         "split": split,
-        "teacher_forcing": teacher_forcing,
+        **shaping(chosen),
         # which release: example ids are positions, so another release's answers would fit the same ids
         "release": json.loads(json.dumps(release_options(load_options), sort_keys=True, default=str)),
     }

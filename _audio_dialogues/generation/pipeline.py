@@ -34,12 +34,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..core.strong_labels import shipped_label_names
 from ..core.subsets import SPLITS, subset
 from ..engine.ledger import Ledger
 from ..engine.lock import FolderLock
+from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
 from ..engine.stop import StopPolicy
 from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all
@@ -52,7 +53,8 @@ from .clips import (
     read_label_descriptions,
     read_text,
 )
-from .filters import PAPER_MIN_SIMILARITY, SimilarityScorer
+from .filters import SimilarityScorer
+from .options import GenerateOptions
 from .output import write_output
 from .prompts import (
     BUILT_IN_PROMPTS,
@@ -63,49 +65,36 @@ from .prompts import (
 )
 from .summary import GenerateSummary, tally_ledger
 
-DEFAULT_MODEL = "gpt-4o-mini"
-
 DESCRIPTIONS_FILE = "label_descriptions.jsonl"
 SETTINGS_FILE = "settings.json"  # what shapes the text of the ledger's dialogues; a resume must keep it
-SHAPING = ("model", "prompt", "temperature", "seed", "label_descriptions")
 
 
 def generate(
     out_dir: str | os.PathLike,
     config: str,
     *,
-    sources: Sequence[str] = (),
-    ids: str | os.PathLike | Iterable[str] | None = None,
-    label_descriptions: str | os.PathLike | None = None,
-    base_url: str | None = None,
-    model: str = DEFAULT_MODEL,
-    api_key_env: str = "OPENAI_API_KEY",
-    concurrency: int = 4,
-    retries: int = 5,
-    temperature: float | None = None,
-    seed: int = 0,
-    max_requests: int | None = None,
-    prompt: str | os.PathLike | None = None,
-    dry_run: bool = False,
-    retry_failed: bool = False,
     scorer: SimilarityScorer | None = None,
     audio_dir: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     follow_symlinks: bool = False,
     min_audio_bytes: int = 0,
-    min_similarity: float = PAPER_MIN_SIMILARITY,
-    backoff_base: float = 1.0,
-    timeout: float = 120.0,
-    progress: bool | None = None,
     echo: Callable[[str], None] = print,
+    **options: Any,
 ) -> GenerateSummary:
     """Generate the dialogues of ``config`` into ``out_dir`` (see the module docstring), resuming a previous run.
 
-    ``sources`` are ``[SPLIT=]FILE`` (AudioSet strong-label TSVs; MusicCaps CSVs, by default the
-    shipped one); ``ids`` a file of YouTube ids, one a line (or the ids themselves). The API key is
-    read from the environment variable ``api_key_env``. ``scorer`` turns on the similarity filter
-    (it needs ``audio_dir`` to find the clips). A Ctrl-C stops sending, records the requests in
-    flight, writes the output and returns with ``interrupted`` set.
+    ``options`` are those of :class:`~.options.GenerateOptions`: ``sources`` are ``[SPLIT=]FILE``
+    (AudioSet strong-label TSVs; MusicCaps CSVs, by default the shipped one); ``ids`` a file of YouTube
+    ids, one a line (or the ids themselves); the API key is read from the environment variable
+    ``api_key_env``; ``model``, ``prompt``, ``temperature``, ``seed`` and ``label_descriptions`` shape
+    the text, so a resume with other values is refused. ``scorer`` turns on the similarity filter (it
+    needs ``audio_dir``, found with the loader's ``follow_symlinks`` and ``min_audio_bytes``). The
+    engine's stop policy: a Ctrl-C or SIGTERM stops sending, records the requests in flight, writes the
+    output and returns with ``interrupted`` set.
     """
+    chosen = options_from(GenerateOptions, options, command="generate")
+    sources, ids, label_descriptions, prompt = chosen.sources, chosen.ids, chosen.label_descriptions, chosen.prompt
+    model, temperature, seed, dry_run = chosen.model, chosen.temperature, chosen.seed, chosen.dry_run
+    retry_failed, progress = chosen.retry_failed, chosen.progress
     subset(config)  # an unknown config fails here, listing the configs
     out = Path(out_dir).expanduser()
     config_dir = out / config
@@ -165,22 +154,16 @@ def generate(
             )
 
         if pending or wanted:  # what is asked now joins the ledger: it must be asked the same way
+            settings = shaping(chosen)  # the files that shape the text count by their content
+            settings["prompt"] = f"{Path(prompt).name if prompt else 'built-in'} (sha256 {_sha(template)})"
+            if label_descriptions:
+                given = read_text(label_descriptions, "--label-descriptions")
+                settings["label_descriptions"] = f"{Path(label_descriptions).name} (sha256 {_sha(given)})"
             check_settings(
                 config_dir / SETTINGS_FILE,
-                {
-                    "model": model,
-                    "prompt": f"{Path(prompt).name if prompt else 'built-in'} (sha256 {_sha(template)})",
-                    "temperature": temperature,
-                    "seed": seed,
-                    "label_descriptions": (
-                        f"{Path(label_descriptions).name} "
-                        f"(sha256 {_sha(read_text(label_descriptions, '--label-descriptions'))})"
-                        if label_descriptions
-                        else None
-                    ),
-                },
+                settings,
                 what=str(config_dir),
-                names={name: "--" + name.replace("_", "-") for name in SHAPING},
+                names=flags(GenerateOptions),
                 record=not dry_run,
             )
         if dry_run:
@@ -194,14 +177,16 @@ def generate(
             if pending or wanted:  # a rerun with nothing to ask (e.g. to filter again) needs no server nor key
                 backend = ChatBackend(
                     model=model,
-                    base_url=base_url,
-                    api_key=_api_key(api_key_env, base_url),
+                    base_url=chosen.base_url,
+                    api_key=_api_key(chosen.api_key_env, chosen.base_url),
                     temperature=temperature,
                     seed=seed,
-                    policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout),
+                    policy=RetryPolicy(
+                        retries=chosen.retries, backoff_base=chosen.backoff_base, timeout=chosen.timeout
+                    ),
                 )
                 with StopPolicy("the requests in flight are finished and recorded") as stop:
-                    run = Run(backend, Budget(max_requests), stop.event, max(1, concurrency), show_progress)
+                    run = Run(backend, Budget(chosen.max_requests), stop.event, chosen.concurrency, show_progress)
                     if wanted:
                         _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
                     _ask_dialogues(run, config, template, pending, descriptions, ledger, summary)
@@ -214,7 +199,13 @@ def generate(
                 description_ledger.close()
         tally_ledger(ledger, summary)
         write_output(
-            config_dir, config, ledger, summary, scorer=scorer, audio_index=audio_index, min_similarity=min_similarity
+            config_dir,
+            config,
+            ledger,
+            summary,
+            scorer=scorer,
+            audio_index=audio_index,
+            min_similarity=chosen.min_similarity,
         )
     return summary
 
