@@ -624,3 +624,47 @@ def test_which_recorded_clips_a_rerun_tries_again(tmp_path):
         assert decide(status) == "final" and decide(status, retry_failed=True) == "fetch"
     for status in ("age-restricted", "sign-in"):
         assert decide(status) == "final" and decide(status, with_cookies) == "fetch"
+
+
+def test_another_audio_source_is_one_fetcher_class(release, tmp_path):
+    """A Fetcher (download/fetch.py) other than yt-dlp: here clips already cut, in a local archive folder."""
+    import shutil
+
+    from _audio_dialogues.download.fetch import Outcome
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    soundfile.write(archive / f"{OK_ID}.wav", np.zeros(16000, dtype="float32"), 16000)
+
+    class ArchiveFetcher:
+        audio_format = "wav"
+
+        def __init__(self) -> None:
+            self.stopping = threading.Event()
+
+        def fetch(self, clip: Clip, out_dir: Path) -> Outcome:
+            source = archive / f"{clip.youtube_id}.wav"
+            if not source.is_file():
+                return Outcome("not-found", f"{source.name} is not in the archive")
+            name = clip.file_name(self.audio_format)
+            shutil.copyfile(source, out_dir / name)
+            return Outcome("ok", "copied from the archive", name)
+
+        def stop(self) -> None:
+            self.stopping.set()
+
+    out = tmp_path / "clips"
+    common = dict(
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv"],
+        only_missing=[_missing_tsv(tmp_path, OK_ID, MISSING_ID)],
+        audio_format="wav",
+        progress=False,
+    )
+    result = download(out, "audioset_dialogues", fetcher=ArchiveFetcher(), **common)
+    rows = ledger(out)
+    assert rows[OK_ID]["status"] == "ok" and soundfile.info(out / rows[OK_ID]["file"]).frames == 16000
+    assert rows[MISSING_ID]["status"] == "not-found" and result.tried == 2
+    with pytest.raises(ValueError, match=r"'source': 'ArchiveFetcher', this run asks for 'source': 'YtDlpFetcher'"):
+        download(out, "audioset_dialogues", **common)  # the clips came from another source: not mixed

@@ -134,7 +134,7 @@ def _status_order(item: tuple[str, int]) -> tuple[int, str]:
     return order.index(item[0]), item[0]
 
 
-def _to_fetch(clip: Clip, row: LedgerRow | None, out_dir: Path, options: FetchOptions, retry_failed: bool) -> str:
+def _to_fetch(clip: Clip, row: LedgerRow | None, out_dir: Path, options, retry_failed: bool) -> str:
     """``fetch``, ``done`` (ok, file there) or ``final`` (a recorded failure not to retry now)."""
     if row is None:
         return "fetch"
@@ -154,16 +154,19 @@ def download(
     data_files=None,
     verification_mode: str | None = None,
     on_invalid: str = "error",
+    fetcher: Fetcher | None = None,
     **options: Any,
 ) -> DownloadResult:
     """Download the clips of ``config``'s ``splits`` (default: all) into ``out_dir``; see the module docstring.
 
     ``options`` are those of :class:`~.options.DownloadOptions` (``jobs=``, ``audio_format=``,
     ``sampling_rate=`` the output rate, ...); the release is read with the load options ``data_dir``,
-    ``data_files``, ``verification_mode`` and ``on_invalid``. Resumable: what the ledger records as
-    finished is not fetched again, and a resume with another audio format, output rate or URL template
-    is refused. ``limit`` fetches at most that many clips this run. The engine's stop policy (Ctrl-C,
-    SIGTERM) stops the running downloads, keeps the ledger and returns a result with ``interrupted=True``.
+    ``data_files``, ``verification_mode`` and ``on_invalid``. ``fetcher`` is the audio source (a
+    :class:`~.fetch.Fetcher`; default the YouTube one, :class:`~.ytdlp.YtDlpFetcher`). Resumable: what
+    the ledger records as finished is not fetched again, and a resume with another audio format,
+    output rate, URL template or fetcher is refused. ``limit`` fetches at most that many clips this
+    run. The engine's stop policy (Ctrl-C, SIGTERM) stops the running downloads, keeps the ledger and
+    returns a result with ``interrupted=True``.
 
     Raises:
         TypeError: an unknown option.
@@ -173,19 +176,13 @@ def download(
     """
     chosen = options_from(DownloadOptions, options, command="download")
     clip_times, only_missing, url_template = chosen.clip_times, chosen.only_missing, chosen.url_template
-    audio_format, sampling_rate, cookies = chosen.audio_format, chosen.sampling_rate, chosen.cookies
-    jobs, retries, backoff, limit = chosen.jobs, chosen.retries, chosen.backoff, chosen.limit
+    cookies, jobs, retries, backoff, limit = chosen.cookies, chosen.jobs, chosen.retries, chosen.backoff, chosen.limit
     if "{youtube_id}" not in url_template:
         raise ValueError(f"url_template={url_template!r} has no {{youtube_id}} to substitute.")
     if cookies is not None and not Path(cookies).is_file():
         raise ValueError(
             f"cookies={str(cookies)!r} is not a file: export your browser's cookies in the Netscape "
             "format (yt-dlp's FAQ explains how)."
-        )
-    if importlib.util.find_spec("yt_dlp") is None:
-        raise RuntimeError(
-            "yt-dlp is not installed: reinstall audio-dialogues (it requires yt-dlp with the "
-            "JavaScript runtime YouTube needs, and an ffmpeg)."
         )
     plan = plan_clips(
         config,
@@ -197,44 +194,60 @@ def download(
         verification_mode=verification_mode,
         on_invalid=on_invalid,
     )
-    options = FetchOptions(
-        url_template,
-        audio_format,
-        sampling_rate,
-        retries,
-        backoff,
-        timeout=chosen.timeout,
-        cookies=cookies,
-        rate_limit=chosen.rate_limit,
-        sleep=chosen.sleep,
-        ffmpeg=find_ffmpeg(),
-        js_runtime=find_js_runtime() if "youtube" in url_template else None,
-    )
+    fetcher = fetcher or youtube_fetcher(chosen)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "download", holder=config):
-        check_settings(out / SETTINGS_FILE, shaping(chosen), what=str(out), names=flags(DownloadOptions))
+        settings = {**shaping(chosen), "source": type(fetcher).__name__}
+        check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         ledger = Ledger(out / LEDGER, StatusTsv())
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
-        if "youtube" in url_template and options.js_runtime is None:
-            result.notes.append(
-                "no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
-                "pip install 'yt-dlp[default,deno]' brings one"
-            )
-        todo = _triage(plan, ledger, out, options, chosen.retry_failed, result)
+        result.notes += getattr(fetcher, "notes", [])
+        todo = _triage(plan, ledger, out, chosen, chosen.retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
         try:
-            _run(todo, out, YtDlpFetcher(options), ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
+            _run(todo, out, fetcher, ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
         finally:
             ledger.compact()
             shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
     return result
 
 
+def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
+    """The default audio source: YouTube with yt-dlp and ffmpeg (both checked here)."""
+    if importlib.util.find_spec("yt_dlp") is None:
+        raise RuntimeError(
+            "yt-dlp is not installed: reinstall audio-dialogues (it requires yt-dlp with the "
+            "JavaScript runtime YouTube needs, and an ffmpeg)."
+        )
+    youtube = "youtube" in chosen.url_template
+    fetcher = YtDlpFetcher(
+        FetchOptions(
+            chosen.url_template,
+            chosen.audio_format,
+            chosen.sampling_rate,
+            chosen.retries,
+            chosen.backoff,
+            timeout=chosen.timeout,
+            cookies=chosen.cookies,
+            rate_limit=chosen.rate_limit,
+            sleep=chosen.sleep,
+            ffmpeg=find_ffmpeg(),
+            js_runtime=find_js_runtime() if youtube else None,
+        )
+    )
+    if youtube and fetcher.options.js_runtime is None:
+        fetcher.notes.append(
+            "no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
+            "pip install 'yt-dlp[default,deno]' brings one"
+        )
+    return fetcher
+
+
 def _triage(
-    plan: Plan, ledger: Ledger, out: Path, options: FetchOptions, retry_failed: bool, result: DownloadResult
+    plan: Plan, ledger: Ledger, out: Path, options: DownloadOptions, retry_failed: bool, result: DownloadResult
 ) -> list[Clip]:
     """The clips to fetch now; the others are counted in ``result`` (and clips without a window recorded)."""
     todo: list[Clip] = []

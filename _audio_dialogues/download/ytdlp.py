@@ -80,6 +80,7 @@ class YtDlpFetcher:
         self.audio_format = options.audio_format
         self.processes = _Processes(options.sleep)
         self.stopping = self.processes.stopping
+        self.notes: list[str] = []  # warnings about the tools, for the run's summary
 
     def fetch(self, clip: Clip, out_dir: Path) -> Outcome:
         return _attempt(clip, out_dir, self.options, self.processes)
