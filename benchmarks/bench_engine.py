@@ -3,7 +3,7 @@
     python benchmarks/bench_engine.py [--code /work/main] [--answers 2000] [--concurrency 16] [--repeats 5]
 
 A stand-in OpenAI-compatible server (a bare asyncio HTTP/1.1 server with keep-alive, in a process of its
-own, answering every chat completion at once with the same valid one-turn dialogue) is started on
+own, answering every chat completion at once with the same valid three-turn dialogue) is started on
 127.0.0.1. Then, in turn, each ``--repeats`` times:
 
 - generate: ``generate(out, "music_dialogues", ids=<the first N MusicCaps ids>, concurrency=C)`` into a
@@ -12,7 +12,8 @@ own, answering every chat completion at once with the same valid one-turn dialog
   semaphore), keeping nothing: what the server and the HTTP client allow at best.
 
 Each figure is N / wall seconds, median of the repeats; the ratio is generate's median over the client's.
-``--code`` measures another checkout's package (e.g. the main branch: before), default this one (after).
+``--code`` measures another checkout's package (e.g. ``git archive <commit> | tar -x -C /tmp/before``:
+before), default this one (after).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from pathlib import Path
 
 from workload import REPO, machine, median, table
 
-REPLY = json.dumps([{"user": "What is playing?", "assistant": "A song with a guitar and a steady drum beat."}])
+FOLDER: str | None = None  # where generate writes (set by --workdir)
+
+TURN = {"user": "What is playing?", "assistant": "A song with a guitar and a steady drum beat."}
+REPLY = json.dumps([TURN] * 3)  # three turns: valid for every config's rule
 BODY = json.dumps(
     {
         "id": "chatcmpl-bench",
@@ -81,16 +85,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+FSYNCS: list[int] = []  # os.fsync calls of the last generate run
+
+
 def run_generate(base_url: str, ids: list[str], concurrency: int) -> float:
     from _audio_dialogues.generation.pipeline import generate
 
-    with tempfile.TemporaryDirectory() as out:
+    real_fsync, calls = os.fsync, []
+
+    def counted(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    os.fsync = counted
+    with tempfile.TemporaryDirectory(dir=FOLDER) as out:
         began = time.perf_counter()
         summary = generate(
             out, "music_dialogues", ids=ids, base_url=base_url, model="bench-model", concurrency=concurrency,
             progress=False, echo=lambda text: None,
         )  # fmt: skip
         seconds = time.perf_counter() - began
+    os.fsync = real_fsync
+    FSYNCS.append(len(calls))
     assert summary.generated == len(ids), summary.summary()
     return len(ids) / seconds
 
@@ -124,7 +140,10 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=REPO, help="the output folders go here (a real disk)")
     args = parser.parse_args()
+    global FOLDER
+    FOLDER = str(args.workdir)
     for name in [m for m in sys.modules if m.split(".")[0] in ("_audio_dialogues", "audio_dialogues")]:
         del sys.modules[name]  # workload imported this checkout's; measure --code's
     sys.path.insert(0, str(args.code.resolve()))
@@ -148,7 +167,10 @@ def main() -> None:
     finally:
         server.terminate()
     print(f"code: {Path(_audio_dialogues.__file__).parent.parent} ({machine()})")
-    print(f"{len(ids)} answers, concurrency {args.concurrency}, median of {args.repeats} runs")
+    print(
+        f"{len(ids)} answers, concurrency {args.concurrency}, median of {args.repeats} runs; "
+        f"fsync calls per generate run: {', '.join(map(str, FSYNCS))}"
+    )
     print(
         table(
             ["client", "answers/s (median)", "runs"],
