@@ -296,7 +296,7 @@ def test_convert_stops_cleanly_on_ctrl_c_and_a_rerun_reuses_the_parts(tmp_path):
 def test_an_options_table_gives_the_flag_the_check_and_the_keyword():
     import argparse
 
-    from _audio_dialogues.cli.flags import add_option_flags, options_from_args
+    from _audio_dialogues.cli.option_flags import add_option_flags, options_from_args
     from _audio_dialogues.download.options import DownloadOptions
     from _audio_dialogues.engine.options import flags, options_from, shaping
     from _audio_dialogues.generation.options import GenerateOptions

@@ -9,7 +9,7 @@ from ..core.splits import release_options
 from ..download import run as _module
 from ..download.options import DownloadOptions
 from ..download.run import download
-from .flags import add_option_flags, options_from_args
+from .option_flags import add_option_flags, options_from_args
 
 
 def add_cli(commands, loader_options) -> None:

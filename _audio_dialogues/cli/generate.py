@@ -7,7 +7,7 @@ import sys
 from ..generation.chat import BackendError
 from ..generation.options import GenerateOptions
 from ..generation.pipeline import generate
-from .flags import add_option_flags, options_from_args
+from .option_flags import add_option_flags, options_from_args
 
 
 def add_cli(commands, loader_options) -> None:

@@ -4,7 +4,7 @@ A field's type, default and ``metadata`` say everything the rest needs: its help
 **shapes** the output (recorded in the run's settings, so a resume with another value is refused) or
 only paces the run (jobs, retries, timeouts: free to change), and how it is spelled on the command
 line. From that row follow the Python keyword (the field's name), the check (:func:`options_from`,
-by type) and the CLI flag (``cli/flags.py``: :func:`~.cli.flags.add_option_flags`)::
+by type) and the CLI flag (``cli/option_flags.py``: :func:`~.cli.option_flags.add_option_flags`)::
 
     @dataclass(frozen=True)
     class DownloadOptions:
