@@ -129,7 +129,7 @@ def test_an_error_in_one_item_stops_the_run_after_the_others_are_recorded():
 
     with pytest.raises(RuntimeError, match="refuses the key"):
         run_jobs(range(10), work, lambda item, value: recorded.append(item), workers=3, stop=threading.Event())
-    assert recorded == [1, 2]  # in flight when the error came: recorded; nothing new started
+    assert sorted(recorded) == [1, 2]  # in flight when the error came: recorded; nothing new started
 
 
 def test_backoff_doubles_with_jitter_and_honours_retry_after():
