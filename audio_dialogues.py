@@ -26,17 +26,16 @@ from _audio_dialogues.core.musiccaps import MusicCapsFormatError
 from _audio_dialogues.core.release import ReleaseFormatError
 from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.core.subsets import CONFIGS, SUBSETS
-from _audio_dialogues.download.run import DownloadResult, download, read_clip_times
+from _audio_dialogues.download.plan import read_clip_times
+from _audio_dialogues.download.run import DownloadResult, download
 from _audio_dialogues.evaluation.judge import JudgeScores
 from _audio_dialogues.evaluation.judge_run import JudgeSettingsError, judge
+from _audio_dialogues.evaluation.protocol import ProtocolReport, Query, run_protocol
 from _audio_dialogues.evaluation.score import (
     JavaMissingError,
     PredictionError,
-    ProtocolReport,
-    Query,
     Scores,
     evaluate,
-    run_protocol,
 )
 from _audio_dialogues.generation.pipeline import GenerateSummary, generate
 from _audio_dialogues.inspection.review import ReviewFileError, cohen_kappa, review_summary, start_review

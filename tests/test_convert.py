@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -412,9 +413,12 @@ def test_cli_resumes_after_an_interruption_without_writing_finished_parts_again(
     lines = out.read_text(encoding="utf-8").splitlines()
     total = int(re.search(r"all -> \S+\nswift: wrote (\d+) examples", printed).group(1))
     assert len(lines) == total > 0
-    # other arguments: the earlier part is not reused
+    # other arguments that shape the output: refused while the earlier parts are there (no mix); one line, exit 2
     assert main(argv + ["--split", "train", "--split", "validation"]) == 2
     assert "validation" in capsys.readouterr().err.splitlines()[-1]
+    assert main(argv + ["--split", "train", "--missing-audio", "skip"]) == 2
+    assert "'--missing-audio': None, this run asks for '--missing-audio': 'skip'" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "out.jsonl.parts")  # the fix the message names
     assert main(argv + ["--split", "train", "--missing-audio", "skip"]) == 0
     assert "earlier run" not in capsys.readouterr().out
 

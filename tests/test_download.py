@@ -25,21 +25,18 @@ from conftest import dialogue, sigint_as_in_a_terminal, write_release
 
 from _audio_dialogues.cli.main import main
 from _audio_dialogues.core.audio_files import parse_audio_name
-from _audio_dialogues.download.run import (
-    LEDGER,
-    LEDGER_COLUMNS,
-    STATUSES,
+from _audio_dialogues.download.fetch import STATUSES
+from _audio_dialogues.download.plan import (
     Clip,
     ClipTime,
     ClipTimesFormatError,
-    _Processes,
-    classify,
-    download,
     parse_segments_csv,
     parse_strong_label_tsv,
     plan_clips,
     read_clip_times,
 )
+from _audio_dialogues.download.run import LEDGER, LEDGER_COLUMNS, download
+from _audio_dialogues.download.ytdlp import _Processes, classify
 
 SOURCE_RATE = 22050
 IN_WINDOW_HZ, OUTSIDE_HZ = 1000.0, 300.0
@@ -561,6 +558,31 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     }
 
 
+def test_a_resume_with_another_format_rate_or_source_is_refused_and_pacing_is_free(server, release, tmp_path):
+    out = tmp_path / "clips"
+    common = dict(
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv"],
+        only_missing=[_missing_tsv(tmp_path, OK_ID)],
+        progress=False,
+    )
+    first = download(out, "audioset_dialogues", url_template=server.url_template, **common)
+    assert first.rows[OK_ID].status == "ok" and first.rows[OK_ID].file.endswith(".flac")
+    for change, message in (
+        ({"audio_format": "wav"}, "'--audio-format': 'flac', this run asks for '--audio-format': 'wav'"),
+        ({"sampling_rate": 8000}, "'--output-rate': 16000, this run asks for '--output-rate': 8000"),
+        ({"url_template": "http://127.0.0.1:9/{youtube_id}"}, "'--url-template': 'http://127.0.0.1:"),
+    ):
+        with pytest.raises(ValueError, match=rf"{re.escape(str(out))} was written with {re.escape(message)}"):
+            download(out, "audioset_dialogues", **{"url_template": server.url_template, **common, **change})
+    before = server.requests[OK_ID]
+    again = download(
+        out, "audioset_dialogues", url_template=server.url_template, jobs=1, retries=0, timeout=60, backoff=1, **common
+    )
+    assert again.skipped_done == 1 and server.requests[OK_ID] == before  # pacing changed: resumed, nothing redone
+
+
 def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, tmp_path):
     server.hold[OK_ID] = threading.Event()  # the server never answers (until teardown)
     out = tmp_path / "clips"
@@ -583,7 +605,9 @@ def test_a_hung_download_is_killed_at_the_timeout_and_recorded(server, release, 
 
 
 def test_which_recorded_clips_a_rerun_tries_again(tmp_path):
-    from _audio_dialogues.download.run import FetchOptions, LedgerRow, _to_fetch
+    from _audio_dialogues.download.fetch import LedgerRow
+    from _audio_dialogues.download.run import _to_fetch
+    from _audio_dialogues.download.ytdlp import FetchOptions
 
     clip = Clip(OK_ID, ("train",), WINDOWS[OK_ID])
     (tmp_path / "there.flac").write_bytes(b"x")
@@ -600,3 +624,47 @@ def test_which_recorded_clips_a_rerun_tries_again(tmp_path):
         assert decide(status) == "final" and decide(status, retry_failed=True) == "fetch"
     for status in ("age-restricted", "sign-in"):
         assert decide(status) == "final" and decide(status, with_cookies) == "fetch"
+
+
+def test_another_audio_source_is_one_fetcher_class(release, tmp_path):
+    """A Fetcher (download/fetch.py) other than yt-dlp: here clips already cut, in a local archive folder."""
+    import shutil
+
+    from _audio_dialogues.download.fetch import Outcome
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    soundfile.write(archive / f"{OK_ID}.wav", np.zeros(16000, dtype="float32"), 16000)
+
+    class ArchiveFetcher:
+        audio_format = "wav"
+
+        def __init__(self) -> None:
+            self.stopping = threading.Event()
+
+        def fetch(self, clip: Clip, out_dir: Path) -> Outcome:
+            source = archive / f"{clip.youtube_id}.wav"
+            if not source.is_file():
+                return Outcome("not-found", f"{source.name} is not in the archive")
+            name = clip.file_name(self.audio_format)
+            shutil.copyfile(source, out_dir / name)
+            return Outcome("ok", "copied from the archive", name)
+
+        def stop(self) -> None:
+            self.stopping.set()
+
+    out = tmp_path / "clips"
+    common = dict(
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv"],
+        only_missing=[_missing_tsv(tmp_path, OK_ID, MISSING_ID)],
+        audio_format="wav",
+        progress=False,
+    )
+    result = download(out, "audioset_dialogues", fetcher=ArchiveFetcher(), **common)
+    rows = ledger(out)
+    assert rows[OK_ID]["status"] == "ok" and soundfile.info(out / rows[OK_ID]["file"]).frames == 16000
+    assert rows[MISSING_ID]["status"] == "not-found" and result.tried == 2
+    with pytest.raises(ValueError, match=r"'source': 'ArchiveFetcher', this run asks for 'source': 'YtDlpFetcher'"):
+        download(out, "audioset_dialogues", **common)  # the clips came from another source: not mixed

@@ -18,14 +18,13 @@ from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 from _audio_dialogues.cli.main import main
 from _audio_dialogues.core.splits import read_release
+from _audio_dialogues.evaluation.protocol import Query, run_protocol
 from _audio_dialogues.evaluation.score import (
     JavaMissingError,
     PredictionError,
-    Query,
     evaluate,
     ptb_tokenize,
     read_predictions,
-    run_protocol,
 )
 
 CONFIG = "audioset_dialogues"

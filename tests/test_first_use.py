@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,7 +46,14 @@ def test_an_export_folder_is_refused_as_first_argument_and_as_data_dir(tmp_path,
 
 
 def test_the_download_folders_own_files_are_not_reported(tmp_path):
-    assert DOWNLOAD_FOLDER_FILES == (download_run.LEDGER, download_run.LOCK_FILE, download_run.TEMP_DIR)
+    from _audio_dialogues.download.fetch import TEMP_DIR
+    from _audio_dialogues.engine.ledger import Ledger
+    from _audio_dialogues.engine.lock import FolderLock
+
+    lock = FolderLock(Path("out"), "download").path.name
+    torn = Ledger.torn_path.fget(type("L", (), {"path": Path(download_run.LEDGER)})()).name
+    expected = (download_run.LEDGER, lock, TEMP_DIR, download_run.SETTINGS_FILE, torn)
+    assert DOWNLOAD_FOLDER_FILES == expected
     clips = tmp_path / "clips"
     write_clip(clips / f"{A}_30_40.flac")
     (clips / "download_status.tsv").write_text("youtube_id\tstatus\n")

@@ -20,14 +20,16 @@ from _audio_dialogues.cli.main import main
 from _audio_dialogues.core.musiccaps import MUSICCAPS_COLUMNS, shipped_musiccaps, shipped_musiccaps_file
 from _audio_dialogues.core.splits import read_release
 from _audio_dialogues.core.strong_labels import StrongLabelsFormatError, read_strong_labels, shipped_label_names
+from _audio_dialogues.engine.settings import SettingsChangedError
 from _audio_dialogues.generation.chat import BackendError
+from _audio_dialogues.generation.clips import hash_split, paper_test_share, read_ids
 from _audio_dialogues.generation.filters import (
     ClapScorer,
     filter_dialogue,
     find_low_confidence_phrase,
     low_confidence_phrases,
 )
-from _audio_dialogues.generation.pipeline import generate, hash_split, paper_test_share, read_ids
+from _audio_dialogues.generation.pipeline import generate
 from _audio_dialogues.generation.prompts import InvalidReply, parse_dialogue_reply
 
 # The tests below were written for the grounded prompts, truncating filters and any turn count; they keep
@@ -210,7 +212,10 @@ def test_music_dialogues_end_to_end_and_resume(tmp_path, server, cache_dir):
     # a rerun asks nothing (and needs neither server nor key); two more ids cost exactly two requests
     assert generate(out, "music_dialogues", ids=ids, **FAST).requests == 0
     more = ids + music_ids(1, 1, skip=3)
-    summary = generate(out, "music_dialogues", ids=more, base_url=server.base_url, **FAST)
+    with pytest.raises(SettingsChangedError, match=r"music_dialogues was written with '--model': 'test-model', th"):
+        generate(out, "music_dialogues", ids=more, base_url=server.base_url, **FAST)  # another model: refused
+    assert server.count() == len(ids)  # before anything was sent
+    summary = generate(out, "music_dialogues", ids=more, base_url=server.base_url, model="test-model", **FAST)
     assert (summary.requests, summary.generated, server.count()) == (2, 2, len(ids) + 2)
     assert {
         split: len(records)
@@ -621,7 +626,8 @@ def test_comparison_neighbours_by_audio_embeddings_when_the_scorer_has_them(tmp_
 RUN = """
 import sys
 from _audio_dialogues.generation.pipeline import generate
-summary = generate(sys.argv[1], "music_dialogues", ids=sys.argv[2], base_url=sys.argv[3], concurrency=2, progress=False)
+summary = generate(sys.argv[1], "music_dialogues", ids=sys.argv[2], base_url=sys.argv[3], concurrency=2, progress=False,
+                   prompt_style="grounded", remove="rest", min_test_turns=1)  # the settings FAST resumes with
 print(summary.summary())
 sys.exit(130 if summary.interrupted else 0)
 """
@@ -706,11 +712,47 @@ def test_the_console_script_runs_against_the_server(tmp_path, server):
 
 
 def test_two_runs_on_one_folder_are_refused_instead_of_paying_twice(tmp_path, server):
-    from _audio_dialogues.engine.ledger import OutDirLock
+    from _audio_dialogues.engine.lock import FolderLock
 
     ids_file = write_ids(tmp_path / "ids", music_ids(1, 0))
-    with OutDirLock(tmp_path / "out" / "music_dialogues" / ".generate.lock", "generate run"):
+    with FolderLock(tmp_path / "out", "generate run", holder="music_dialogues"):  # the lock covers all OUT
         with pytest.raises(RuntimeError, match="Another generate run is writing into .*music_dialogues"):
             generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST)
     assert server.count() == 0
     assert generate(tmp_path / "out", "music_dialogues", ids=ids_file, base_url=server.base_url, **FAST).ledger_ok == 1
+
+
+AUDIOSET_RUN = """
+import sys
+from _audio_dialogues.generation.pipeline import generate
+summary = generate(sys.argv[1], "audioset_dialogues", sources=sys.argv[3:], base_url=sys.argv[2], concurrency=1,
+                   progress=False, prompt_style="grounded", remove="rest", min_test_turns=1)  # as FAST
+print(summary.summary())
+"""
+
+
+def test_two_audioset_configs_into_one_out_never_pay_twice_for_the_shared_label_descriptions(tmp_path):
+    """The lock covers OUT_DIR: label_descriptions.jsonl there is shared by the AudioSet configs."""
+    from _audio_dialogues.engine.lock import FolderBusyError
+
+    sources, out = audioset_sources(tmp_path), tmp_path / "out"
+    with ChatServer(delay=0.3) as server:
+        first = subprocess.Popen(
+            [sys.executable, "-c", AUDIOSET_RUN, str(out), server.base_url, *sources],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
+        )
+        descriptions = out / "label_descriptions.jsonl"
+        deadline = time.monotonic() + 30
+        while not descriptions.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(FolderBusyError, match=r"Another generate run is writing into .*\(pid \d+, audioset_dia"):
+            generate(out, "audioset_comparison", sources=sources, base_url=server.base_url, **FAST)
+        stdout, stderr = first.communicate(timeout=60)
+        assert first.returncode == 0, stderr
+        assert server.count("Describe the acoustic character") == 4  # Dog, Speech, Music, Rain: once each
+        summary = generate(out, "audioset_comparison", sources=sources, base_url=server.base_url, **FAST)
+        assert summary.descriptions_requested == 0 and summary.generated > 0
+        assert server.count("Describe the acoustic character") == 4  # the second config paid nothing again

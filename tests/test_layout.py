@@ -70,11 +70,23 @@ def test_the_code_fingerprint_covers_modules_in_subfolders(tmp_path, monkeypatch
         sources.code_fingerprint.cache_clear()
 
 
-def test_only_the_command_line_imports_argparse():
+def test_download_and_generation_import_neither_datasets_nor_the_loader():
+    offenders = {}
+    for wing in ("download", "generation", "engine"):
+        for path in (PACKAGE / wing).rglob("*.py"):
+            bad = {
+                m for m in imports_of(path) if m.split(".")[0] == "datasets" or m.startswith("_audio_dialogues.loading")
+            }
+            if bad:
+                offenders[f"{wing}/{path.name}"] = sorted(bad)
+    assert offenders == {}
+
+
+def test_no_library_module_outside_the_cli_imports_argparse():
     offenders = [
-        str(p.relative_to(PACKAGE))
-        for p in PACKAGE.rglob("*.py")
-        if "cli" not in p.relative_to(PACKAGE).parts and "argparse" in imports_of(p)
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "cli" not in path.relative_to(PACKAGE).parts and "argparse" in imports_of(path)
     ]
     assert offenders == []
 
@@ -88,3 +100,33 @@ def test_the_command_line_starts_without_datasets():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_no_library_module_is_over_about_500_lines():
+    lengths = {
+        str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines())
+        for wing in ("engine", "download", "generation", "evaluation")
+        for p in (PACKAGE / wing).rglob("*.py")
+    }
+    assert {name: n for name, n in lengths.items() if n > 500} == {}
+
+
+def test_a_dry_run_and_a_download_plan_never_import_datasets(tmp_path):
+    """Measured in a fresh interpreter: what generate --dry-run and download's planning load."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from _audio_dialogues.core.musiccaps import shipped_musiccaps
+from _audio_dialogues.download.plan import plan_clips
+from _audio_dialogues.generation.pipeline import generate
+summary = generate({str(tmp_path)!r}, "music_dialogues", ids=list(shipped_musiccaps())[:3], dry_run=True,
+                   echo=lambda text: None, progress=False)
+assert summary.pending == 3, summary.summary()
+assert len(plan_clips("music_dialogues").clips) > 0
+print(sorted(m for m in sys.modules if m.split(".")[0] == "datasets" or m.startswith("_audio_dialogues.loading")))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

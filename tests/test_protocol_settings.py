@@ -7,8 +7,9 @@ import json
 import pytest
 from test_evaluate import CONFIG, CORPUS, Recorder, assert_close, coco, release_of, write_predictions
 
+from _audio_dialogues.evaluation.protocol import run_protocol
 from _audio_dialogues.evaluation.protocol_settings import AF1_CHAT_DECODING, dialogue_spans, takes_decoding
-from _audio_dialogues.evaluation.score import evaluate, run_protocol
+from _audio_dialogues.evaluation.score import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from conftest import REPO
 from test_download import ClipServer, tone_clip
 
 from _audio_dialogues.core.musiccaps import shipped_musiccaps
-from _audio_dialogues.download.run import ClipTime
+from _audio_dialogues.download.plan import ClipTime
 
 RECIPE = re.compile(r"^```(sh|python) recipe( notebook)?\n(.*?)^```", re.DOTALL | re.MULTILINE)
 MODEL = "gpt-4o-mini"  # what the README's generate step names

@@ -152,9 +152,16 @@ class AudioIndex:
         return hashlib.sha256("\0".join(["roots", *self.roots, "files", *listing]).encode()).hexdigest()[:16]
 
 
-# What `audio-dialogues download` keeps beside the clips (download.run's LEDGER, LOCK_FILE, TEMP_DIR): in a
-# folder holding its ledger they are passed over, neither audio nor "other files".
-DOWNLOAD_FOLDER_FILES: tuple[str, ...] = ("download_status.tsv", ".download.lock", ".download_tmp")
+# What `audio-dialogues download` keeps beside the clips (download.run's LEDGER and SETTINGS_FILE, the engine's
+# lock and the ledger's torn side file, download.fetch's TEMP_DIR): in a folder holding its ledger they are passed
+# over, neither audio nor "other files".
+DOWNLOAD_FOLDER_FILES: tuple[str, ...] = (
+    "download_status.tsv",
+    ".download.lock",
+    ".download_tmp",
+    ".download_settings.json",
+    "download_status.tsv.torn",
+)
 
 
 def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, str]]) -> Iterable[os.DirEntry]:

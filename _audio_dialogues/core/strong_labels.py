@@ -34,18 +34,24 @@ def split_segment_id(segment_id: str) -> tuple[str, int] | None:
 
 
 class StrongLabelsFormatError(ValueError):
-    """A strong-label or label-name TSV is not in the expected format."""
+    """A strong-label or label-name TSV is not in the expected format; ``flag`` is the option it was given to."""
 
-    def __init__(self, file: str | os.PathLike, line: int | None, field_name: str | None, problem: str):
+    def __init__(
+        self, file: str | os.PathLike, line: int | None, field_name: str | None, problem: str, flag: str = "--source"
+    ):
         self.file, self.line, self.field = str(file), line, field_name
         where = ", ".join(
             p
             for p in (self.file, f"line {line}" if line else None, f"field '{field_name}'" if field_name else None)
             if p
         )
-        super().__init__(
-            f"{where}: {problem}. Pass the unmodified AudioSet strong-label TSV "
-            "(audioset_train_strong.tsv or audioset_eval_strong.tsv) as --source."
+        super().__init__(f"{where}: {problem}. {self.fix(flag)}")
+
+    @staticmethod
+    def fix(flag: str) -> str:
+        return (
+            "Pass the unmodified AudioSet strong-label TSV (audioset_train_strong.tsv or audioset_eval_strong.tsv) "
+            f"as {flag}."
         )
 
 
@@ -74,14 +80,13 @@ class StrongClip:
 
 
 def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
-    """Every clip of one strong-label TSV, by YouTube id, with its events in file order.
+    """Every clip of one strong-label TSV, by YouTube id, with its events in file order (``generate --source``).
 
     Raises:
         StrongLabelsFormatError: a wrong header, a malformed line, or one YouTube id with two
             different segments, naming the line and field.
     """
     path = Path(path)
-    clips: dict[str, StrongClip] = {}
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
@@ -89,44 +94,65 @@ def read_strong_labels(path: str | os.PathLike) -> dict[str, StrongClip]:
             f"Strong-label file {path} does not exist: download audioset_train_strong.tsv "
             "and audioset_eval_strong.tsv from the AudioSet site; pass them as --source."
         ) from err
+    return parse_strong_labels(text, path)
+
+
+def parse_strong_labels(
+    text: str,
+    source: str | os.PathLike = "<strong-label TSV>",
+    *,
+    strict: bool = True,
+    error: type[StrongLabelsFormatError] = StrongLabelsFormatError,
+) -> dict[str, StrongClip]:
+    """The one parser of the strong-label TSV (``generate --source`` and ``download --clip-times`` both use it).
+
+    The header is optional. ``strict`` (generate, which shows the events to a model) also requires
+    11-character YouTube ids, seconds for the event times and MIDs for the labels; without it (download,
+    which needs only each clip's window) only the segment id is read. ``error`` is the class raised
+    (a :class:`StrongLabelsFormatError`, whose message names the option the file was given to).
+    """
+    clips: dict[str, StrongClip] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
             continue
         columns = line.split("\t")
         if number == 1 and columns[0] == HEADER[0]:
-            if tuple(columns) != HEADER:
-                raise StrongLabelsFormatError(path, 1, None, f"expected the header {' '.join(HEADER)}, found {line!r}")
+            if strict and tuple(columns) != HEADER:
+                raise error(source, 1, None, f"expected the header {' '.join(HEADER)}, found {line!r}")
             continue
-        if len(columns) != len(HEADER):
-            raise StrongLabelsFormatError(
-                path, number, None, f"expected {len(HEADER)} tab-separated columns, found {len(columns)}: {line[:80]!r}"
+        if strict and len(columns) != len(HEADER):
+            raise error(
+                source,
+                number,
+                None,
+                f"expected {len(HEADER)} tab-separated columns, found {len(columns)}: {line[:80]!r}",
             )
-        segment_id, start, end, label = columns
+        segment_id = columns[0].strip()
         parsed = split_segment_id(segment_id)
-        if parsed is None or len(parsed[0]) != 11:
-            raise StrongLabelsFormatError(
-                path, number, "segment_id", f"expected <11-character YouTube id>_<start ms>, found {segment_id!r}"
-            )
-        times = []
-        for name, value in (("start_time_seconds", start), ("end_time_seconds", end)):
-            try:
-                times.append(float(value))
-            except ValueError as err:
-                raise StrongLabelsFormatError(path, number, name, f"expected seconds, found {value!r}") from err
-        if not label.startswith("/"):
-            raise StrongLabelsFormatError(
-                path, number, "label", f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}"
-            )
+        if parsed is None or (strict and len(parsed[0]) != 11):
+            id_form = "11-character YouTube id" if strict else "youtube id"
+            raise error(source, number, "segment_id", f"expected <{id_form}>_<start in ms>, got {segment_id!r}")
         youtube_id, start_ms = parsed
         clip = clips.setdefault(youtube_id, StrongClip(youtube_id, start_ms))
         if clip.start_ms != start_ms:
-            raise StrongLabelsFormatError(
-                path,
+            raise error(
+                source,
                 number,
-                "segment_id",
-                f"YouTube id {youtube_id} appears with two clip starts ({clip.start_ms} and {start_ms} ms)",
+                None,
+                f"{youtube_id} has two windows: clip starts {clip.start_ms} and {start_ms} ms",
             )
+        if not strict:
+            continue
+        times = []
+        for name, value in (("start_time_seconds", columns[1]), ("end_time_seconds", columns[2])):
+            try:
+                times.append(float(value))
+            except ValueError as err:
+                raise error(source, number, name, f"expected seconds, found {value!r}") from err
+        label = columns[3]
+        if not label.startswith("/"):
+            raise error(source, number, "label", f"expected an AudioSet MID such as /m/0bt9lr, found {label!r}")
         clip.events.append(Event(label, times[0], times[1]))
     return clips
 

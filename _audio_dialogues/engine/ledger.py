@@ -1,115 +1,215 @@
-"""An append-only JSON Lines ledger: what a long run has finished, so a rerun does not repeat it.
-
-One line per finished item, written and flushed to disk as soon as the item finishes::
+"""The ledger of a long run: one line per finished item, appended as soon as it finishes, so a rerun does not
+repeat it. A codec turns a row into a line and back: :data:`JSON_LINES` (generate, the evaluation protocol)
+or a command's own (download keeps its documented ``download_status.tsv``)::
 
     {"key": "2oSP0SN3d2g", "status": "ok", "split": "train", ..., "reply": "...", "usage": {...}}
 
-A later line for the same key replaces an earlier one (a failed clip asked again). A process killed
-while writing leaves at most one partial last line: it is cut off when the ledger is next opened
-(that item is simply not finished), so every complete line is always valid JSON.
+A later line for the same key replaces an earlier one (a failed item done again).
+
+Durability is by group commit: each line is written and flushed to the operating system at once (a
+killed process loses nothing it recorded), and :meth:`Ledger.commit` pushes a whole batch to the disk
+with one ``fsync`` (the run engine calls it after each batch of answers received), so the disk is not
+the bottleneck of a fast server.
+
+A process killed while writing may leave a last line without its newline. If that line is complete
+(the codec reads it), it is kept and its newline added; otherwise it is a truly partial line: its bytes
+are moved to ``<ledger>.torn`` (never deleted) and that item is simply not finished.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Generic, Iterator, Protocol, TypeVar
+
+R = TypeVar("R")
 
 
 class LedgerError(ValueError):
     pass
 
 
-class Ledger:
-    """The entries of one ledger file, by key; :meth:`record` appends one."""
+class RowCodec(Protocol[R]):
+    """How one row is written as one line (without its newline) and read back."""
 
-    def __init__(self, path: str | os.PathLike, durable: bool = True):
+    header: str | None  # the file's first line, or None
+
+    def encode(self, row: R) -> str: ...
+
+    def decode(self, line: str) -> R: ...  # raises ValueError saying what is wrong
+
+    def key(self, row: R) -> str: ...
+
+
+@dataclass(frozen=True)
+class JsonLinesCodec:
+    """A row is a JSON object; ``key_field`` names it (later rows of a key replace earlier ones)."""
+
+    key_field: str = "key"
+    header: str | None = None
+
+    def encode(self, row: dict[str, Any]) -> str:
+        return json.dumps(row, ensure_ascii=False)
+
+    def decode(self, line: str) -> dict[str, Any]:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON ({err.msg}, column {err.colno})") from None
+        if not isinstance(row, dict) or self.key_field not in row:
+            raise ValueError(f"not a JSON object with a {self.key_field!r}")
+        return row
+
+    def key(self, row: dict[str, Any]) -> str:
+        return str(row[self.key_field])
+
+
+JSON_LINES = JsonLinesCodec()
+
+
+class Ledger(Generic[R]):
+    """The rows of one ledger file, by key: :meth:`record` appends one, :meth:`commit` makes a batch durable."""
+
+    def __init__(self, path: str | os.PathLike, codec: RowCodec = JSON_LINES, *, durable: bool = True):
         self.path = Path(path)
-        self.durable = durable  # fsync each entry (False for a cache whose lost entry costs only a recomputation)
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.cut_partial_line = False  # the last run was killed mid-write; its unfinished line was removed
-        self._load()
+        self.codec = codec
+        self.durable = durable  # False for a cache whose lost row costs only a recomputation
+        self.rows: dict[str, R] = {}
+        self.torn: bytes = b""  # a truly partial last line (set aside into :attr:`torn_path` on the first write)
+        self._unterminated = False  # a complete last line without its newline (the newline is added on first write)
         self._file = None  # opened on the first record: reading a ledger writes nothing
+        self._uncommitted = False
+        self._torn_moved = False
+        self._read()
 
-    def _load(self) -> None:
+    @property
+    def torn_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".torn")
+
+    @property
+    def torn_lines(self) -> int:
+        return 1 if self.torn else 0
+
+    def _read(self) -> None:
         if not self.path.is_file():
             return
         raw = self.path.read_bytes()
-        complete = raw[: raw.rfind(b"\n") + 1]
-        if len(complete) != len(raw):  # a line without its newline: written when the process died
-            with self.path.open("r+b") as file:
-                file.truncate(len(complete))
-            self.cut_partial_line = True
-        for number, line in enumerate(complete.decode("utf-8").split("\n"), start=1):
+        if not raw:
+            return
+        lines = raw.split(b"\n")
+        last = lines.pop()  # b"" when the file ends with its newline
+        if last:
+            try:
+                self.codec.decode(last.decode("utf-8"))
+                lines.append(last)
+                self._unterminated = True
+            except (ValueError, UnicodeDecodeError):
+                self.torn = last
+        first = 1
+        if self.codec.header is not None:
+            if not lines or lines[0].decode("utf-8", "replace") != self.codec.header:
+                raise LedgerError(
+                    f"{self.path}: line 1 is not the ledger header {self.codec.header!r}; move the file away "
+                    "to start a new ledger."
+                )
+            first = 2
+        for number, line in enumerate(lines[first - 1 :], start=first):
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
-                self.entries[entry["key"]] = entry
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                row = self.codec.decode(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as err:
                 raise LedgerError(
-                    f"{self.path}, line {number}: not a ledger entry ({err}). The ledger is written by "
-                    "audio-dialogues only: restore it, or delete that line to ask for it again."
-                ) from err
+                    f"{self.path}, line {number}: not a ledger row ({err}): {line[:120]!r}. The ledger is written "
+                    "by audio-dialogues only: restore it, or delete that line to do that item again."
+                ) from None
+            self.rows[self.codec.key(row)] = row
 
     def __contains__(self, key: str) -> bool:
-        return key in self.entries
+        return key in self.rows
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.entries.get(key)
+    def get(self, key: str) -> R | None:
+        return self.rows.get(key)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.entries.values())
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.rows.values())
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.rows)
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Append ``entry`` (it must have a ``key``) and push it to disk before returning."""
+    def record(self, row: R) -> None:
+        """Append ``row`` and flush it to the operating system (durable on disk at the next :meth:`commit`)."""
+        file = self._open()
+        file.write(self.codec.encode(row) + "\n")
+        file.flush()
+        self._uncommitted = True
+        self.rows[self.codec.key(row)] = row
+
+    def commit(self) -> None:
+        """One ``fsync`` for every row recorded since the last commit."""
+        if self._file is not None and self._uncommitted and self.durable:
+            os.fsync(self._file.fileno())
+        self._uncommitted = False
+
+    def compact(self) -> None:
+        """Rewrite the file with one row per key (a temporary file, then a rename)."""
+        self.close()
+        self._set_aside_torn()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".partial")
+        with temporary.open("w", encoding="utf-8") as file:
+            if self.codec.header is not None:
+                file.write(self.codec.header + "\n")
+            file.writelines(self.codec.encode(row) + "\n" for row in self.rows.values())
+            file.flush()
+            if self.durable:
+                os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+        self._unterminated = False
+
+    def _open(self):
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._set_aside_torn()
+            new = not self.path.is_file() or self.path.stat().st_size == 0
             self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._file.flush()
-        if self.durable:
-            os.fsync(self._file.fileno())
-        self.entries[entry["key"]] = entry
+            if self._unterminated:
+                self._file.write("\n")
+                self._unterminated = False
+            if new and self.codec.header is not None:
+                self._file.write(self.codec.header + "\n")
+        return self._file
+
+    def repair(self) -> None:
+        """Make the file whole now (a run calls it under its lock): a partial last line set aside, a newline added."""
+        if self.torn:
+            self._set_aside_torn()
+        elif self._unterminated:
+            self._open()
+
+    def _set_aside_torn(self) -> None:
+        """Move a partial last line's bytes into ``<ledger>.torn`` (appended; never deleted), then cut it off."""
+        if not self.torn or self._torn_moved or not self.path.is_file():
+            return
+        size = self.path.stat().st_size
+        self._torn_moved = True
+        with self.torn_path.open("ab") as side:
+            side.write(self.torn + b"\n")
+            side.flush()
+            os.fsync(side.fileno())
+        with self.path.open("r+b") as file:
+            file.truncate(size - len(self.torn))
 
     def close(self) -> None:
         if self._file is not None:
+            self.commit()
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> "Ledger[R]":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class OutDirLock:
-    """Hold a lock file in an output folder so that two runs never write its ledger at once (POSIX ``flock``)."""
-
-    def __init__(self, path: str | os.PathLike, command: str):
-        self.path, self.command, self.file = Path(path), command, None
-
-    def __enter__(self) -> "OutDirLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "a+")
-        try:
-            import fcntl
-
-            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # not POSIX: no lock
-            pass
-        except BlockingIOError:
-            self.file.close()
-            raise RuntimeError(
-                f"Another {self.command} is writing into {self.path.parent} (it holds {self.path}); "
-                "wait for it to finish or stop it, then rerun."
-            ) from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.file.close()

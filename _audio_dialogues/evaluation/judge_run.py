@@ -15,12 +15,13 @@ import contextlib
 import json
 import os
 import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..engine.ledger import Ledger, OutDirLock
+from ..engine.ledger import Ledger
+from ..engine.lock import FolderLock
+from ..engine.stop import StopPolicy
 from ..generation.chat import (
     Answer,
     Budget,
@@ -30,7 +31,6 @@ from ..generation.chat import (
     RetryPolicy,
     Run,
     ask_all,
-    ctrl_c_stops,
 )
 from ..generation.prompts import InvalidReply
 from .judge import (
@@ -163,7 +163,7 @@ def _ask(
     """Ask each item in both orders unless the ledger has the answer; return every ask's outcome."""
     outcome = _Outcome()
     settings_file = judge_dir / "settings.json"
-    lock = contextlib.nullcontext() if dry_run else OutDirLock(judge_dir / ".judge.lock", "evaluate --judge-model")
+    lock = contextlib.nullcontext() if dry_run else FolderLock(judge_dir, "judge run", name=".judge.lock")
     with lock, Ledger(judge_dir / "ledger.jsonl") as ledger:
         if len(ledger):  # an empty ledger holds no judgement: its settings (if any) may change
             _check_settings(settings_file, settings)
@@ -198,7 +198,6 @@ def _ask(
                 temperature=settings["temperature"],
                 policy=policy,
             )
-            run = Run(chat, Budget(max_requests), threading.Event(), max(1, concurrency), progress)
             requests = [
                 Request(item.key(order), judge_messages(item, order), _parse, (item, order)) for item, order in pending
             ]
@@ -228,8 +227,9 @@ def _ask(
                 )
 
             try:
-                with ctrl_c_stops(run.stop):
-                    ask_all(run, requests, record, label="judge")
+                with StopPolicy("the asks in flight are answered and recorded") as stop:
+                    run = Run(chat, Budget(max_requests), stop.event, max(1, concurrency), progress)
+                    ask_all(run, requests, record, label="judge", commit=ledger.commit)
             except Interrupted:
                 outcome.interrupted = True
             left = sum(to_ask(item.key(order)) for item, order in pending)

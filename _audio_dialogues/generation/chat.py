@@ -7,24 +7,22 @@ what was asked for (the parser raises :class:`~.prompts.InvalidReply`), on HTTP 
 jitter, or the server's ``Retry-After``. A refused key, a refused model or an unknown model stops
 the whole run (:class:`BackendError`): no later request could succeed.
 
-:func:`ask_all` sends many requests with a few in flight, handing each answer to the caller in the
-main thread (so the caller's ledger is written by one thread only); :func:`ctrl_c_stops` turns the
-first Ctrl-C into a clean stop.
+:func:`ask_all` sends many requests on the run engine (:mod:`..engine`): a few in flight, each answer
+handed to the caller in the main thread (so the caller's ledger is written by one thread only), and
+the engine's stop policy.
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
-import signal
-import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
+from ..engine.retry import Backoff
+from ..engine.runner import run_jobs
 from .prompts import InvalidReply
 
 T = TypeVar("T")
@@ -47,11 +45,8 @@ class RetryPolicy:
     timeout: float = 120.0  # seconds for one HTTP request
 
     def backoff(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds to wait before retry ``attempt`` (1-based): the server's Retry-After when it gave
-        one, otherwise ``base * 2**(attempt-1)`` scaled by a random factor in [0.5, 1)."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.backoff_max)
-        return min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max) * (0.5 + rng.random() / 2)
+        """Seconds to wait before retry ``attempt`` (1-based): the engine's :class:`~.engine.retry.Backoff`."""
+        return Backoff(self.backoff_base, self.backoff_max).delay(attempt, retry_after, rng)
 
 
 class Budget:
@@ -256,85 +251,48 @@ class Run:
 
     backend: ChatBackend
     budget: Budget
-    stop: threading.Event  # set by Ctrl-C or a fatal server answer
+    stop: threading.Event  # set by the stop policy (Ctrl-C, SIGTERM) or a fatal server answer
     concurrency: int
     progress: bool
 
 
-def ask_all(run: Run, requests: Sequence[Request], record: Callable[[Request, Answer], None], *, label: str) -> int:
-    """Send ``requests`` with ``concurrency`` in flight; ``record`` each answer in this (the main) thread.
+def ask_all(
+    run: Run,
+    requests: Sequence[Request],
+    record: Callable[[Request, Answer], None],
+    *,
+    label: str,
+    commit: Callable[[], None] = lambda: None,
+) -> int:
+    """Send ``requests`` on the run engine (:func:`~.engine.runner.run_jobs`), ``concurrency`` in flight;
+    ``record`` each answer in this thread and ``commit`` once per batch of answers.
 
-    Returns how many were never sent (the budget ran out). Once ``stop`` is set (Ctrl-C, see
-    :func:`ctrl_c_stops`), nothing more is sent, the requests in flight finish and are recorded,
-    and :class:`Interrupted` is raised.
+    Returns how many were never sent (the budget ran out). Once ``stop`` is set (the engine's stop
+    policy), nothing more is sent, the requests in flight finish and are recorded, and
+    :class:`Interrupted` is raised; a :class:`BackendError` is raised the same way, after the others.
     """
-    from tqdm.auto import tqdm
 
-    budget, stop = run.budget, run.stop
-    pool = ThreadPoolExecutor(max_workers=run.concurrency)
-    bar = tqdm(total=len(requests), desc=label, disable=not run.progress, file=sys.stderr)
-    queue = iter(requests)
-    running: dict[Any, Request] = {}
-    sent = 0
-    fatal: BackendError | None = None
-    try:
-        while True:
-            while len(running) < run.concurrency and not budget.exhausted and not stop.is_set():
-                request = next(queue, None)
-                if request is None:
-                    break
-                sent += 1
-                running[
-                    pool.submit(
-                        run.backend.ask,
-                        request.messages,
-                        request.parse,
-                        budget=budget,
-                        stop=stop,
-                        rng=random.Random(request.key),
-                    )
-                ] = request
-            if not running:
-                break
-            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in done:
-                request = running.pop(future)
-                try:
-                    answer = future.result()
-                except BackendError as err:
-                    fatal = fatal or err
-                    stop.set()  # the others finish and are recorded; then the error is raised
-                    continue
-                record(request, answer)
-                bar.update()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        bar.close()
-    if fatal is not None:
-        raise fatal
-    if stop.is_set():
-        raise Interrupted
-    return len(requests) - sent
-
-
-@contextmanager
-def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """While the run lasts, a first Ctrl-C sets ``stop`` (the run ends cleanly, the ledger whole);
-    a second one interrupts at once, losing at most the requests in flight."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def first_ctrl_c(signum, frame) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, previous)
-        print(
-            "\nstopping: no new requests; waiting for those in flight (Ctrl-C again to abandon them)", file=sys.stderr
+    def ask(request: Request) -> Answer:
+        return run.backend.ask(
+            request.messages, request.parse, budget=run.budget, stop=run.stop, rng=random.Random(request.key)
         )
 
-    signal.signal(signal.SIGINT, first_ctrl_c)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def keep(request: Request, answer: Answer) -> None:
+        record(request, answer)
+
+    left = run_jobs(
+        requests,
+        ask,
+        keep,
+        workers=run.concurrency,
+        stop=run.stop,
+        commit=commit,
+        until=lambda: run.budget.exhausted,
+        total=len(requests),
+        label=label,
+        unit="request",
+        progress=run.progress,
+    )
+    if run.stop.is_set():
+        raise Interrupted
+    return left

@@ -66,6 +66,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
 from ..core.decoding import AudioDecodeError, audio_seconds
 from ..core.release import Turn, parse_dialogue
 from ..core.subsets import CONFIGS
+from ..engine.lock import FolderLock
+from ..engine.runner import run_jobs
+from ..engine.settings import check_settings
+from ..engine.stop import StopPolicy
 
 FORMATS: tuple[str, ...] = ("openai", "llava", "swift")
 
@@ -338,6 +342,9 @@ def _converter(format: str) -> Callable[[Mapping[str, Any]], dict]:
 # The command: audio-dialogues convert --format F OUT.jsonl [--config C ...] [--split S ...]
 
 
+PACING_OPTIONS = frozenset({"cache_dir", "num_proc"})  # load options that do not change what is written
+
+
 def convert_configs(
     out: str | os.PathLike,
     format: str,
@@ -348,8 +355,10 @@ def convert_configs(
     """Write the given splits of the given configs, in that order, into one file in ``format``.
 
     Each config/split is loaded undecoded (only paths are written) into ``OUT.parts/<config>.<split>.jsonl``
-    and its line printed when done. An interrupted run leaves the finished parts; run again with the same
-    arguments and they are reused, not written again. ``OUT`` appears when every part is written; then the
+    and its line printed when done, on the run engine (one run per OUT, the engine's stop policy). An
+    interrupted run leaves the finished parts; run again and they are reused, not written again; a rerun
+    with another format or load options is refused (they are recorded in ``OUT.settings.json``).
+    ``OUT`` appears when every part is written; then the
     parts are removed. Ids are ``<config>/<split>-<position>``.
     """
     from ..loading.load import load_dataset
@@ -357,35 +366,56 @@ def convert_configs(
     _converter(format)
     out, total = Path(out), ConvertCounts(format)
     parts = out.with_name(out.name + ".parts")
-    parts.mkdir(exist_ok=True)
-    names = []
-    for config in configs:
-        for split in splits:
+    request = json.dumps({"format": format, **load_kwargs}, sort_keys=True, default=str)
+    todo = [(config, split) for config in configs for split in splits]
+    with FolderLock(out.parent, "convert", holder=str(out), name=f".{out.name}.lock"):
+        settings = out.with_name(out.name + ".settings.json")
+        if not parts.is_dir():
+            settings.unlink(missing_ok=True)  # OUT was finished (or never begun): a new run
+        shaping = {k: v for k, v in json.loads(request).items() if k not in PACING_OPTIONS}
+        check_settings(
+            settings,
+            shaping,
+            what=f"{parts} (an unfinished convert)",
+            fix=f"delete {parts} to start again",
+            names={name: "--" + name.replace("_", "-") for name in shaping},
+        )
+        parts.mkdir(exist_ok=True)
+
+        def convert_part(item: tuple[str, str]) -> tuple[ConvertCounts, str]:
+            config, split = item
             part, record = parts / f"{config}.{split}.jsonl", parts / f"{config}.{split}.counts.json"
-            request = json.dumps({"format": format, **load_kwargs}, sort_keys=True, default=str)
             earlier = json.loads(record.read_text(encoding="utf-8")) if record.is_file() and part.is_file() else {}
             if earlier.get("request") == request:
-                counts = ConvertCounts(**earlier["counts"])
-                note = " (written by an earlier run with the same arguments)"
-            else:
-                ds = load_dataset(config, split, **{**load_kwargs, "decode": False})
-                counts = write_jsonl(ds, part, format, id_prefix=f"{config}/")
-                record.write_text(json.dumps({"request": request, "counts": asdict(counts)}), encoding="utf-8")
-                note = ""
+                return ConvertCounts(**earlier["counts"]), " (written by an earlier run with the same arguments)"
+            ds = load_dataset(config, split, **{**load_kwargs, "decode": False})
+            counts = write_jsonl(ds, part, format, id_prefix=f"{config}/")
+            record.write_text(json.dumps({"request": request, "counts": asdict(counts)}), encoding="utf-8")
+            return counts, ""
+
+        def done(item: tuple[str, str], converted: tuple[ConvertCounts, str]) -> None:
+            counts, note = converted
             total.add(counts)
-            names.append(part)
-            print(f"{config}/{split} -> {out}{note}\n{counts.summary()}", flush=True)
-    if not total.written:  # an empty training file would only fail later, in the trainer
-        shutil.rmtree(parts)  # only the empty parts of this run
-        raise NothingToWriteError(
-            f"nothing to write to {out}: {total.summary()}. {out} was not written; pass --audio-dir (audio_dir=) "
-            "the folder of the downloaded clips."
-        )
-    temporary = out.with_name(out.name + ".tmp")
-    with temporary.open("wb") as whole:
-        for part in names:
-            with part.open("rb") as lines:
-                shutil.copyfileobj(lines, whole)
-    os.replace(temporary, out)
-    shutil.rmtree(parts)
+            print(f"{item[0]}/{item[1]} -> {out}{note}\n{counts.summary()}", flush=True)
+
+        with StopPolicy("the config/split in flight is written") as stop:
+            run_jobs(todo, convert_part, done, workers=1, stop=stop.event)  # one part at a time, in order
+        if stop.stopped:
+            print(f"interrupted: the finished parts are kept in {parts}; rerun the same command to go on", flush=True)
+            raise KeyboardInterrupt
+        if not total.written:  # an empty training file would only fail later, in the trainer
+            shutil.rmtree(parts)  # only the empty parts of this run
+            settings.unlink(missing_ok=True)
+            raise NothingToWriteError(
+                f"nothing to write to {out}: {total.summary()}. {out} was not written; pass --audio-dir (audio_dir=) "
+                "the folder of the downloaded clips."
+            )
+        temporary = out.with_name(out.name + ".tmp")
+        with temporary.open("wb") as whole:
+            for config, split in todo:
+                with (parts / f"{config}.{split}.jsonl").open("rb") as lines:
+                    shutil.copyfileobj(lines, whole)
+        os.replace(temporary, out)
+        shutil.rmtree(parts)
+        settings.unlink()
     return total

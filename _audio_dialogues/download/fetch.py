@@ -1,0 +1,117 @@
+"""Fetching one clip, whatever the audio source: the :class:`Fetcher` protocol, the statuses a try ends
+with, and the retry loop around one clip (the engine's backoff).
+
+A fetcher is given a clip (a YouTube id and its window) and writes that clip's audio file into the
+output folder, named ``clip.file_name(audio_format)``, through a temporary file under
+``OUT_DIR/.download_tmp`` renamed into place only when complete. :mod:`.ytdlp` is the YouTube one; another
+source (a Parquet or WebDataset archive of the clips, a mirror) is one more module with one class.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..engine.retry import Backoff
+from .plan import Clip, seconds_text
+
+TEMP_DIR = ".download_tmp"  # in OUT_DIR, so the final rename is atomic; emptied at the start of every run
+
+# What each status means (the README's table is this one).
+STATUSES: dict[str, str] = {
+    "ok": "downloaded; `file` is the clip",
+    "not-found": "the server answered 404/410 (a wrong URL or a deleted file)",
+    "unavailable": "YouTube says the video is unavailable, removed, terminated or blocked in your country",
+    "private": "the video is private",
+    "age-restricted": "YouTube asks to sign in to confirm your age: pass --cookies of an account that may watch it",
+    "sign-in": "YouTube asks to sign in (members-only, or 'confirm you're not a bot'): pass --cookies, or slow down",
+    "rate-limited": "HTTP 429 after every retry: wait, then rerun (maybe with fewer --jobs)",
+    "no-clip-time": "no start/end known for this id: pass the --clip-times file that lists it",
+    "empty": "the window holds no audio (the video is shorter than the clip's start)",
+    "timeout": "yt-dlp or ffmpeg ran longer than --timeout and was stopped",
+    "error": "any other failure; `detail` has the tool's last error line",
+}
+RETRY_IN_RUN = frozenset({"rate-limited", "timeout", "error"})  # retried with backoff, up to --retries
+RETRY_ON_RERUN = RETRY_IN_RUN | {"no-clip-time"}  # tried again by a rerun (the others need --retry-failed)
+NEEDS_COOKIES = frozenset({"age-restricted", "sign-in"})  # also tried again by a rerun given --cookies
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one try ended: a status of :data:`STATUSES` (or ``stopped``), a detail, the file written."""
+
+    status: str
+    detail: str = ""
+    file: str = ""
+
+
+class Fetcher(Protocol):
+    """An audio source: given a clip, write its audio file into ``out_dir`` (one try)."""
+
+    audio_format: str  # the extension of the files it writes
+    stopping: threading.Event  # set by :meth:`stop`
+
+    def fetch(self, clip: Clip, out_dir: Path) -> Outcome:
+        """One try at ``clip`` (its ``time`` is set). ``Outcome("stopped")`` when :meth:`stop` cut it short."""
+        ...
+
+    def stop(self) -> None:
+        """Stop every try in flight at once (the stop policy's first Ctrl-C); later tries end ``stopped``."""
+        ...
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """What happened to one clip, so far."""
+
+    youtube_id: str
+    status: str
+    attempts: int = 0
+    file: str = ""
+    start: str = ""
+    end: str = ""
+    detail: str = ""
+
+    def to_line(self) -> str:
+        values = (self.youtube_id, self.status, str(self.attempts), self.file, self.start, self.end, self.detail)
+        return "\t".join(re.sub(r"[\t\r\n]+", " ", v) for v in values) + "\n"
+
+
+def fetch_clip(
+    clip: Clip,
+    fetcher: Fetcher,
+    out_dir: Path,
+    *,
+    retries: int,
+    backoff: Backoff,
+    previous_attempts: int = 0,
+    on_retry: Callable[[str, str], None] | None = None,
+) -> LedgerRow | None:
+    """Fetch one clip, retrying rate limits and transient errors (:data:`RETRY_IN_RUN`) with the engine's backoff.
+
+    ``None`` when a stop came before any try ended (nothing to record).
+    """
+    assert clip.time is not None
+    start, end = seconds_text(clip.time.start), seconds_text(clip.time.end)
+    row = LedgerRow(clip.youtube_id, "error", previous_attempts, "", start, end)
+    tried = False
+    for attempt in range(retries + 1):
+        if attempt:
+            if on_retry:
+                on_retry(clip.youtube_id, row.status)
+            if fetcher.stopping.wait(backoff.delay(attempt)):
+                break
+        try:
+            outcome = fetcher.fetch(clip, out_dir)
+        except OSError as err:  # e.g. the disk is full: recorded, and retried like any transient error
+            outcome = Outcome("error", f"{type(err).__name__}: {err}")
+        if outcome.status == "stopped":
+            break
+        tried = True
+        row = replace(row, status=outcome.status, attempts=row.attempts + 1, file=outcome.file, detail=outcome.detail)
+        if outcome.status not in RETRY_IN_RUN:
+            break
+    return row if tried else None
