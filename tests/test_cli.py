@@ -12,8 +12,8 @@ from huggingface_hub import DatasetCard
 from _audio_dialogues import __version__
 from _audio_dialogues.cli.flags import GROUPS
 from _audio_dialogues.cli.main import build_parser, main
+from _audio_dialogues.core.bundled import sample_audio_dir, sample_manifest
 from _audio_dialogues.core.load_options import OPTIONS
-from _audio_dialogues.core.sources import sample_audio_dir, sample_manifest
 from _audio_dialogues.outputs.convert import to_dialogue
 
 

@@ -28,8 +28,8 @@ import soundfile
 from conftest import write_clip
 
 from _audio_dialogues.cli.main import main
+from _audio_dialogues.core.bundled import sample_manifest
 from _audio_dialogues.core.release import ReleaseFormatError
-from _audio_dialogues.core.sources import sample_manifest
 from _audio_dialogues.core.subsets import CONFIGS
 from _audio_dialogues.loading.load import load_dataset
 from _audio_dialogues.outputs.convert import (

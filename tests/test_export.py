@@ -13,8 +13,8 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 import audio_dialogues
+from _audio_dialogues.core.bundled import sample_audio_dir, sample_manifest
 from _audio_dialogues.core.decoding import decode_audio
-from _audio_dialogues.core.sources import sample_audio_dir, sample_manifest
 from _audio_dialogues.loading.features import SoundfileAudio
 from _audio_dialogues.outputs.export import CONFIGS, export, push_to_hub
 

@@ -31,9 +31,9 @@ from datasets.exceptions import NonMatchingSplitsSizesError
 
 from _audio_dialogues.cli.main import main as cli_main
 from _audio_dialogues.core.audio_files import index_audio_dirs
+from _audio_dialogues.core.bundled import sample_audio_dir, sample_dir
 from _audio_dialogues.core.decoding import AudioDecodeError, decode_audio
 from _audio_dialogues.core.release import ReleaseFormatError, read_release_file
-from _audio_dialogues.core.sources import sample_audio_dir, sample_dir
 from _audio_dialogues.core.subsets import SUBSETS
 from _audio_dialogues.loading.features import restore_audio_decoding
 from _audio_dialogues.outputs.export import MANIFEST, export

@@ -14,9 +14,9 @@ from conftest import dialogue, write_clip, write_release
 
 import _audio_dialogues.loading.builder
 import audio_dialogues
+from _audio_dialogues.core.bundled import sample_dir, sample_manifest
 from _audio_dialogues.core.join import MissingAudioError
 from _audio_dialogues.core.release import ReleaseFormatError
-from _audio_dialogues.core.sources import sample_dir, sample_manifest
 from audio_dialogues import SUBSETS, AudioDialogues, load_dataset
 
 CONFIGS = list(audio_dialogues.CONFIGS)

@@ -21,9 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .bundled import bundled_file
 from .join import JoinedRecord
 from .reports import MusicCapsReport
-from .sources import bundled_file
 
 MUSICCAPS_FILE = "musiccaps-public.csv"
 MUSICCAPS_COLUMNS: tuple[str, ...] = (

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import importlib.resources
-import json
 import os
 import stat
 from dataclasses import dataclass
@@ -23,11 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence, Union
 
+from .bundled import sample_dir, sample_manifest
 from .errors import did_you_mean, option_fix
 from .manifest import MANIFEST_NAME, config_entry
 from .release import RELEASE_SUFFIXES
-
-_ROOT_PACKAGE = __name__.split(".")[0]  # "_audio_dialogues": bundled data is its subpackage
 
 # What ``data_files`` may be: one path or glob, a list of them, or a mapping of split to either.
 DataFiles = Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]]
@@ -199,33 +196,6 @@ def _find_split_file(root: Path, config: str, split: str) -> str:
             "data_files=."
         )
     return str(existing[0])
-
-
-def bundled_file(folder: str, name: str = "") -> Path:
-    """A file shipped with the package: ``data/<folder>/<name>`` of a checkout, which is installed as the
-    package data ``_audio_dialogues.<folder>``; found with ``importlib.resources`` either way."""
-    try:
-        path = Path(str(importlib.resources.files(f"{_ROOT_PACKAGE}.{folder}").joinpath(name)))
-    except ModuleNotFoundError as err:
-        raise FileNotFoundError(f"The bundled data {folder!r} is missing: reinstall audio-dialogues ({err}).") from err
-    if not path.exists():
-        raise FileNotFoundError(f"The bundled file {path} is missing: reinstall audio-dialogues.")
-    return path
-
-
-def sample_dir() -> Path:
-    """The bundled sample release (``data/sample``)."""
-    return bundled_file("sample")
-
-
-def sample_audio_dir() -> Path:
-    return sample_dir() / "audio"
-
-
-@lru_cache(maxsize=1)
-def sample_manifest() -> dict:
-    """The sample's manifest (record counts, which ids have no audio, the clips' properties)."""
-    return json.loads((sample_dir() / "manifest.json").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)

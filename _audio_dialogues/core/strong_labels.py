@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .sources import bundled_file
+from .bundled import bundled_file
 
 HEADER: tuple[str, ...] = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
 LABEL_NAMES_FILE = "mid_to_display_name.tsv"

@@ -31,8 +31,8 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ..core.bundled import bundled_file
 from ..core.release import Turn
-from ..core.sources import bundled_file
 
 PHRASES_FILE = "low_confidence_phrases.json"
 PAPER_MIN_SIMILARITY = 0.3

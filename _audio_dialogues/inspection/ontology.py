@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..core.sources import bundled_file
+from ..core.bundled import bundled_file
 
 ONTOLOGY_FILE = "ontology.json"
 

@@ -40,7 +40,7 @@ from ..core.release import Notices, ReleaseFormatError
 from ..core.sources import locate_release
 from ..core.subsets import CONFIGS, subset
 from .ontology import shipped_ontology
-from .stats import _audio_index, _stream
+from .records import audio_index_for, stream_records
 
 RATINGS: tuple[str, ...] = ("correct", "partly", "wrong", "unanswerable")
 RATING_HELP = {
@@ -182,7 +182,7 @@ def review_sample(
     the same ``seed`` gives the same sample (reservoir sampling over the streamed records).
     """
     options = {"audio_dir": audio_dir, "missing_audio": "keep", "follow_symlinks": follow_symlinks}
-    index = _audio_index({**options, "min_audio_bytes": min_audio_bytes}, data_dir is None and data_files is None)
+    index = audio_index_for({**options, "min_audio_bytes": min_audio_bytes}, data_dir is None and data_files is None)
     events = StrongLabelEvents.read(strong_labels) if strong_labels else None
     musiccaps = shipped_musiccaps()
     ontology = shipped_ontology()
@@ -197,7 +197,7 @@ def review_sample(
         rng, chosen, seen = random.Random(f"{seed}/{config}"), [], 0
         for split, files in release.files.items():
             position = -1
-            for record in _stream(files, subset(config).rules, Notices()):
+            for record in stream_records(files, subset(config).rules, Notices()):
                 position += 1
                 if isinstance(record, ReleaseFormatError):
                     raise record

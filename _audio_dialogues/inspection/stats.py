@@ -22,17 +22,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-from ..core.audio_files import AudioIndex, index_audio_dirs
 from ..core.events import StrongLabelEvents
 from ..core.join import MissingAudioError
-from ..core.release import Notices, Record, ReleaseFormatError, iter_release_file, parse_json_line
-from ..core.sources import locate_release, sample_audio_dir, verify_record_count
+from ..core.release import Notices, ReleaseFormatError
+from ..core.sources import locate_release, verify_record_count
 from ..core.splits import paused_gc
 from ..core.subsets import CONFIGS, subset
 from .counts import SplitStats
 from .ontology import shipped_ontology
+from .records import audio_index_for, stream_records
 
 # Load options that change no count (stats decodes no audio and reads no MusicCaps columns): refused, not ignored.
 UNUSED_OPTIONS: tuple[str, ...] = (
@@ -171,7 +171,7 @@ def stats(
     result = ReleaseStats(
         {}, source={"data_dir": data_dir, "data_files": data_files, "audio_dir": options["audio_dir"]}
     )
-    audio_index = _audio_index(options, data_dir is None and data_files is None)
+    audio_index = audio_index_for(options, data_dir is None and data_files is None)
     if audio_index is not None:
         result.notes.append(audio_index.summary())
     events = StrongLabelEvents.read(strong_labels) if strong_labels else None
@@ -214,15 +214,6 @@ def stats(
     return result
 
 
-def _audio_index(options: dict, is_sample: bool) -> AudioIndex | None:
-    dirs = options["audio_dir"] or ([str(sample_audio_dir())] if is_sample else None)
-    if not dirs:
-        if options["missing_audio"] != "keep":
-            raise ValueError(f"missing_audio={options['missing_audio']!r} needs audio_dir= (the folder of your clips).")
-        return None
-    return index_audio_dirs(dirs, follow_symlinks=options["follow_symlinks"], min_bytes=options["min_audio_bytes"])
-
-
 def _count_split(
     counted: SplitStats, config, split, files, expected, options, verification_mode, audio_index, events, ontology
 ) -> dict:
@@ -231,7 +222,7 @@ def _count_split(
     name = f"{config}/{split}"
     skipped = {"invalid": 0, "missing_audio": 0, "first_invalid": None}
     position = 0
-    for item in _stream(files, subset(config).rules, Notices()):
+    for item in stream_records(files, subset(config).rules, Notices()):
         position += 1
         if isinstance(item, ReleaseFormatError):
             if options["on_invalid"] != "skip":
@@ -257,21 +248,6 @@ def _count_split(
         counted.add(item, paths, clip_events, ontology)
     verify_record_count(name, files, position, expected, verification_mode)
     return skipped
-
-
-def _stream(files: Sequence[str], rules, notices: Notices) -> Iterator[Record | ReleaseFormatError]:
-    """Every record of the split's files; an uncompressed JSON Lines file one line at a time."""
-    for path in files:
-        if not str(path).lower().endswith(".jsonl"):
-            yield from iter_release_file(path, rules, notices)
-            continue
-        with open(path, "rb") as file:
-            offset = 0
-            for number, raw in enumerate(file, start=1):
-                item = parse_json_line(path, raw, number, offset, rules, notices)
-                offset += len(raw)
-                if item is not None:
-                    yield item
 
 
 def generate_run(config_dir: Path) -> dict | None:

@@ -21,18 +21,12 @@ import datasets
 
 from .. import __version__
 from ..core.audio_files import AudioIndex, index_audio_dirs
+from ..core.bundled import sample_audio_dir
 from ..core.events import StrongLabelEvents
 from ..core.load_options import OPTIONS, check_builder_arguments, check_options, defaults
 from ..core.musiccaps import shipped_musiccaps, shipped_musiccaps_file
 from ..core.reports import log_report, log_summary, read_report, write_report
-from ..core.sources import (
-    ReleaseSource,
-    check_cache_dir,
-    code_fingerprint,
-    locate_release,
-    sample_audio_dir,
-    verify_record_count,
-)
+from ..core.sources import ReleaseSource, check_cache_dir, code_fingerprint, locate_release, verify_record_count
 from ..core.splits import NUM_SHARDS, SplitSource, paused_gc, shards_of, split_sources
 from ..core.strong_labels import shipped_label_names_file
 from ..core.subsets import SUBSETS, subset
