@@ -50,8 +50,8 @@ def with_stand_ins(command: str, chat_url: str, clip_url: str) -> str:
 def test_the_recipe_has_every_step_in_order():
     blocks = recipe_blocks((REPO / "README.md").read_text(encoding="utf-8"))
     text = "\n".join(code for _, _, code in blocks)
-    steps = ["demo", "generate", "download", "load_dataset(", "Audio(", "show_dialogue", "convert", "run_protocol"]
-    steps += ["evaluate", "export"]
+    steps = ["demo", "generate", "download", "load_dataset(", "Audio(", "show_dialogue", "stats", "convert"]
+    steps += ["run_protocol", "evaluate", "export"]
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions)
 
@@ -121,6 +121,8 @@ def test_the_readme_recipe_runs_as_written(tmp_path, monkeypatch, no_proxy, caps
     assert "<audio controls src='data:audio/wav;base64," in html and row["dialogue"][0]["user"] in html
     assert (work / "train.jsonl").read_text(encoding="utf-8").count("\n") == entry["splits"]["train"]
     assert "CIDEr" in outputs[-2]  # evaluate's table
+    stats = json.loads((work / "report" / "stats.json").read_text(encoding="utf-8"))
+    assert (work / "report" / "index.html").is_file() and "music_dialogues" in json.dumps(stats)
     if _has_ipython():  # the notebook's own player was made from the row's clip
         player = namespace["Audio"](row["audio"]["array"], rate=row["audio"]["sampling_rate"])
         assert player._repr_html_().count("<audio") == 1 and len(player.data) > 2 * len(row["audio"]["array"])
