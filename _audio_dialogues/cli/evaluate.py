@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from ..core.splits import release_options
 from ..core.subsets import CONFIGS
+from ..engine.options import flag_of
+from ..evaluation.judge_run import JudgeOptions
 from ..evaluation.score import evaluate
 from .flags import LoadFlags
-
-# The judge's flags; each needs --judge-model (a flag accepted and ignored would mislead).
-JUDGE_FLAGS = (
-    "judge_base_url",
-    "judge_api_key_env",
-    "judge_dir",
-    "judge_max_requests",
-    "judge_concurrency",
-    "judge_retries",
-    "judge_retry_failed",
-    "dry_run",
-)
+from .option_flags import add_option_flags, options_from_args
 
 
 def add_cli(commands, flags: LoadFlags) -> None:
@@ -45,42 +37,19 @@ def add_cli(commands, flags: LoadFlags) -> None:
         action="store_true",
         help="score only the dialogues predicted (default: every dialogue of the split must be)",
     )
-    judge = parser.add_argument_group("judge (docs/judge.md): a chat model scores each answer 1-10, asked twice")
-    judge.add_argument("--judge-model", metavar="MODEL", help="the judge, on an OpenAI-compatible server")
-    judge.add_argument(
-        "--judge-base-url", metavar="URL", help="its server, e.g. http://localhost:8000/v1 (default: OpenAI)"
-    )
-    judge.add_argument(
-        "--judge-api-key-env",
-        metavar="VAR",
-        help="environment variable holding the judge's API key (default OPENAI_API_KEY)",
-    )
-    judge.add_argument(
-        "--judge-dir",
-        metavar="DIR",
-        help="the judge's ledger and settings; a rerun sends only what is not there (default: PREDICTIONS.judge)",
-    )
-    judge.add_argument("--judge-max-requests", type=int, metavar="N", help="send at most this many judge requests")
-    judge.add_argument("--judge-concurrency", type=int, metavar="N", help="requests in flight (default 4)")
-    judge.add_argument("--judge-retries", type=int, metavar="N", help="retries per request (default 5)")
-    judge.add_argument(
-        "--judge-retry-failed", action="store_true", help="ask again the judge requests that failed before"
-    )
-    judge.add_argument("--dry-run", action="store_true", help="print the judge's first prompt and the request count")
+    add_option_flags(parser, JudgeOptions, title="judge (docs/judge.md): a chat model scores each answer 1-10, twice")
     parser.set_defaults(run=_run)
 
 
 def _run(args, load_kwargs: dict) -> int:
-    given = [  # a value given (0 counts: it is not the default None; --dry-run's default is False)
-        f"--{name.replace('_', '-')}"
-        for name in JUDGE_FLAGS
-        if getattr(args, name) is not None and getattr(args, name) is not False
-    ]
-    if given and not args.judge_model:
-        verb = "needs" if len(given) == 1 else "need"
-        raise ValueError(f"{', '.join(given)} {verb} --judge-model (the judge to ask).")
+    judging = options_from_args(args, JudgeOptions)
+    if judging and "model" not in judging:  # a judge flag accepted and ignored would mislead
+        given = [flag_of(f) for f in dataclasses.fields(JudgeOptions) if f.name in judging]
+        raise ValueError(
+            f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --judge-model (the judge to ask)."
+        )
     scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options(load_kwargs))
-    judged = _judge(args, load_kwargs) if args.judge_model else None
+    judged = _judge(args, judging, load_kwargs) if judging else None
     if judged is None:
         print(scores.table())
     else:
@@ -94,21 +63,7 @@ def _run(args, load_kwargs: dict) -> int:
     return 130 if judged is not None and judged.interrupted else 0
 
 
-def _judge(args, load_kwargs: dict):
+def _judge(args, judging: dict, load_kwargs: dict):
     from ..evaluation.judge_run import judge
 
-    return judge(
-        args.predictions,
-        args.config,
-        args.split,
-        model=args.judge_model,
-        judge_dir=args.judge_dir or f"{args.predictions}.judge",
-        base_url=args.judge_base_url,
-        api_key_env=args.judge_api_key_env or "OPENAI_API_KEY",
-        max_requests=args.judge_max_requests,
-        concurrency=4 if args.judge_concurrency is None else args.judge_concurrency,
-        retries=5 if args.judge_retries is None else args.judge_retries,
-        dry_run=args.dry_run,
-        retry_failed=args.judge_retry_failed,
-        **load_kwargs,
-    )
+    return judge(args.predictions, args.config, args.split, **judging, **load_kwargs)

@@ -12,6 +12,7 @@ and a lock. A rerun sends only what is not in the ledger yet.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..engine.ledger import Ledger
 from ..engine.lock import FolderLock
+from ..engine.options import option, options_from
 from ..engine.stop import StopPolicy
 from ..generation.chat import (
     Answer,
@@ -51,6 +53,42 @@ JUDGE_TEMPERATURE = 0.0  # the same ask gets (nearly) the same reply; recorded w
 DESCRIPTION_COLUMNS = ("events", "caption", "aspects", "musiccaps_caption", "musiccaps_aspects")
 
 
+@dataclass(frozen=True)
+class JudgeOptions:
+    """The judge's options, declared once: :func:`judge`'s keywords, their checks and ``evaluate``'s ``--judge-*``
+    flags. ``model`` shapes the scores (a resume with another is refused); the others pace the run."""
+
+    model: str | None = option(
+        None, "the judge, on an OpenAI-compatible server", shapes=True, flag="--judge-model", metavar="MODEL"
+    )
+    judge_dir: str | None = option(
+        None,
+        "the judge's ledger and settings; a rerun sends only what is not there (default: PREDICTIONS.judge)",
+        metavar="DIR",
+    )
+    base_url: str | None = option(
+        None, "its server, e.g. http://localhost:8000/v1 (default: OpenAI)", flag="--judge-base-url", metavar="URL"
+    )
+    api_key_env: str = option(
+        "OPENAI_API_KEY", "environment variable holding the judge's API key", flag="--judge-api-key-env", metavar="VAR"
+    )
+    max_requests: int | None = option(
+        None, "send at most this many judge requests", flag="--judge-max-requests", metavar="N", minimum=0
+    )
+    concurrency: int = option(4, "requests in flight", flag="--judge-concurrency", metavar="N", minimum=1)
+    retries: int = option(5, "retries per request", flag="--judge-retries", metavar="N", minimum=0)
+    backoff_base: float = option(
+        1.0, "seconds before the first retry, doubled each time", flag="--judge-backoff", metavar="SECONDS", minimum=0
+    )
+    timeout: float = option(120.0, "seconds per HTTP request", flag="--judge-timeout", metavar="SECONDS", minimum=0)
+    retry_failed: bool = option(False, "ask again the judge requests that failed before", flag="--judge-retry-failed")
+    dry_run: bool = option(False, "print the judge's first prompt and the request count; send nothing")
+    progress: bool | None = option(None, "a progress bar (default: when stderr is a terminal)", cli=False)
+
+
+JUDGE_OPTIONS = frozenset(f.name for f in dataclasses.fields(JudgeOptions))
+
+
 class JudgeSettingsError(ValueError):
     """A judge folder written with other settings than this run's (they would mix two judgements)."""
 
@@ -60,33 +98,33 @@ def judge(
     config: str,
     split: str = "test",
     *,
-    model: str,
-    judge_dir: str | os.PathLike,
-    base_url: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
-    max_requests: int | None = None,
-    concurrency: int = 4,
-    retries: int = 5,
-    backoff_base: float = 1.0,
-    timeout: float = 120.0,
-    dry_run: bool = False,
-    retry_failed: bool = False,
     rows: Sequence[Mapping[str, Any]] | None = None,
-    progress: bool | None = None,
     echo: Callable[[str], None] = print,
-    **load_options: Any,
+    **options: Any,
 ) -> JudgeScores:
     """Judge every predicted turn of ``config``/``split`` with ``model`` (see :mod:`.judge`), resuming ``judge_dir``.
 
     ``rows`` are the split's rows (``id``, ``dialogue`` and the description columns); by default they
     are loaded with :func:`~.loading.load_dataset` and ``load_options``. A dialogue whose clip has no
     description is counted and left out. ``dry_run`` prints the first prompt and the number of
-    requests and sends nothing; ``retry_failed`` asks again what failed in an earlier run.
+    requests and sends nothing; ``retry_failed`` asks again what failed in an earlier run. ``options`` are those of
+    :class:`JudgeOptions` (``model`` is required; ``judge_dir`` defaults to ``<predictions>.judge``) and the load
+    options of the rows.
 
     Raises:
         JudgeSettingsError: ``judge_dir`` holds a judgement with another judge model or prompt.
         PredictionError: a predicted id that is not a row of the split.
     """
+    chosen = options_from(JudgeOptions, {k: v for k, v in options.items() if k in JUDGE_OPTIONS}, command="judge")
+    load_options = {k: v for k, v in options.items() if k not in JUDGE_OPTIONS}
+    if chosen.model is None:
+        raise ValueError("judge(): model= (--judge-model) is required: the judge to ask.")
+    judge_dir = chosen.judge_dir
+    if judge_dir is None:
+        if not isinstance(predictions, (str, os.PathLike)):
+            raise ValueError("judge(): judge_dir= (--judge-dir) is required when the predictions are not a file.")
+        judge_dir = f"{os.fspath(predictions)}.judge"
+    model, dry_run, progress = chosen.model, chosen.dry_run, chosen.progress
     given = _answers(predictions)
     if rows is None:
         rows = load_rows(config, split, **load_options)
@@ -102,12 +140,12 @@ def judge(
         gathered.items,
         Path(judge_dir).expanduser(),
         settings,
-        backend=dict(model=model, base_url=base_url, api_key_env=api_key_env),
-        policy=RetryPolicy(retries=retries, backoff_base=backoff_base, timeout=timeout),
-        max_requests=max_requests,
-        concurrency=concurrency,
+        backend=dict(model=model, base_url=chosen.base_url, api_key_env=chosen.api_key_env),
+        policy=RetryPolicy(retries=chosen.retries, backoff_base=chosen.backoff_base, timeout=chosen.timeout),
+        max_requests=chosen.max_requests,
+        concurrency=chosen.concurrency,
         dry_run=dry_run,
-        retry_failed=retry_failed,
+        retry_failed=chosen.retry_failed,
         progress=sys.stderr.isatty() if progress is None else progress,
         echo=echo,
     )
