@@ -38,6 +38,11 @@ def write_output(
     removals: list[Removal] = []
     failed = []
     for entry in sorted(ledger, key=lambda e: e["key"]):
+        if entry.get("split") not in SPLITS:  # it names an output file: only a known split may
+            raise ValueError(
+                f"{ledger.path}: the entry {str(entry.get('key'))[:40]!r} has the split {entry.get('split')!r}, "
+                f"not one of {', '.join(SPLITS)}; correct that line (or move it out) and rerun."
+            )
         if entry["status"] != "ok":
             failed.append(entry)
             continue

@@ -46,7 +46,7 @@ from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
 from ..engine.stop import StopPolicy
-from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all
+from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all, choose_api_key, mask_url
 from .clips import (
     Job,
     audio_index_of,
@@ -191,7 +191,7 @@ def generate(
                 backend = ChatBackend(
                     model=model,
                     base_url=chosen.base_url,
-                    api_key=_api_key(chosen.api_key_env, chosen.base_url),
+                    api_key=choose_api_key(chosen.api_key_env, chosen.base_url),
                     temperature=temperature,
                     seed=seed,
                     policy=RetryPolicy(
@@ -230,7 +230,7 @@ def generate(
             files={split: config_dir / f"{split}.jsonl" for split in summary.written},
             counts=summary.written,
             model=model,
-            base_url=chosen.base_url,
+            base_url=mask_url(chosen.base_url),
             prompt=str(prompt) if prompt else f"built-in ({style})",
             prompt_text=template,
             filters={
@@ -352,18 +352,6 @@ def _count(answer: Answer, summary: GenerateSummary) -> None:
         summary.retry_reasons[reason.split(":")[0]] += 1
     summary.prompt_tokens += answer.usage.prompt_tokens
     summary.completion_tokens += answer.usage.completion_tokens
-
-
-def _api_key(variable: str, base_url: str | None) -> str:
-    key = os.environ.get(variable)
-    if key:
-        return key
-    if base_url is None:
-        raise ValueError(
-            f"No API key: set the environment variable {variable} (or name another with --api-key-env), "
-            "or pass --base-url for a local server that needs none."
-        )
-    return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key
 
 
 def _sha(messages: list[dict] | str) -> str:

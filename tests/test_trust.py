@@ -1,0 +1,241 @@
+"""Trust under fire (issue 20): a hostile chat server or hostile data never ends a paid run, never gets a
+secret, and never becomes a path. The server is the stand-in of ``chat_server.py`` misbehaving as real
+servers do (bodies that are not JSON, wrong shapes, a trickle, a flood, echoed headers, control sequences).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from chat_server import ChatServer, EchoHeaders, HttpReply, RawReply
+from test_generate import FAST, TURN, ledger_lines, music_ids
+
+from _audio_dialogues.core.musiccaps import shipped_musiccaps
+from _audio_dialogues.generation import chat
+from _audio_dialogues.generation.chat import BackendError
+from _audio_dialogues.generation.pipeline import generate
+
+GOOD = json.dumps([TURN])
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ChatServer() as chat_server:
+        yield chat_server
+
+
+def completion(content) -> bytes:
+    return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
+
+
+# --- family 1: a reply of any shape, size or encoding never ends a run ---------------------------------------
+
+
+BAD_BODIES = {
+    "not json": RawReply(body=b"<html>502 Bad Gateway</html>"),
+    "choices a string": RawReply(body=b'{"choices": "none"}'),
+    "content a number": RawReply(body=json.dumps({"choices": [{"message": {"content": 7}}]}).encode()),
+    "usage a string": RawReply(
+        body=json.dumps(
+            {"choices": [{"message": {"content": GOOD}}], "usage": {"prompt_tokens": "9", "completion_tokens": []}}
+        ).encode()
+    ),
+    "nested deep": RawReply(body=b"[" * 200_000 + b"]" * 200_000),
+    "not utf-8": RawReply(body=b'{"choices": [{"message": {"content": "\xff\xfe"}}]}'),
+    "cut short": RawReply(body=completion(GOOD)[:20], length=len(completion(GOOD))),
+}
+
+
+def test_a_reply_of_any_shape_is_retried_then_recorded_and_the_run_goes_on(tmp_path, server):
+    ids = music_ids(len(BAD_BODIES) + 1, 0)
+    caption = {y: shipped_musiccaps()[y].caption for y in ids}
+    for youtube_id, bad in zip(ids, BAD_BODIES.values()):
+        server.add(caption[youtube_id], bad)  # always bad
+    out = tmp_path / "out"
+    summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, retries=1, concurrency=2, **FAST)
+    # the "usage a string" body holds a good dialogue: its usage is ignored, its answer kept
+    assert summary.generated == 2
+    entries = {e["key"]: e for e in ledger_lines(out, "music_dialogues")}
+    assert set(entries) == set(ids)  # every answer recorded: a rerun pays for none of them
+    failed = [e for e in entries.values() if e["status"] == "failed"]
+    assert len(failed) == len(BAD_BODIES) - 1
+    assert all(e["reason"] in ("invalid reply", "connection error") and e["requests"] == 2 for e in failed)
+    assert generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST).requests == 0
+
+
+def test_a_reply_with_a_lone_surrogate_is_recorded_once(tmp_path, server):
+    ids = music_ids(1, 0)
+    lone = json.dumps([{"user": "What is playing?", "assistant": "A song \ud800 with a guitar."}])
+    server.add(shipped_musiccaps()[ids[0]].caption, RawReply(body=completion(lone)))
+    out = tmp_path / "out"
+    summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    assert summary.generated == 1
+    (entry,) = ledger_lines(out, "music_dialogues")
+    assert (
+        entry["dialogue"][0]["assistant"] == "A song \ufffd with a guitar."
+    )  # replaced, never written as a byte sequence no reader accepts
+    assert generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST).requests == 0
+
+
+@pytest.mark.parametrize(
+    "value", ["Fri, 31 Dec 99999 23:59:59 GMT", "Mon, 01 Jan 0000 00:00:00 GMT", "1e999", "nan", "-5", "soon"]
+)
+def test_a_retry_after_the_calendar_cannot_hold_is_a_plain_retry(tmp_path, server, value):
+    ids = music_ids(1, 0)
+    server.add(shipped_musiccaps()[ids[0]].caption, HttpReply(429, {"Retry-After": value}), GOOD)
+    started = time.monotonic()
+    summary = generate(tmp_path / "out", "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    assert summary.generated == 1 and time.monotonic() - started < 30
+
+
+def test_a_trickling_reply_is_bounded_by_the_timeout_for_the_whole_request(tmp_path, server):
+    ids = music_ids(1, 0)
+    server.add(shipped_musiccaps()[ids[0]].caption, RawReply(body=completion(GOOD), trickle=0.1))
+    started = time.monotonic()
+    summary = generate(
+        tmp_path / "out", "music_dialogues", ids=ids, base_url=server.base_url, timeout=1.0, retries=0, **FAST
+    )
+    assert time.monotonic() - started < 6  # the body alone would take 10 s a byte at a time
+    assert summary.failed == {"timeout": 1}
+
+
+def test_a_huge_reply_is_refused_at_the_cap_and_never_stored(tmp_path, server, monkeypatch):
+    monkeypatch.setattr(chat, "MAX_REPLY_BYTES", 100_000)
+    ids = music_ids(1, 0)
+    server.add(shipped_musiccaps()[ids[0]].caption, RawReply(body=completion("x" * 1_000_000)))
+    out = tmp_path / "out"
+    summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, retries=0, **FAST)
+    assert summary.failed == {"reply too large": 1}
+    assert (out / "music_dialogues" / "ledger.jsonl").stat().st_size < 10_000
+
+
+# --- family 2: secrets stay where they belong ----------------------------------------------------------------
+
+
+def test_the_openai_key_goes_only_to_openai(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    generate(tmp_path / "a", "music_dialogues", ids=music_ids(1, 0), base_url=server.base_url, **FAST)
+    assert "sk-openai-secret" not in json.dumps(server.headers)
+    monkeypatch.setenv("LOCAL_KEY", "sk-local")  # a variable the user names is sent to the server named
+    generate(
+        tmp_path / "b",
+        "music_dialogues",
+        ids=music_ids(1, 0),
+        base_url=server.base_url,
+        api_key_env="LOCAL_KEY",
+        **FAST,
+    )
+    assert {k.lower(): v for k, v in server.headers[-1].items()}["authorization"] == "Bearer sk-local"
+
+
+def test_a_key_is_never_sent_over_plain_http_to_another_host(monkeypatch):
+    monkeypatch.setenv("LOCAL_KEY", "sk-local")
+    with pytest.raises(ValueError, match=r"plain http.*--api-key-env"):
+        chat.choose_api_key("LOCAL_KEY", "http://models.example.org/v1", "--api-key-env")
+    assert chat.choose_api_key("LOCAL_KEY", "https://models.example.org/v1", "--api-key-env") == "sk-local"
+    assert chat.choose_api_key("LOCAL_KEY", "http://127.0.0.1:8000/v1", "--api-key-env") == "sk-local"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    assert chat.choose_api_key("OPENAI_API_KEY", None, "--api-key-env") == "sk-openai"
+    assert chat.choose_api_key("OPENAI_API_KEY", "https://api.openai.com/v1", "--api-key-env") == "sk-openai"
+    assert chat.choose_api_key("OPENAI_API_KEY", "https://api.openai.com.evil.org/v1", "--api-key-env") == "no-key"
+
+
+def test_a_key_echoed_by_the_server_is_stored_nowhere(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("LOCAL_KEY", "sk-local-secret")
+    ids = music_ids(1, 0)
+    server.add(shipped_musiccaps()[ids[0]].caption, EchoHeaders())
+    out = tmp_path / "out"
+    summary = generate(
+        out, "music_dialogues", ids=ids, base_url=server.base_url, api_key_env="LOCAL_KEY", retries=1, **FAST
+    )
+    assert summary.failed == {"invalid reply": 1}
+    written = "".join(p.read_text() for p in (out / "music_dialogues").iterdir() if p.is_file())
+    assert "sk-local-secret" in json.dumps(server.headers) and "sk-local-secret" not in written
+    assert "sk-local-secret" not in summary.summary()
+
+
+def test_url_credentials_are_masked_and_server_text_escaped(tmp_path, server):
+    server.add("", HttpReply(401, body=json.dumps({"error": {"message": "bad key \x1b[31mRED\x1b]0;title\x07"}})))
+    url = server.base_url.replace("http://", "http://user:hunter2@")
+    with pytest.raises(BackendError) as caught:
+        generate(tmp_path / "out", "music_dialogues", ids=music_ids(1, 0), base_url=url, **FAST)
+    message = str(caught.value)
+    assert "hunter2" not in message and "\x1b" not in message and "\x07" not in message
+    assert "user:***@" in message and "\\x1b[31mRED" in message
+
+
+# --- family 3: nothing from data becomes a path or an argument -----------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["../../x", "a b c d e f", "-o/etc/pwd", "x" * 12, "Y../../etc/p"])
+def test_ids_of_a_musiccaps_csv_are_checked_before_anything_is_paid(tmp_path, server, bad):
+    csv = tmp_path / "mc.csv"
+    csv.write_text(
+        "ytid,start_s,end_s,audioset_positive_labels,aspect_list,caption,author_id,is_balanced_subset,is_audioset_eval\n"
+        f"{bad},0,10,x,\"['a']\",a caption,1,False,False\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"mc.csv.*is not a YouTube id"):
+        generate(tmp_path / "out", "music_dialogues", sources=[str(csv)], base_url=server.base_url, **FAST)
+    assert server.count() == 0 and not (tmp_path / "x").exists()
+
+
+def test_a_ledger_split_outside_the_known_ones_is_refused(tmp_path, server):
+    ids = music_ids(1, 0)
+    out = tmp_path / "out"
+    generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    ledger = out / "music_dialogues" / "ledger.jsonl"
+    entry = json.loads(ledger.read_text())
+    ledger.write_text(json.dumps({**entry, "split": "../../escaped"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"ledger.jsonl.*split.*'../../escaped'"):
+        generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    assert not list(tmp_path.glob("escaped*")) and not list(Path(out).glob("escaped*"))
+
+
+def test_the_judge_holds_the_same_against_bad_bodies_and_a_trickle(tmp_path, monkeypatch):
+    from judge_stand_in import stand_in_judge
+    from test_judge import FAST as JUDGE_FAST
+    from test_judge import audioset_rows, raw_score
+
+    from _audio_dialogues.evaluation.judge_run import judge
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    predictions = {"test-000000": ["NOTJSON"], "test-000001": ["TRICKLE"], "test-000003": ["A dog."]}
+    with ChatServer(default=stand_in_judge(raw_score)) as judge_server:
+        judge_server.add("NOTJSON", BAD_BODIES["not json"])
+        judge_server.add("TRICKLE", RawReply(body=completion("4 6\nSlow."), trickle=0.2))
+        started = time.monotonic()
+        scores = judge(predictions, "audioset_dialogues", model="stand-in", judge_dir=tmp_path / "j",
+                       base_url=judge_server.base_url, retries=1, timeout=1.0, rows=audioset_rows(),
+                       **JUDGE_FAST)  # fmt: skip
+    assert time.monotonic() - started < 20
+    ledger = [json.loads(line) for line in (tmp_path / "j" / "ledger.jsonl").read_text().splitlines()]
+    assert len(ledger) == 6  # three turns, two orders each: every ask recorded
+    assert sorted(e["reason"] for e in ledger if e["status"] == "failed") == ["invalid reply"] * 2 + ["timeout"] * 2
+    assert (scores.overall["judged"], scores.overall["failed"]) == (1, 2)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/pw", "-o-exec-rm", "a b c d e f", "x" * 12])
+def test_ids_of_clip_times_and_missing_lists_are_checked_before_download(tmp_path, bad):
+    from _audio_dialogues.download.plan import ClipTimesFormatError, read_clip_times, read_missing_ids
+
+    segments = tmp_path / "segments.csv"
+    segments.write_text(f'# YTID, start_seconds, end_seconds, positive_labels\n{bad}, 0.000, 10.000, "/m/09x0r"\n')
+    with pytest.raises(ClipTimesFormatError, match=r"segments.csv.*line 2.*YTID.*not a YouTube id"):
+        read_clip_times(segments)
+    strong = tmp_path / "strong.tsv"
+    strong.write_text(f"segment_id\tstart_time_seconds\tend_time_seconds\tlabel\n{bad}_30000\t0.0\t1.0\t/m/09x0r\n")
+    with pytest.raises(ClipTimesFormatError, match=r"strong.tsv.*not a YouTube id"):
+        read_clip_times(strong)
+    missing = tmp_path / "test.missing.tsv"
+    missing.write_text(f"youtube_id\taudio_id\n-0Gj8-vB1q4\tY-0Gj8-vB1q4.wav\n{bad}\tY{bad}.wav\n")
+    with pytest.raises(ValueError, match=r"test.missing.tsv, line 3, field youtube_id: .* is not a YouTube id"):
+        read_missing_ids(missing)
+    missing.write_text("youtube_id\taudio_id\n-0Gj8-vB1q4\tY-0Gj8-vB1q4.wav\n")
+    assert read_missing_ids(missing) == ["-0Gj8-vB1q4"]  # a leading "-" is a real id: it is passed after "--"
