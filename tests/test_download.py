@@ -668,3 +668,26 @@ def test_another_audio_source_is_one_fetcher_class(release, tmp_path):
     assert rows[MISSING_ID]["status"] == "not-found" and result.tried == 2
     with pytest.raises(ValueError, match=r"'source': 'ArchiveFetcher', this run asks for 'source': 'YtDlpFetcher'"):
         download(out, "audioset_dialogues", **common)  # the clips came from another source: not mixed
+
+
+def test_the_users_cookies_file_is_never_written(server, release, tmp_path):
+    """yt-dlp saves its cookie jar back to --cookies when it exits: each try gets its own copy (issue 20)."""
+    cookies = tmp_path / "cookies.txt"
+    text = "# Netscape HTTP Cookie File\n# the user's own notes\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\n"
+    cookies.write_text(text, encoding="utf-8")
+    before = cookies.stat().st_mtime_ns
+    result = download(
+        tmp_path / "clips",
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+        url_template=server.url_template,
+        cookies=str(cookies),
+        jobs=2,
+        retries=0,
+        progress=False,
+    )
+    assert result.counts["ok"] == 2
+    assert cookies.read_text(encoding="utf-8") == text and cookies.stat().st_mtime_ns == before
+    assert not list((tmp_path / "clips").rglob("*cookies*"))  # the copies went with their try

@@ -26,6 +26,7 @@ from .fetch import TEMP_DIR, Outcome
 from .plan import Clip
 
 YOUTUBE_URL = "https://www.youtube.com/watch?v={youtube_id}"
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)  # never through a planted link
 
 # The tool's error message -> status; the first pattern that matches wins.
 _ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
@@ -225,8 +226,11 @@ def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Proce
             "-o",
             str(work / "source.%(ext)s.part"),
         ]
-        if options.cookies:
-            command += ["--cookies", options.cookies]
+        if options.cookies:  # yt-dlp writes its cookie jar back on exit: it gets a copy, the user's is never written
+            copy = work / "cookies.txt"
+            with open(options.cookies, "rb") as source, open(os.open(copy, _NEW_FILE, 0o600), "wb") as target:
+                shutil.copyfileobj(source, target)
+            command += ["--cookies", str(copy)]
         if options.rate_limit:
             command += ["--limit-rate", options.rate_limit]
         if options.js_runtime:
