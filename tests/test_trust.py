@@ -239,3 +239,60 @@ def test_ids_of_clip_times_and_missing_lists_are_checked_before_download(tmp_pat
         read_missing_ids(missing)
     missing.write_text("youtube_id\taudio_id\n-0Gj8-vB1q4\tY-0Gj8-vB1q4.wav\n")
     assert read_missing_ids(missing) == ["-0Gj8-vB1q4"]  # a leading "-" is a real id: it is passed after "--"
+
+
+def test_links_planted_in_the_output_folder_never_redirect_a_write(tmp_path, server):
+    out = tmp_path / "out"
+    config_dir = out / "music_dialogues"
+    config_dir.mkdir(parents=True)
+    victims = {name: tmp_path / f"victim-{name}" for name in ("train.jsonl.tmp", "settings.json.tmp", "failed.tsv.tmp")}
+    for name, victim in victims.items():
+        victim.write_text("keep me\n", encoding="utf-8")
+        (config_dir / name).symlink_to(victim)
+    summary = generate(out, "music_dialogues", ids=music_ids(1, 0), base_url=server.base_url, **FAST)
+    assert summary.generated == 1 and (config_dir / "train.jsonl").is_file()
+    assert all(victim.read_text(encoding="utf-8") == "keep me\n" for victim in victims.values())
+
+    ledger_victim = tmp_path / "victim-ledger"
+    ledger_victim.write_text("keep me\n", encoding="utf-8")
+    other = tmp_path / "other"
+    (other / "music_dialogues").mkdir(parents=True)
+    (other / "music_dialogues" / "ledger.jsonl").symlink_to(ledger_victim)
+    with pytest.raises(OSError, match=r"ledger.jsonl is a symbolic link"):
+        generate(other, "music_dialogues", ids=music_ids(1, 0), base_url=server.base_url, **FAST)
+    assert ledger_victim.read_text(encoding="utf-8") == "keep me\n" and server.count() == 1
+
+
+# --- family 6: resources --------------------------------------------------------------------------------------
+
+
+def test_a_full_disk_is_one_line_naming_the_ledger_and_the_rerun_loses_nothing_recorded(tmp_path, server):
+    """The file-size limit (RLIMIT_FSIZE) makes the kernel refuse a write as a full disk does (EFBIG)."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from test_generate import GROUNDED_FLAGS, write_ids
+
+    ids = music_ids(8, 0)
+    out = tmp_path / "out"
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    command = [sys.executable, "-m", "_audio_dialogues", "generate", str(out), "--config", "music_dialogues"]
+    command += ["--ids", str(write_ids(tmp_path / "ids", ids)), "--base-url", server.base_url, "--concurrency", "1"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    run = subprocess.run(
+        command + GROUNDED_FLAGS, capture_output=True, text=True, preexec_fn=small_disk, env=env, timeout=120
+    )
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "ledger.jsonl: File too large while recording" in run.stderr and "Traceback" not in run.stderr
+    lines = (out / "music_dialogues" / "ledger.jsonl").read_text(encoding="utf-8").split("\n")
+    kept = sum(1 for line in lines if line.endswith("}"))
+    assert 0 < kept == server.count() - 1  # only the entry being written was lost (its cut line set aside)
+    summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    assert summary.requests == len(ids) - kept and len(ledger_lines(out, "music_dialogues")) == len(ids)

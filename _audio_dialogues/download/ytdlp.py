@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..core.decoding import AudioDecodeError, audio_seconds
 from .fetch import TEMP_DIR, Outcome
 from .plan import Clip
 
@@ -284,17 +283,34 @@ def _convert(
         return Outcome("timeout", f"ffmpeg ran over {options.timeout:g} s")
     if code != 0:
         return Outcome("error", f"ffmpeg: {_last_error(stderr)}")
-    try:
-        seconds: float | None = audio_seconds(converted)
-    except AudioDecodeError:  # a format soundfile cannot read: the clip is kept, and the detail says so
-        seconds = None
+    seconds = _decoded_seconds(converted, work, options, processes)  # what plays, not what a header claims
+    if processes.stopping.is_set():
+        return Outcome("stopped")
+    if seconds is None:
+        return Outcome("error", f"ffmpeg cannot decode the .{options.audio_format} it wrote")
     if seconds == 0:
         return Outcome("empty", f"the window {clip.time.start:g}-{clip.time.end:g} s holds no audio")
+    if seconds < clip.time.seconds - SHORT_TOLERANCE:
+        return Outcome(
+            "short",
+            f"{seconds:.2f} s of the {clip.time.seconds:g} s window {clip.time.start:g}-{clip.time.end:g} s "
+            "(the video ends inside it); not kept",
+        )
     name = clip.file_name(options.audio_format)
     os.replace(converted, out_dir / name)
-    detail = (
-        f"{seconds:.2f} s"
-        if seconds is not None
-        else f"duration not checked (soundfile cannot read .{options.audio_format})"
-    )
-    return Outcome("ok", detail, name)
+    return Outcome("ok", f"{seconds:.2f} s", name)
+
+
+SHORT_TOLERANCE = 0.25  # seconds a clip may fall short of its window (codec padding, the source's rounding)
+_DECODE_RATE = 8000  # the rate the clip is decoded at to count its samples (any rate counts the same seconds)
+
+
+def _decoded_seconds(path: Path, work: Path, options: FetchOptions, processes: _Processes) -> float | None:
+    """Seconds of audio ``path`` really holds: every frame decoded by ffmpeg and counted (any output format)."""
+    raw = work / "decoded.raw"
+    command = [options.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(path)]
+    command += ["-ac", "1", "-ar", str(_DECODE_RATE), "-f", "s16le", str(raw)]
+    code, _ = processes.run(command, options.timeout)
+    if code != 0 or not raw.is_file():
+        return None
+    return raw.stat().st_size / 2 / _DECODE_RATE

@@ -6,12 +6,12 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from ..core.audio_files import AudioIndex
 from ..core.release import Turn
 from ..core.subsets import SPLITS, subset
+from ..engine.files import replace_atomically
 from ..engine.ledger import Ledger
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, best_similarity, filter_dialogue, similarity_text
 from .summary import GenerateSummary
@@ -125,6 +125,4 @@ def _tsv(text: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    replace_atomically(path, lambda file: file.write(text))  # a new temporary file: no planted link is followed
