@@ -296,3 +296,51 @@ def test_a_full_disk_is_one_line_naming_the_ledger_and_the_rerun_loses_nothing_r
     assert 0 < kept == server.count() - 1  # only the entry being written was lost (its cut line set aside)
     summary = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
     assert summary.requests == len(ids) - kept and len(ledger_lines(out, "music_dialogues")) == len(ids)
+
+
+# --- family 5: nothing of the user's cut; a dry run writes nothing --------------------------------------------
+
+
+def test_a_complete_last_entry_without_its_newline_is_kept_and_a_dry_run_writes_nothing(tmp_path, server, capsys):
+    ids = music_ids(2, 0)
+    out = tmp_path / "out"
+    generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    ledger = out / "music_dialogues" / "ledger.jsonl"
+    ledger.write_bytes(ledger.read_bytes().rstrip(b"\n"))  # a complete last line, its newline never written
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    dry = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, dry_run=True, **FAST)
+    assert dry.requests == 0 and {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    again = generate(out, "music_dialogues", ids=ids, base_url=server.base_url, **FAST)
+    assert again.requests == 0 and server.count() == 2 and len(ledger_lines(out, "music_dialogues")) == 2
+
+
+# --- family 1, the stop policy against a server that never finishes -------------------------------------------
+
+
+def test_two_ctrl_c_end_a_run_at_once_whatever_the_server_does(tmp_path, server):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import sigint_as_in_a_terminal
+    from test_generate import RUN, write_ids
+
+    ids = music_ids(3, 0)
+    for youtube_id in ids:  # a byte a second: the whole body would take minutes
+        server.add(shipped_musiccaps()[youtube_id].caption, RawReply(body=completion(GOOD), trickle=1.0))
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(tmp_path / "out"), str(write_ids(tmp_path / "ids", ids)), server.base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
+    deadline = time.monotonic() + 30
+    while server.count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    process.communicate(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - started < 5
