@@ -344,3 +344,12 @@ def test_two_ctrl_c_end_a_run_at_once_whatever_the_server_does(tmp_path, server)
     started = time.monotonic()
     process.communicate(timeout=30)
     assert process.returncode == 130 and time.monotonic() - started < 5
+
+
+def test_a_refused_key_records_nothing_in_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOCAL_KEY", "sk-local")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="plain http to another machine"):
+        generate(out, "music_dialogues", ids=music_ids(1, 0), base_url="http://models.example.org/v1",
+                 api_key_env="LOCAL_KEY", **FAST)  # fmt: skip
+    assert not (out / "music_dialogues" / "settings.json").exists()

@@ -164,7 +164,10 @@ def generate(
                 f"(first: {', '.join(sorted(failed_before)[:5])})"
             )
 
+        api_key = ""
         if pending or wanted:  # what is asked now joins the ledger: it must be asked the same way
+            if not dry_run:  # a key that may not go to this server is refused before anything is recorded
+                api_key = choose_api_key(chosen.api_key_env, chosen.base_url)
             settings = shaping(chosen)  # the files that shape the text count by their content
             settings["prompt"] = f"{Path(prompt).name if prompt else 'built-in'} (sha256 {_sha(template)})"
             if label_descriptions:
@@ -191,7 +194,7 @@ def generate(
                 backend = ChatBackend(
                     model=model,
                     base_url=chosen.base_url,
-                    api_key=choose_api_key(chosen.api_key_env, chosen.base_url),
+                    api_key=api_key,
                     temperature=temperature,
                     seed=seed,
                     policy=RetryPolicy(
