@@ -722,3 +722,23 @@ def test_a_window_past_the_videos_end_is_short_and_a_broken_file_at_a_final_name
     assert rows[LIMITED_ID]["status"] == "ok" and clip_server.requests[LIMITED_ID] >= 1
     samples, rate = soundfile.read(planted)
     assert abs(len(samples) / rate - 10.0) < 0.05 and result.adopted == 0
+
+
+def test_a_link_planted_at_the_temporary_folder_is_refused(server, release, tmp_path):
+    """Issue 20, family 3: no try writes outside OUT through a link at OUT/.download_tmp."""
+    out, elsewhere = tmp_path / "clips", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / ".download_tmp").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(OSError, match=r"\.download_tmp is a symbolic link"):
+        download(
+            out,
+            "audioset_dialogues",
+            data_dir=str(release),
+            verification_mode="no_checks",
+            clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+            url_template=server.url_template,
+            retries=0,
+            progress=False,
+        )
+    assert list(elsewhere.iterdir()) == [] and sum(server.requests.values()) == 0

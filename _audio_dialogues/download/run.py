@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..core.decoding import AudioDecodeError, audio_seconds
+from ..engine.files import refuse_link
 from ..engine.ledger import Ledger
 from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
@@ -202,6 +203,7 @@ def download(
         settings = {**shaping(chosen), "source": type(fetcher).__name__}
         check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
+        refuse_link(out / TEMP_DIR)  # a link planted there would take every try's files out of OUT
         ledger = Ledger(out / LEDGER, StatusTsv())
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
         result.notes += getattr(fetcher, "notes", [])
