@@ -742,3 +742,21 @@ def test_a_link_planted_at_the_temporary_folder_is_refused(server, release, tmp_
             progress=False,
         )
     assert list(elsewhere.iterdir()) == [] and sum(server.requests.values()) == 0
+
+
+def test_a_password_in_the_url_template_is_never_stored(server, release, tmp_path):
+    """Issue 20, family 2: URL credentials are masked in the settings record (and so in its errors)."""
+    out = tmp_path / "clips"
+    download(
+        out,
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+        url_template=server.url_template.replace("http://", "http://user:hunter2@"),
+        retries=0,
+        limit=1,
+        progress=False,
+    )
+    written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix != ".flac")
+    assert "user:***@127.0.0.1" in written and "hunter2" not in written

@@ -48,6 +48,8 @@ BAD_BODIES = {
     "nested deep": RawReply(body=b"[" * 200_000 + b"]" * 200_000),
     "not utf-8": RawReply(body=b'{"choices": [{"message": {"content": "\xff\xfe"}}]}'),
     "cut short": RawReply(body=completion(GOOD)[:20], length=len(completion(GOOD))),
+    "content nested deep": RawReply(body=completion("[" * 100_000 + "]" * 100_000)),
+    "content huge numbers": RawReply(body=completion('[{"user": 1e999, "assistant": ' + "9" * 5000 + "}]")),
 }
 
 

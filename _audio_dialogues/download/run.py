@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..core.decoding import AudioDecodeError, audio_seconds
+from ..core.errors import mask_url
 from ..engine.files import refuse_link
 from ..engine.ledger import Ledger
 from ..engine.lock import FolderLock
@@ -201,6 +202,8 @@ def download(
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "download", holder=config):
         settings = {**shaping(chosen), "source": type(fetcher).__name__}
+        if settings.get("url_template"):  # a password is never stored in OUT
+            settings["url_template"] = mask_url(settings["url_template"])
         check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         refuse_link(out / TEMP_DIR)  # a link planted there would take every try's files out of OUT

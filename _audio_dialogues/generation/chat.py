@@ -29,8 +29,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Sequence, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from ..core.errors import mask_url, printable
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from .prompts import InvalidReply
@@ -326,24 +327,6 @@ def choose_api_key(variable: str, base_url: str | None, key_flag: str = "--api-k
     return key
 
 
-def mask_url(url: str | None) -> str | None:
-    """``url`` with the password of its credentials (``user:password@``) replaced by ``***``."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    user = (parts.username or "") + ":***" if parts.password is not None else "***"
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
-
-
-def printable(text: Any) -> str:
-    """``text`` from a server or a file as it may reach a terminal: control characters escaped (``\\x1b``)."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # a high half with no low half after it

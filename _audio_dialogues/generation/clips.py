@@ -15,10 +15,10 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..core.audio_files import AudioIndex, index_audio_dirs, is_youtube_id, parse_audio_name
+from ..core.errors import printable
 from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from ..core.strong_labels import StrongClip, read_strong_labels, shipped_label_names
 from ..core.subsets import SPLITS, subset
-from .chat import printable
 from .filters import AudioEmbedder
 from .neighbours import choose_neighbours, comparison_limit, label_vectors, sample_anchors, unit_rows
 from .prompts import clip_text, comparison_text
