@@ -188,7 +188,9 @@ class ChatBackend:
             except (openai.APITimeoutError, openai.APIConnectionError) as err:
                 answer.retry_reasons.append(_transport_reason(err))
                 continue
-            except Exception as err:  # noqa: BLE001 - a 200 whose body is no chat completion (not JSON, too deep)
+            except (ValueError, RecursionError, TypeError, AttributeError, KeyError, IndexError) as err:
+                # a 200 whose body is no chat completion: not JSON or not UTF-8 (ValueError), nested too deep, or
+                # of a shape the client trips on
                 answer.retry_reasons.append(f"invalid reply: the body is not a chat completion ({type(err).__name__})")
                 continue
             answer.usage.add(getattr(response, "usage", None))
