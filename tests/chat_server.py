@@ -26,6 +26,22 @@ class HttpReply:
 
 
 @dataclass
+class RawReply:
+    """A reply as a hostile or broken server sends it: any status and bytes, optionally a byte at a time."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between bytes (a server that holds a client with a slow drip)
+    length: int | None = None  # the Content-Length announced (default: the body's)
+
+
+@dataclass
+class EchoHeaders:
+    """A 200 whose message text repeats the request's headers (a server that echoes what it was sent)."""
+
+
+@dataclass
 class Rule:
     needle: str
     replies: list  # str | HttpReply
@@ -65,6 +81,8 @@ class ChatServer:
     def __init__(self, default: Callable[[str], str] = default_reply, delay: float = 0.0):
         self.rules: list[Rule] = []
         self.requests: list[dict] = []  # the JSON bodies received, in order
+        self.headers: list[dict] = []  # the headers of each request, in order
+        self.closing = threading.Event()  # set when the block ends: a trickling reply stops
         self.default, self.delay = default, delay
         self._lock = threading.Lock()
         server = self
@@ -75,6 +93,8 @@ class ChatServer:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.headers.append(dict(self.headers))
                 if self.path != "/v1/chat/completions":
                     return self._send(HttpReply(404, body='{"error": {"message": "no such path"}}'))
                 reply = server._answer(body)
@@ -82,6 +102,10 @@ class ChatServer:
                     time.sleep(server.delay)
                 if isinstance(reply, HttpReply):
                     return self._send(reply)
+                if isinstance(reply, RawReply):
+                    return self._send_raw(reply)
+                if isinstance(reply, EchoHeaders):
+                    reply = json.dumps(dict(self.headers))
                 prompt_chars = sum(len(m["content"]) for m in body["messages"])
                 self._send(
                     HttpReply(
@@ -119,6 +143,24 @@ class ChatServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _send_raw(self, reply: RawReply) -> None:
+                self.send_response(reply.status)
+                for name, value in {"Content-Type": "application/json", **reply.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body) if reply.length is None else reply.length))
+                self.end_headers()
+                try:
+                    if not reply.trickle:
+                        self.wfile.write(reply.body)
+                        return
+                    for i in range(len(reply.body)):
+                        self.wfile.write(reply.body[i : i + 1])
+                        self.wfile.flush()
+                        if server.closing.wait(reply.trickle):
+                            return
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+                    pass
+
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -148,5 +190,6 @@ class ChatServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -507,3 +507,33 @@ def test_lhotse_missing_says_which_extra_to_install(sample):
 
     with pytest.raises(ImportError, match=re.escape("pip install 'audio-dialogues[lhotse]'")):
         to_lhotse(sample["music_dialogues", "test"])
+
+
+# --- issue 20: nothing of the user's deleted, nothing written through a planted link, no split twice ----------
+
+
+def test_a_users_folder_at_the_parts_name_is_never_used_or_removed(capsys, cache_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    users = tmp_path / "out.jsonl.parts"
+    users.mkdir()
+    (users / "thesis.tex").write_text("my work", encoding="utf-8")
+    argv = ["convert", "--format", "swift", str(out), "--config", "music_dialogues", "--cache-dir", cache_dir]
+    assert main(argv + ["--split", "test"]) == 2
+    assert "out.jsonl.parts exists and was not made by convert" in capsys.readouterr().err
+    assert (users / "thesis.tex").read_text(encoding="utf-8") == "my work" and not out.exists()
+
+
+def test_a_link_planted_at_the_temporary_name_is_not_followed_and_a_split_named_twice_is_written_once(
+    capsys, cache_dir, tmp_path
+):
+    out = tmp_path / "out.jsonl"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (tmp_path / "out.jsonl.tmp").symlink_to(victim)
+    argv = ["convert", "--format", "swift", str(out), "--config", "music_dialogues", "--cache-dir", cache_dir]
+    assert main(argv + ["--split", "test", "--split", "test", "--config", "music_dialogues"]) == 0
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    printed = capsys.readouterr().out
+    assert printed.count("music_dialogues/test -> ") == 1
+    written = int(re.search(r"music_dialogues/test -> .*\nswift: wrote (\d+) examples", printed)[1])
+    assert 0 < written == len(list(read_jsonl(out)))  # each example once

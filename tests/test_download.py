@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import dialogue, sigint_as_in_a_terminal, write_release
+from conftest import dialogue, sigint_as_in_a_terminal, write_clip, write_release
 
 from _audio_dialogues.cli.main import main
 from _audio_dialogues.core.audio_files import parse_audio_name
@@ -538,7 +538,7 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     out = tmp_path / "clips"
     out.mkdir()
     name = Clip(OK_ID, ("train",), WINDOWS[OK_ID]).file_name("flac")
-    (out / name).write_bytes(b"a complete clip, renamed into place")
+    write_clip(out / name, seconds=10.0)  # a complete clip, renamed into place (a file at a final name must play)
     torn = f"{LIMITED_ID}\tok\t1\t{LIMITED_ID}_1.5_11"  # no newline: the kill came mid-row
     (out / LEDGER).write_text("\t".join(LEDGER_COLUMNS) + "\n" + torn, encoding="utf-8")
     result = download(
@@ -668,3 +668,95 @@ def test_another_audio_source_is_one_fetcher_class(release, tmp_path):
     assert rows[MISSING_ID]["status"] == "not-found" and result.tried == 2
     with pytest.raises(ValueError, match=r"'source': 'ArchiveFetcher', this run asks for 'source': 'YtDlpFetcher'"):
         download(out, "audioset_dialogues", **common)  # the clips came from another source: not mixed
+
+
+def test_the_users_cookies_file_is_never_written(server, release, tmp_path):
+    """yt-dlp saves its cookie jar back to --cookies when it exits: each try gets its own copy (issue 20)."""
+    cookies = tmp_path / "cookies.txt"
+    text = "# Netscape HTTP Cookie File\n# the user's own notes\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\n"
+    cookies.write_text(text, encoding="utf-8")
+    before = cookies.stat().st_mtime_ns
+    result = download(
+        tmp_path / "clips",
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+        url_template=server.url_template,
+        cookies=str(cookies),
+        jobs=2,
+        retries=0,
+        progress=False,
+    )
+    assert result.counts["ok"] == 2
+    assert cookies.read_text(encoding="utf-8") == text and cookies.stat().st_mtime_ns == before
+    assert not list((tmp_path / "clips").rglob("*cookies*"))  # the copies went with their try
+
+
+def test_a_window_past_the_videos_end_is_short_and_a_broken_file_at_a_final_name_is_not_trusted(release, tmp_path):
+    """Issue 20, family 4: a clip is ok only if it plays its window; files at final names are checked first."""
+    short = io.BytesIO()
+    soundfile.write(short, np.zeros(7 * SOURCE_RATE, dtype=np.float32), SOURCE_RATE, format="WAV")
+    clip_server = ClipServer({OK_ID: short.getvalue(), LIMITED_ID: tone_clip(WINDOWS[LIMITED_ID])})
+    out = tmp_path / "clips"
+    out.mkdir()
+    planted = out / f"{LIMITED_ID}_1.5_11.5.flac"
+    planted.write_bytes(b"")  # a 0-byte file at the clip's final name (a full disk, a killed copy)
+    try:
+        result = download(
+            out,
+            "audioset_dialogues",
+            data_dir=str(release),
+            verification_mode="no_checks",
+            clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+            url_template=clip_server.url_template,
+            jobs=2,
+            retries=0,
+            progress=False,
+        )
+    finally:
+        clip_server.close()
+    rows = ledger(out)
+    assert rows[OK_ID]["status"] == "short" and "4.00 s of the 10 s window" in rows[OK_ID]["detail"]
+    assert not (out / f"{OK_ID}_3_13.flac").exists()
+    assert rows[LIMITED_ID]["status"] == "ok" and clip_server.requests[LIMITED_ID] >= 1
+    samples, rate = soundfile.read(planted)
+    assert abs(len(samples) / rate - 10.0) < 0.05 and result.adopted == 0
+
+
+def test_a_link_planted_at_the_temporary_folder_is_refused(server, release, tmp_path):
+    """Issue 20, family 3: no try writes outside OUT through a link at OUT/.download_tmp."""
+    out, elsewhere = tmp_path / "clips", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / ".download_tmp").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(OSError, match=r"\.download_tmp is a symbolic link"):
+        download(
+            out,
+            "audioset_dialogues",
+            data_dir=str(release),
+            verification_mode="no_checks",
+            clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+            url_template=server.url_template,
+            retries=0,
+            progress=False,
+        )
+    assert list(elsewhere.iterdir()) == [] and sum(server.requests.values()) == 0
+
+
+def test_a_password_in_the_url_template_is_never_stored(server, release, tmp_path):
+    """Issue 20, family 2: URL credentials are masked in the settings record (and so in its errors)."""
+    out = tmp_path / "clips"
+    download(
+        out,
+        "audioset_dialogues",
+        data_dir=str(release),
+        verification_mode="no_checks",
+        clip_times=[tmp_path / "segments.csv", tmp_path / "strong.tsv"],
+        url_template=server.url_template.replace("http://", "http://user:hunter2@"),
+        retries=0,
+        limit=1,
+        progress=False,
+    )
+    written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix != ".flac")
+    assert "user:***@127.0.0.1" in written and "hunter2" not in written

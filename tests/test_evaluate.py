@@ -361,3 +361,34 @@ def test_protocol_gives_a_comparison_all_its_clips(tmp_path, shared_cache):
     assert [len(a) for a in heard] == [len(r.record.audio_ids) for r in records]
     assert report.without_audio == sum(any(c is None for c in a) for a in heard) > 0
     assert math.isfinite(evaluate(out, "audioset_comparison").overall["CIDEr"])
+
+
+def test_two_protocol_runs_on_one_predictions_file_never_both_answer(tmp_path, shared_cache):
+    """Issue 20, family 6: the second run is refused while the first holds the file's lock."""
+    import threading
+
+    from _audio_dialogues.engine.lock import FolderBusyError
+
+    out, started, release = tmp_path / "pred.jsonl", threading.Event(), threading.Event()
+
+    class Held(Recorder):
+        def __call__(self, audio, history, question):
+            started.set()
+            release.wait(30)
+            return super().__call__(audio, history, question)
+
+    first = Held()
+    worker = threading.Thread(
+        target=run_protocol, args=(first, CONFIG), kwargs=dict(out=out, progress=False, cache_dir=shared_cache)
+    )
+    worker.start()
+    try:
+        assert started.wait(60)
+        second = Recorder()
+        with pytest.raises(FolderBusyError, match="protocol run"):
+            run_protocol(second, CONFIG, out=out, progress=False, cache_dir=shared_cache)
+        assert second.calls == []
+    finally:
+        release.set()
+        worker.join(60)
+    assert len(lines_of(out)) == 12

@@ -246,3 +246,17 @@ def test_an_export_with_audio_is_only_pushed_privately(tmp_path, cache_dir):
     assert api.calls == []
     push_to_hub(tmp_path / "out", "me/x", api=api)
     assert api.calls[0][1]["private"] is True
+
+
+def test_a_clip_larger_than_any_clip_is_refused_without_reading_it_whole(tmp_path, cache_dir, monkeypatch):
+    """Issue 20, family 6: memory is bounded by what is read (at most the cap), not by a file's nominal size."""
+    from _audio_dialogues.outputs import export as export_module
+
+    monkeypatch.setattr(export_module, "MAX_EMBEDDED_CLIP_BYTES", 4_000_000)
+    clips = tmp_path / "clips"
+    shutil.copytree(sample_audio_dir(), clips)
+    victim = sorted((clips / "audioset").glob("*.wav"))[0]
+    with victim.open("r+b") as handle:  # a sparse file: its header is intact, its nominal size 64 MB
+        handle.truncate(64_000_000)
+    with pytest.raises(ValueError, match=rf"{victim.name}.*larger than 4000000 bytes"):
+        export(tmp_path / "out", ["audioset_dialogues"], embed_audio=True, audio_dir=str(clips), cache_dir=cache_dir)

@@ -283,3 +283,9 @@ def index_audio_dirs(
 
 def _inside(path: str, roots: Sequence[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def is_youtube_id(text: str) -> bool:
+    """Whether ``text`` is a YouTube id (11 characters of A-Z a-z 0-9 _ -): the only form an id read from a
+    data file may take before it names a file or reaches a request or a command line."""
+    return isinstance(text, str) and re.fullmatch(_YOUTUBE_ID, text) is not None

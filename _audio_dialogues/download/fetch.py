@@ -31,6 +31,7 @@ STATUSES: dict[str, str] = {
     "rate-limited": "HTTP 429 after every retry: wait, then rerun (maybe with fewer --jobs)",
     "no-clip-time": "no start/end known for this id: pass the --clip-times file that lists it",
     "empty": "the window holds no audio (the video is shorter than the clip's start)",
+    "short": "the video ends inside the window: less audio than the window asks for (not kept)",
     "timeout": "yt-dlp or ffmpeg ran longer than --timeout and was stopped",
     "error": "any other failure; `detail` has the tool's last error line",
 }

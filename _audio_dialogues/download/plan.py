@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..core.audio_files import is_youtube_id
 from ..core.strong_labels import StrongLabelsFormatError, parse_strong_labels
 
 CLIP_SECONDS = 10.0  # an AudioSet strong-label segment is 10 s from its start
@@ -53,6 +54,8 @@ def parse_strong_label_tsv(text: str, source: str = "<strong-label TSV>") -> dic
     """The clip windows of an AudioSet strong-label TSV, by YouTube id: the segment ``<id>_<start in ms>``
     is the window ``[start, start + 10 s]`` (the event times are inside it; not needed here)."""
     clips = parse_strong_labels(text, source, strict=False, error=ClipTimesFormatError)
+    for youtube_id in clips:
+        _check_id(youtube_id, source, None)
     return {y: ClipTime(c.start_ms / 1000, c.start_ms / 1000 + CLIP_SECONDS) for y, c in clips.items()}
 
 
@@ -80,7 +83,16 @@ def parse_segments_csv(text: str, source: str = "<segments CSV>") -> dict[str, C
     return times
 
 
+def _check_id(youtube_id: str, source: str, line: int | None) -> None:
+    """An id becomes a file name and a URL: only the YouTube form passes (``../x`` or ``-o`` never do)."""
+    if not is_youtube_id(youtube_id):
+        raise ClipTimesFormatError(
+            source, line, "YTID", f"{youtube_id[:40]!r} is not a YouTube id (11 characters of A-Z a-z 0-9 _ -)"
+        )
+
+
 def _add(times: dict[str, ClipTime], youtube_id: str, time_: ClipTime, source: str, line: int) -> None:
+    _check_id(youtube_id, source, line)
     known = times.setdefault(youtube_id, time_)
     if known != time_:
         raise ClipTimesFormatError(source, line, None, f"{youtube_id} has two windows, {known} and {time_}")
@@ -111,7 +123,14 @@ def read_missing_ids(path: str | os.PathLike) -> list[str]:
                 f"{path}: no youtube_id column (header {reader.fieldnames}); pass the <split>.missing.tsv "
                 "a load wrote (its summary line names it)."
             )
-        return [row["youtube_id"] for row in reader if row["youtube_id"]]
+        ids = [(reader.line_num, row["youtube_id"]) for row in reader if row["youtube_id"]]
+    for line, youtube_id in ids:
+        if not is_youtube_id(youtube_id):
+            raise ValueError(
+                f"{path}, line {line}, field youtube_id: {youtube_id[:40]!r} is not a YouTube id (11 characters of "
+                "A-Z a-z 0-9 _ -); correct or remove that line."
+            )
+    return [youtube_id for _, youtube_id in ids]
 
 
 # --- which clips ------------------------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..core.decoding import AudioDecodeError, audio_seconds
+from ..core.errors import mask_url
+from ..engine.files import refuse_link
 from ..engine.ledger import Ledger
 from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
@@ -139,7 +142,7 @@ def _to_fetch(clip: Clip, row: LedgerRow | None, out_dir: Path, options, retry_f
     if row is None:
         return "fetch"
     if row.status == "ok":
-        return "done" if row.file and (out_dir / row.file).is_file() else "fetch"
+        return "done" if row.file and _nonempty(out_dir / row.file) else "fetch"
     if retry_failed or row.status in RETRY_ON_RERUN or (row.status in NEEDS_COOKIES and options.cookies):
         return "fetch"
     return "final"
@@ -199,8 +202,11 @@ def download(
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "download", holder=config):
         settings = {**shaping(chosen), "source": type(fetcher).__name__}
+        if settings.get("url_template"):  # a password is never stored in OUT
+            settings["url_template"] = mask_url(settings["url_template"])
         check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
+        refuse_link(out / TEMP_DIR)  # a link planted there would take every try's files out of OUT
         ledger = Ledger(out / LEDGER, StatusTsv())
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
         result.notes += getattr(fetcher, "notes", [])
@@ -246,6 +252,20 @@ def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
     return fetcher
 
 
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _plays(path: Path) -> bool:
+    """A file at a clip's final name is trusted only if its audio can be read and is not empty."""
+    if not _nonempty(path):
+        return False
+    try:
+        return audio_seconds(path) > 0
+    except AudioDecodeError:
+        return False
+
+
 def _triage(
     plan: Plan, ledger: Ledger, out: Path, options: DownloadOptions, retry_failed: bool, result: DownloadResult
 ) -> list[Clip]:
@@ -253,7 +273,7 @@ def _triage(
     todo: list[Clip] = []
     for clip in plan.clips:
         row = ledger.rows.get(clip.youtube_id)
-        if row is not None and row.status == "ok" and row.file and (out / row.file).is_file():
+        if row is not None and row.status == "ok" and row.file and _nonempty(out / row.file):
             result.skipped_done += 1  # finished: kept even when this run has no window for it
             continue
         if clip.time is None:
@@ -269,7 +289,7 @@ def _triage(
             continue
         if row is None or row.status != "ok":
             name = clip.file_name(options.audio_format)
-            if (out / name).is_file():  # renamed complete, then killed before its row was written
+            if _plays(out / name):  # renamed complete, then killed before its row was written
                 ledger.record(
                     LedgerRow(
                         clip.youtube_id,

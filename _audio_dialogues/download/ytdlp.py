@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..core.decoding import AudioDecodeError, audio_seconds
 from .fetch import TEMP_DIR, Outcome
 from .plan import Clip
 
 YOUTUBE_URL = "https://www.youtube.com/watch?v={youtube_id}"
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)  # never through a planted link
 
 # The tool's error message -> status; the first pattern that matches wins.
 _ERROR_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
@@ -225,8 +225,11 @@ def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Proce
             "-o",
             str(work / "source.%(ext)s.part"),
         ]
-        if options.cookies:
-            command += ["--cookies", options.cookies]
+        if options.cookies:  # yt-dlp writes its cookie jar back on exit: it gets a copy, the user's is never written
+            copy = work / "cookies.txt"
+            with open(options.cookies, "rb") as source, open(os.open(copy, _NEW_FILE, 0o600), "wb") as target:
+                shutil.copyfileobj(source, target)
+            command += ["--cookies", str(copy)]
         if options.rate_limit:
             command += ["--limit-rate", options.rate_limit]
         if options.js_runtime:
@@ -280,17 +283,34 @@ def _convert(
         return Outcome("timeout", f"ffmpeg ran over {options.timeout:g} s")
     if code != 0:
         return Outcome("error", f"ffmpeg: {_last_error(stderr)}")
-    try:
-        seconds: float | None = audio_seconds(converted)
-    except AudioDecodeError:  # a format soundfile cannot read: the clip is kept, and the detail says so
-        seconds = None
+    seconds = _decoded_seconds(converted, work, options, processes)  # what plays, not what a header claims
+    if processes.stopping.is_set():
+        return Outcome("stopped")
+    if seconds is None:
+        return Outcome("error", f"ffmpeg cannot decode the .{options.audio_format} it wrote")
     if seconds == 0:
         return Outcome("empty", f"the window {clip.time.start:g}-{clip.time.end:g} s holds no audio")
+    if seconds < clip.time.seconds - SHORT_TOLERANCE:
+        return Outcome(
+            "short",
+            f"{seconds:.2f} s of the {clip.time.seconds:g} s window {clip.time.start:g}-{clip.time.end:g} s "
+            "(the video ends inside it); not kept",
+        )
     name = clip.file_name(options.audio_format)
     os.replace(converted, out_dir / name)
-    detail = (
-        f"{seconds:.2f} s"
-        if seconds is not None
-        else f"duration not checked (soundfile cannot read .{options.audio_format})"
-    )
-    return Outcome("ok", detail, name)
+    return Outcome("ok", f"{seconds:.2f} s", name)
+
+
+SHORT_TOLERANCE = 0.25  # seconds a clip may fall short of its window (codec padding, the source's rounding)
+_DECODE_RATE = 8000  # the rate the clip is decoded at to count its samples (any rate counts the same seconds)
+
+
+def _decoded_seconds(path: Path, work: Path, options: FetchOptions, processes: _Processes) -> float | None:
+    """Seconds of audio ``path`` really holds: every frame decoded by ffmpeg and counted (any output format)."""
+    raw = work / "decoded.raw"
+    command = [options.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(path)]
+    command += ["-ac", "1", "-ar", str(_DECODE_RATE), "-f", "s16le", str(raw)]
+    code, _ = processes.run(command, options.timeout)
+    if code != 0 or not raw.is_file():
+        return None
+    return raw.stat().st_size / 2 / _DECODE_RATE

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Iterator, Protocol, TypeVar
 
+from .files import open_append, refuse_link, replace_atomically
+
 R = TypeVar("R")
 
 
@@ -93,6 +95,7 @@ class Ledger(Generic[R]):
         return 1 if self.torn else 0
 
     def _read(self) -> None:
+        refuse_link(self.path)
         if not self.path.is_file():
             return
         raw = self.path.read_bytes()
@@ -142,8 +145,20 @@ class Ledger(Generic[R]):
     def record(self, row: R) -> None:
         """Append ``row`` and flush it to the operating system (durable on disk at the next :meth:`commit`)."""
         file = self._open()
-        file.write(self.codec.encode(row) + "\n")
-        file.flush()
+        try:
+            file.write(self.codec.encode(row) + "\n")
+            file.flush()
+        except OSError as err:  # a full disk or a file-size limit: one line, naming what was kept
+            self._file = None
+            try:
+                file.close()  # the fd is closed even when the flush of what is left fails again
+            except OSError:
+                pass
+            raise OSError(
+                err.errno,
+                f"{self.path}: {err.strerror or err} while recording {self.codec.key(row)!r}; every entry before "
+                "it is kept (a cut line is set aside on the next run). Free space, then rerun the same command",
+            ) from err
         self._uncommitted = True
         self.rows[self.codec.key(row)] = row
 
@@ -158,15 +173,13 @@ class Ledger(Generic[R]):
         self.close()
         self._set_aside_torn()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".partial")
-        with temporary.open("w", encoding="utf-8") as file:
+
+        def write(file) -> None:
             if self.codec.header is not None:
                 file.write(self.codec.header + "\n")
             file.writelines(self.codec.encode(row) + "\n" for row in self.rows.values())
-            file.flush()
-            if self.durable:
-                os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+
+        replace_atomically(self.path, write, sync=self.durable)
         self._unterminated = False
 
     def _open(self):
@@ -174,7 +187,7 @@ class Ledger(Generic[R]):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._set_aside_torn()
             new = not self.path.is_file() or self.path.stat().st_size == 0
-            self._file = self.path.open("a", encoding="utf-8")
+            self._file = open_append(self.path)
             if self._unterminated:
                 self._file.write("\n")
                 self._unterminated = False
@@ -195,7 +208,7 @@ class Ledger(Generic[R]):
             return
         size = self.path.stat().st_size
         self._torn_moved = True
-        with self.torn_path.open("ab") as side:
+        with open_append(self.torn_path, binary=True) as side:
             side.write(self.torn + b"\n")
             side.flush()
             os.fsync(side.fileno())

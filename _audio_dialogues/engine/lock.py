@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .files import refuse_link
+
 
 class FolderBusyError(RuntimeError):
     """Another run holds the folder's lock."""
@@ -26,6 +28,7 @@ class FolderLock:
 
     def __enter__(self) -> "FolderLock":
         self.folder.mkdir(parents=True, exist_ok=True)
+        refuse_link(self.path)  # a link planted at the lock's name is never written through
         file = open(self.path, "a+", encoding="utf-8")
         try:
             import fcntl

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from .files import replace_atomically
+
 
 class SettingsChangedError(ValueError):
     """A resume asked for other output-shaping settings than the run it continues."""
@@ -51,6 +53,4 @@ def check_settings(
     if not record:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    replace_atomically(path, lambda file: file.write(json.dumps(settings, indent=1, sort_keys=True) + "\n"))

@@ -33,6 +33,7 @@ from ..generation.chat import (
     RetryPolicy,
     Run,
     ask_all,
+    choose_api_key,
 )
 from ..generation.prompts import InvalidReply
 from .judge import (
@@ -232,7 +233,9 @@ def _ask(
             chat = ChatBackend(
                 model=backend["model"],
                 base_url=backend["base_url"],
-                api_key=_api_key(backend["api_key_env"], backend["base_url"]),
+                api_key=choose_api_key(
+                    backend["api_key_env"], backend["base_url"], "--judge-api-key-env", "--judge-base-url"
+                ),
                 temperature=settings["temperature"],
                 policy=policy,
             )
@@ -307,15 +310,3 @@ def _check_settings(path: Path, settings: dict[str, Any]) -> None:
                 f"{path.parent} was judged with {name} {kept.get(name)!r}, this version uses {settings[name]!r} "
                 f"({path}): scores of the two would not compare; pass another --judge-dir to judge again."
             )
-
-
-def _api_key(variable: str, base_url: str | None) -> str:
-    key = os.environ.get(variable)
-    if key:
-        return key
-    if base_url is None:
-        raise ValueError(
-            f"No API key for the judge: set the environment variable {variable} (or name another with "
-            "--judge-api-key-env), or pass --judge-base-url for a local server that needs none."
-        )
-    return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key

@@ -7,6 +7,12 @@ what was asked for (the parser raises :class:`~.prompts.InvalidReply`), on HTTP 
 jitter, or the server's ``Retry-After``. A refused key, a refused model or an unknown model stops
 the whole run (:class:`BackendError`): no later request could succeed.
 
+A reply of any shape, size or encoding is one failed attempt, never the end of a run: a body that is not
+a chat completion is retried as an invalid reply; a body over :data:`MAX_REPLY_BYTES` is cut off and
+retried; ``timeout`` bounds the whole request, not each read (a server that trickles a byte a second is
+dropped at the deadline). The key goes only where it belongs (:func:`choose_api_key`) and is masked in
+every text kept from a server; a server's words are printed with their control characters escaped.
+
 :func:`ask_all` sends many requests on the run engine (:mod:`..engine`): a few in flight, each answer
 handed to the caller in the main thread (so the caller's ledger is written by one thread only), and
 the engine's stop policy.
@@ -15,12 +21,17 @@ the engine's stop policy.
 from __future__ import annotations
 
 import email.utils
+import math
+import os
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Sequence, TypeVar
+from urllib.parse import urlsplit
 
+from ..core.errors import mask_url, printable
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from .prompts import InvalidReply
@@ -28,6 +39,8 @@ from .prompts import InvalidReply
 T = TypeVar("T")
 
 
+MAX_REPLY_BYTES = 8 * 2**20  # a chat reply is a few kB; a body past this is a broken or hostile server
+OPENAI_HOST = "api.openai.com"  # where a key read from OPENAI_API_KEY may go
 RETRIED_STATUSES = (408, 409, 429)  # and every 5xx: the server is busy or failed, the same request may pass later
 
 
@@ -42,7 +55,7 @@ class RetryPolicy:
     retries: int = 5  # further attempts after the first
     backoff_base: float = 1.0  # seconds before the first retry; doubled each time
     backoff_max: float = 60.0  # no wait is longer (also caps Retry-After)
-    timeout: float = 120.0  # seconds for one HTTP request
+    timeout: float = 120.0  # seconds for one HTTP request, all of it (connect, send, every byte of the reply)
 
     def backoff(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry ``attempt`` (1-based): the engine's :class:`~.engine.retry.Backoff`."""
@@ -74,9 +87,9 @@ class Usage:
     completion_tokens: int = 0
 
     def add(self, usage: Any) -> None:
-        if usage is not None:
-            self.prompt_tokens += getattr(usage, "prompt_tokens", 0) or 0
-            self.completion_tokens += getattr(usage, "completion_tokens", 0) or 0
+        if usage is not None:  # a server may send anything here: only whole numbers count
+            self.prompt_tokens += _count(_field(usage, "prompt_tokens"))
+            self.completion_tokens += _count(_field(usage, "completion_tokens"))
 
     def as_dict(self) -> dict[str, int]:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
@@ -116,9 +129,23 @@ class ChatBackend:
                 raise ImportError(
                     "audio-dialogues generate needs the openai client: pip install 'audio-dialogues[generate]'."
                 ) from err
-            client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=policy.timeout)
+            client = openai.OpenAI(
+                base_url=base_url,
+                api_key=api_key,
+                max_retries=0,
+                timeout=policy.timeout,
+                http_client=_bounded_http_client(policy.timeout),
+            )
         self.client, self.model, self.temperature, self.seed, self.policy = client, model, temperature, seed, policy
         self.base_url = base_url
+        self._secret = api_key if len(api_key) >= 8 and api_key != "no-key" else None
+
+    def _clean(self, text: str) -> str:
+        """``text`` from the server as it may be kept: the key masked, lone surrogates replaced."""
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        text = _SURROGATE.sub("\ufffd", text)  # no UTF-8 file can hold a lone surrogate: it would stop the ledger
+        return _ESCAPED_SURROGATE.sub(r"\\ufffd", text)  # nor one written as a JSON escape in a JSON reply
 
     def ask(
         self,
@@ -148,26 +175,30 @@ class ChatBackend:
             try:
                 response = self.client.chat.completions.create(**self._request(messages))
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as err:
-                raise BackendError(_fatal_message(err, self.base_url, self.model)) from err
+                raise BackendError(self._clean(_fatal_message(err, self.base_url, self.model))) from err
             except openai.APIStatusError as err:
                 if err.status_code in RETRIED_STATUSES or err.status_code >= 500:
                     retry_after = _retry_after(err.response.headers)
                     answer.retry_reasons.append(f"HTTP {err.status_code}")
                     continue
                 # another 4xx (e.g. 400, the prompt is too long for the model): no retry helps this request
-                answer.retry_reasons.append(f"HTTP {err.status_code}: {_server_message(err)}")
+                answer.retry_reasons.append(self._clean(f"HTTP {err.status_code}: {_server_message(err)}"))
                 answer.status, answer.reason = "failed", f"HTTP {err.status_code}"
                 return answer
             except (openai.APITimeoutError, openai.APIConnectionError) as err:
-                timed_out = isinstance(err, openai.APITimeoutError)
-                answer.retry_reasons.append("timeout" if timed_out else "connection error")
+                answer.retry_reasons.append(_transport_reason(err))
+                continue
+            except (ValueError, RecursionError, TypeError, AttributeError, KeyError, IndexError) as err:
+                # a 200 whose body is no chat completion: not JSON or not UTF-8 (ValueError), nested too deep, or
+                # of a shape the client trips on
+                answer.retry_reasons.append(f"invalid reply: the body is not a chat completion ({type(err).__name__})")
                 continue
             answer.usage.add(getattr(response, "usage", None))
-            answer.reply = _reply_text(response)
             try:
-                answer.value = parse(answer.reply or "")
+                answer.reply = self._clean(_reply_text(response))
+                answer.value = parse(answer.reply)
             except InvalidReply as err:
-                answer.retry_reasons.append(f"invalid reply: {err}")
+                answer.retry_reasons.append(self._clean(f"invalid reply: {err}"))
                 continue
             answer.status = "ok"
             return answer
@@ -189,9 +220,120 @@ def _stopped(answer: Answer, reason: str) -> Answer:
     return answer
 
 
-def _reply_text(response: Any) -> str | None:
-    choices = getattr(response, "choices", None) or []
-    return choices[0].message.content if choices and choices[0].message is not None else None
+def _field(value: Any, name: str) -> Any:
+    """``value.name`` or ``value[name]``: the client leaves a body of an unexpected shape as plain JSON."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _reply_text(response: Any) -> str:
+    """The first choice's message text; :class:`InvalidReply` for a body of another shape."""
+    choices = _field(response, "choices")
+    if not isinstance(choices, list) or not choices:
+        raise InvalidReply("the body holds no list of choices")
+    content = _field(_field(choices[0], "message"), "content")
+    if not isinstance(content, str):
+        raise InvalidReply(f"the message content is {type(content).__name__}, not text")
+    return content
+
+
+def _transport_reason(err: Any) -> str:
+    """Why a request got no reply: ``timeout``, ``reply too large`` or ``connection error``."""
+    cause = err
+    while cause is not None:
+        if getattr(cause, "reply_too_large", False):
+            return f"reply too large: over {MAX_REPLY_BYTES} bytes"
+        cause = cause.__cause__ or cause.__context__
+    import openai
+
+    return "timeout" if isinstance(err, openai.APITimeoutError) else "connection error"
+
+
+def _bounded_http_client(timeout: float):
+    """An HTTP client for the openai client whose every request ends ``timeout`` seconds after it started, and
+    whose reply is read up to :data:`MAX_REPLY_BYTES` (the client's own timeout bounds each read, so a server
+    trickling a byte a second would hold it forever)."""
+    httpx = _httpx_of_openai()
+
+    class ReplyTooLarge(httpx.TransportError):
+        reply_too_large = True  # read by _transport_reason through the openai client's wrapping
+
+    class Bounded(httpx.SyncByteStream):
+        def __init__(self, stream, deadline: float, request):
+            self.stream, self.deadline, self.request = stream, deadline, request
+
+        def __iter__(self):
+            size = 0
+            for chunk in self.stream:
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise ReplyTooLarge(f"the reply passed {MAX_REPLY_BYTES} bytes", request=self.request)
+                if time.monotonic() > self.deadline:
+                    raise httpx.ReadTimeout(f"the reply took longer than {timeout} s", request=self.request)
+                yield chunk
+
+        def close(self) -> None:
+            self.stream.close()
+
+    class Transport(httpx.HTTPTransport):
+        def handle_request(self, request):
+            deadline = time.monotonic() + timeout
+            response = super().handle_request(request)
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_REPLY_BYTES:
+                response.close()
+                raise ReplyTooLarge(f"the reply announced {length} bytes", request=request)
+            response.stream = Bounded(response.stream, deadline, request)
+            return response
+
+    return httpx.Client(transport=Transport(), timeout=timeout, follow_redirects=False)
+
+
+def _httpx_of_openai():
+    """The HTTP library the installed openai client is built on (``httpx``, or ``httpx2`` in openai 3)."""
+    import importlib
+
+    import openai
+
+    base = getattr(openai, "DefaultHttpxClient", None)
+    name = next((c.__module__ for c in getattr(base, "__mro__", ()) if c.__name__ == "Client"), "httpx")
+    return importlib.import_module(name.split(".")[0])
+
+
+def choose_api_key(variable: str, base_url: str | None, key_flag: str = "--api-key-env", url_flag: str = "--base-url"):
+    """The key to send to ``base_url`` (``None``: OpenAI's API) from the environment variable ``variable``.
+
+    A key read from ``OPENAI_API_KEY`` goes only to OpenAI's own API: another server gets ``"no-key"`` (local
+    servers accept any) unless the user names a variable for it (``key_flag``). A key never travels over plain
+    http to a host other than this machine.
+    """
+    host = (urlsplit(base_url).hostname or "") if base_url else OPENAI_HOST
+    if variable == "OPENAI_API_KEY" and host != OPENAI_HOST:
+        return "no-key"
+    key = os.environ.get(variable)
+    if not key:
+        if base_url is None:
+            raise ValueError(
+                f"No API key: set the environment variable {variable} (or name another with {key_flag}), "
+                f"or pass {url_flag} for a local server that needs none."
+            )
+        return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key
+    if urlsplit(base_url or "").scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(
+            f"{url_flag} {mask_url(base_url)} is plain http to another machine: the key in {variable} would cross "
+            f"the network unencrypted. Use an https:// URL, or unset {key_flag} for a server that needs no key."
+        )
+    return key
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # a high half with no low half after it
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a low half with no high half before
+)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -201,18 +343,22 @@ def _retry_after(headers: Any) -> float | None:
         if value is None:
             continue
         try:
-            return float(value) / scale
+            seconds = float(value) / scale
         except ValueError:
-            when = email.utils.parsedate_tz(value)
-            if when is not None:
-                return email.utils.mktime_tz(when) - time.time()
+            try:  # an HTTP date; one the calendar cannot hold is no date
+                when = email.utils.parsedate_tz(value)
+                seconds = email.utils.mktime_tz(when) - time.time() if when is not None else None
+            except (ValueError, OverflowError, TypeError, IndexError):
+                seconds = None
+        return seconds if seconds is not None and math.isfinite(seconds) else None
     return None
 
 
 def _fatal_message(err: Any, base_url: str | None, model: str) -> str:
-    server = base_url or "the OpenAI API"
+    server = mask_url(base_url) or "the OpenAI API"
     hint = {
-        401: "the key was refused: set the environment variable named by --api-key-env to a valid key",
+        401: "the key was refused: set the environment variable named by --api-key-env to a valid key "
+        f"(a key in OPENAI_API_KEY goes only to {OPENAI_HOST}: name a variable for another server)",
         403: "the key has no access to this model or endpoint",
         404: f"no model {model!r} or no chat-completions endpoint here: check --model and --base-url "
         "(a local server's URL usually ends in /v1)",
@@ -228,7 +374,7 @@ def _server_message(err: Any) -> str:
 
 
 def _first_line(text: Any) -> str:
-    return str(text).strip().split("\n", 1)[0][:200]
+    return printable(str(text).strip().split("\n", 1)[0][:200])
 
 
 class Interrupted(Exception):

@@ -14,7 +14,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..core.audio_files import AudioIndex, index_audio_dirs, parse_audio_name
+from ..core.audio_files import AudioIndex, index_audio_dirs, is_youtube_id, parse_audio_name
+from ..core.errors import printable
 from ..core.musiccaps import read_musiccaps, shipped_musiccaps, shipped_musiccaps_file
 from ..core.strong_labels import StrongClip, read_strong_labels, shipped_label_names
 from ..core.subsets import SPLITS, subset
@@ -120,6 +121,11 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
     repeated = 0
     for split, path in parsed:
         for youtube_id, item in read(path).items():
+            if not is_youtube_id(youtube_id):  # it becomes a file name and a request: nothing else may pass
+                raise ValueError(
+                    f"{path}: the clip id {printable(youtube_id[:40])!r} is not a YouTube id (11 characters of "
+                    "A-Z a-z 0-9 _ -); correct or remove that row. Nothing was sent."
+                )
             if youtube_id in clips:
                 repeated += 1
                 continue

@@ -6,12 +6,12 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from ..core.audio_files import AudioIndex
 from ..core.release import Turn
 from ..core.subsets import SPLITS, subset
+from ..engine.files import replace_atomically
 from ..engine.ledger import Ledger
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, best_similarity, filter_dialogue, similarity_text
 from .summary import GenerateSummary
@@ -38,6 +38,11 @@ def write_output(
     removals: list[Removal] = []
     failed = []
     for entry in sorted(ledger, key=lambda e: e["key"]):
+        if entry.get("split") not in SPLITS:  # it names an output file: only a known split may
+            raise ValueError(
+                f"{ledger.path}: the entry {str(entry.get('key'))[:40]!r} has the split {entry.get('split')!r}, "
+                f"not one of {', '.join(SPLITS)}; correct that line (or move it out) and rerun."
+            )
         if entry["status"] != "ok":
             failed.append(entry)
             continue
@@ -120,6 +125,4 @@ def _tsv(text: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    replace_atomically(path, lambda file: file.write(text))  # a new temporary file: no planted link is followed

@@ -46,7 +46,7 @@ from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
 from ..engine.stop import StopPolicy
-from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all
+from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all, choose_api_key, mask_url
 from .clips import (
     Job,
     audio_index_of,
@@ -164,7 +164,10 @@ def generate(
                 f"(first: {', '.join(sorted(failed_before)[:5])})"
             )
 
+        api_key = ""
         if pending or wanted:  # what is asked now joins the ledger: it must be asked the same way
+            if not dry_run:  # a key that may not go to this server is refused before anything is recorded
+                api_key = choose_api_key(chosen.api_key_env, chosen.base_url)
             settings = shaping(chosen)  # the files that shape the text count by their content
             settings["prompt"] = f"{Path(prompt).name if prompt else 'built-in'} (sha256 {_sha(template)})"
             if label_descriptions:
@@ -191,7 +194,7 @@ def generate(
                 backend = ChatBackend(
                     model=model,
                     base_url=chosen.base_url,
-                    api_key=_api_key(chosen.api_key_env, chosen.base_url),
+                    api_key=api_key,
                     temperature=temperature,
                     seed=seed,
                     policy=RetryPolicy(
@@ -230,7 +233,7 @@ def generate(
             files={split: config_dir / f"{split}.jsonl" for split in summary.written},
             counts=summary.written,
             model=model,
-            base_url=chosen.base_url,
+            base_url=mask_url(chosen.base_url),
             prompt=str(prompt) if prompt else f"built-in ({style})",
             prompt_text=template,
             filters={
@@ -352,18 +355,6 @@ def _count(answer: Answer, summary: GenerateSummary) -> None:
         summary.retry_reasons[reason.split(":")[0]] += 1
     summary.prompt_tokens += answer.usage.prompt_tokens
     summary.completion_tokens += answer.usage.completion_tokens
-
-
-def _api_key(variable: str, base_url: str | None) -> str:
-    key = os.environ.get(variable)
-    if key:
-        return key
-    if base_url is None:
-        raise ValueError(
-            f"No API key: set the environment variable {variable} (or name another with --api-key-env), "
-            "or pass --base-url for a local server that needs none."
-        )
-    return "no-key"  # local servers (vLLM, llama.cpp, Ollama) accept any key
 
 
 def _sha(messages: list[dict] | str) -> str:

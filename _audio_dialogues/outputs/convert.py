@@ -59,6 +59,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypedDict
@@ -367,9 +368,14 @@ def convert_configs(
     out, total = Path(out), ConvertCounts(format)
     parts = out.with_name(out.name + ".parts")
     request = json.dumps({"format": format, **load_kwargs}, sort_keys=True, default=str)
-    todo = [(config, split) for config in configs for split in splits]
+    todo = list(dict.fromkeys((config, split) for config in configs for split in splits))  # each once
     with FolderLock(out.parent, "convert", holder=str(out), name=f".{out.name}.lock"):
         settings = out.with_name(out.name + ".settings.json")
+        if parts.is_symlink() or (parts.exists() and not settings.is_file()):  # only ours is used, or removed
+            raise FileExistsError(
+                f"{parts} exists and was not made by convert (no {settings.name} beside it): it is left as it is. "
+                f"Move it away or write to another OUT."
+            )
         if not parts.is_dir():
             settings.unlink(missing_ok=True)  # OUT was finished (or never begun): a new run
         shaping = {k: v for k, v in json.loads(request).items() if k not in PACING_OPTIONS}
@@ -410,12 +416,12 @@ def convert_configs(
                 f"nothing to write to {out}: {total.summary()}. {out} was not written; pass --audio-dir (audio_dir=) "
                 "the folder of the downloaded clips."
             )
-        temporary = out.with_name(out.name + ".tmp")
-        with temporary.open("wb") as whole:
+        handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")  # a new file, no link
+        with open(handle, "wb") as whole:
             for config, split in todo:
                 with (parts / f"{config}.{split}.jsonl").open("rb") as lines:
                     shutil.copyfileobj(lines, whole)
-        os.replace(temporary, out)
+        os.replace(name, out)
         shutil.rmtree(parts)
         settings.unlink()
     return total

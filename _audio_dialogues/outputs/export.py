@@ -425,6 +425,9 @@ def _paths_in(values: Iterable[Any]) -> Iterator[str]:
                 yield audio["path"]
 
 
+MAX_EMBEDDED_CLIP_BYTES = 256 * 2**20  # a 10 s clip is at most a few MB (48 kHz stereo float: 3.8 MB)
+
+
 def _embed(batch: pa.Table, audio_columns: list[str]) -> pa.Table:
     """The batch with each audio value replaced by ``{"bytes": file bytes, "path": file name}``; None stays None."""
 
@@ -433,7 +436,14 @@ def _embed(batch: pa.Table, audio_columns: list[str]) -> pa.Table:
             return None
         check_readable(audio["path"])  # a clip replaced by a pipe since the load would block the read forever
         path = Path(audio["path"])
-        return {"bytes": path.read_bytes(), "path": path.name}
+        with path.open("rb") as file:  # read at most the cap: a sparse or wrong file never fills the memory
+            data = file.read(MAX_EMBEDDED_CLIP_BYTES + 1)
+        if len(data) > MAX_EMBEDDED_CLIP_BYTES:
+            raise ValueError(
+                f"{path} is larger than {MAX_EMBEDDED_CLIP_BYTES} bytes, more than any clip of this dataset (a sparse "
+                "or wrong file at a clip's name): replace it with the downloaded clip, or export without --embed-audio."
+            )
+        return {"bytes": data, "path": path.name}
 
     for name in audio_columns:
         values = batch.column(name).to_pylist()
