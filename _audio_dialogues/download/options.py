@@ -17,6 +17,12 @@ class DownloadOptions:
     only_missing: tuple[str, ...] = option(
         (), "only the clips listed in a load's <split>.missing.tsv (repeatable)", metavar="MISSING_TSV"
     )
+    archive: tuple[str, ...] = option(
+        (), "a folder of Parquet or WebDataset shards of the clips, used before YouTube (repeatable)", metavar="DIR"
+    )
+    youtube: bool = option(
+        True, "only the --archive folders: what they lack is recorded not-found", flag="--no-youtube"
+    )
     url_template: str = option(YOUTUBE_URL, "where a clip's video is, {youtube_id} substituted", shapes=True)
     audio_format: str = option("flac", "the clips' audio format", shapes=True, choices=tuple(AUDIO_FORMATS))
     sampling_rate: int | None = option(

@@ -31,13 +31,15 @@ from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
 from ..engine.stop import StopPolicy
+from .archive import INDEX_FILE, ArchiveFetcher, ArchiveIndex
 from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
 from .options import DownloadOptions
 from .plan import Clip, Plan, plan_clips, seconds_text
 from .ytdlp import FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
 
 LEDGER = "download_status.tsv"
-LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")
+LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source")
+_OLD_COLUMNS = 7  # a ledger written before the source column: still read
 SETTINGS_FILE = ".download_settings.json"  # the output-shaping settings of the clips in OUT_DIR
 
 
@@ -46,13 +48,18 @@ class StatusTsv:
     """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
 
     header: str = "\t".join(LEDGER_COLUMNS)
+    old_headers: tuple[str, ...] = ("\t".join(LEDGER_COLUMNS[:_OLD_COLUMNS]),)  # rewritten by the run's compaction
 
     def encode(self, row: LedgerRow) -> str:
         return row.to_line()[:-1]
 
     def decode(self, line: str) -> LedgerRow:
         values = line.split("\t")
-        if len(values) != len(LEDGER_COLUMNS) or values[1] not in STATUSES or not values[2].isdigit():
+        if (
+            len(values) not in (_OLD_COLUMNS, len(LEDGER_COLUMNS))
+            or values[1] not in STATUSES
+            or not values[2].isdigit()
+        ):
             raise ValueError(
                 f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
                 "number of attempts (delete that line: the clip is then fetched again)"
@@ -194,11 +201,17 @@ def download(
         verification_mode=verification_mode,
         on_invalid=on_invalid,
     )
-    fetcher = fetcher or youtube_fetcher(chosen)
+    if not chosen.youtube and not chosen.archive:
+        raise ValueError("--no-youtube leaves no source of audio: pass --archive DIR (repeatable) too.")
+    if fetcher is None and chosen.youtube:
+        fetcher = youtube_fetcher(chosen)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "download", holder=config):
-        settings = {**shaping(chosen), "source": type(fetcher).__name__}
+        if chosen.archive:
+            fetcher = archive_fetcher(chosen, out, plan, fallback=fetcher if chosen.youtube else None)
+        assert fetcher is not None
+        settings = {**shaping(chosen), "source": getattr(fetcher, "settings_source", type(fetcher).__name__)}
         check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
         shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
         ledger = Ledger(out / LEDGER, StatusTsv())
@@ -243,6 +256,27 @@ def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
             "no JavaScript runtime (deno) found: yt-dlp may fail on YouTube; "
             "pip install 'yt-dlp[default,deno]' brings one"
         )
+    return fetcher
+
+
+def archive_fetcher(chosen: DownloadOptions, out: Path, plan: Plan, fallback: Fetcher | None) -> ArchiveFetcher:
+    """The ``--archive`` folders' clips first (indexed into ``OUT_DIR/.archive_index.jsonl``), then ``fallback``."""
+    index = ArchiveIndex.build(chosen.archive, out / INDEX_FILE)
+    fetcher = ArchiveFetcher(
+        index,
+        audio_format=chosen.audio_format,
+        sampling_rate=chosen.sampling_rate,
+        ffmpeg=find_ffmpeg(),
+        timeout=chosen.timeout,
+        fallback=fallback,
+    )
+    held = sum(1 for clip in plan.clips if clip.youtube_id in index.clips)
+    fetcher.notes.append(
+        f"the archives hold {held} of the {len(plan.clips)} clips ({len(index.clips)} ids in {index.shards} shards, "
+        f"{index.indexed} indexed now, the others from {INDEX_FILE})"
+        + (f"; {index.duplicates} ids are in more than one shard (the first is used)" if index.duplicates else "")
+        + ("" if fallback else "; --no-youtube: the others are recorded not-found")
+    )
     return fetcher
 
 
