@@ -29,6 +29,9 @@ class DownloadOptions:
         16000, "the clips' sampling rate in Hz (none: keep the source's)", shapes=True, flag="--output-rate",
         metavar="HZ", minimum=1,
     )  # fmt: skip
+    shard: str | None = option(
+        None, "fetch only part K of N of the clips (a stable split by id); a run without it merges", metavar="K/N"
+    )
     jobs: int = option(3, "parallel downloads", metavar="N", minimum=1)
     retries: int = option(3, "retries of a rate-limited or failed clip", metavar="N", minimum=0)
     backoff: float = option(

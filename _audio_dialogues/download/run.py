@@ -20,16 +20,16 @@ import importlib.util
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..engine.ledger import Ledger
-from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files
 from ..engine.stop import StopPolicy
 from .archive import INDEX_FILE, ArchiveFetcher, ArchiveIndex
 from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
@@ -201,22 +201,37 @@ def download(
         verification_mode=verification_mode,
         on_invalid=on_invalid,
     )
+    shard = Shard.parse(chosen.shard)
+    if shard is not None:  # this shard's part of the clips; the others' are left to them
+        mine = [clip for clip in plan.clips if shard.owns(clip.youtube_id)]
+        plan = replace(plan, clips=mine, needed={s: sum(s in c.splits for c in mine) for s in plan.needed})
     if not chosen.youtube and not chosen.archive:
         raise ValueError("--no-youtube leaves no source of audio: pass --archive DIR (repeatable) too.")
     if fetcher is None and chosen.youtube:
         fetcher = youtube_fetcher(chosen)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with FolderLock(out, "download", holder=config):
+    if shard is None:
+        check_no_shard_running(out, "download")
+    own = shard.path if shard else Path  # this run's own files: the folder's, or the shard's
+    with run_lock(out, "download", shard, holder=config):
         if chosen.archive:
-            fetcher = archive_fetcher(chosen, out, plan, fallback=fetcher if chosen.youtube else None)
+            fetcher = archive_fetcher(chosen, own(out / INDEX_FILE), plan, fallback=fetcher if chosen.youtube else None)
         assert fetcher is not None
         settings = {**shaping(chosen), "source": getattr(fetcher, "settings_source", type(fetcher).__name__)}
-        check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
-        shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
-        ledger = Ledger(out / LEDGER, StatusTsv())
+        for path in [out / SETTINGS_FILE, *shard_files(out / SETTINGS_FILE)]:  # every part was made alike
+            if path != own(out / SETTINGS_FILE):
+                check_settings(path, settings, what=str(out), names=flags(DownloadOptions), record=False)
+        check_settings(own(out / SETTINGS_FILE), settings, what=str(out), names=flags(DownloadOptions))
+        _clear_temp(out, plan, shard)  # what a killed run left
+        ledger = Ledger(own(out / LEDGER), StatusTsv())
+        folded = fold(ledger, other_rows(out / LEDGER, ledger.codec, shard), _better, keep=_in(plan))
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
         result.notes += getattr(fetcher, "notes", [])
+        if shard is not None:
+            result.notes.append(f"shard {shard}: {len(plan.clips)} clips (ledger {ledger.path.name})")
+        elif shard_files(out / LEDGER):
+            result.notes.append(f"merged {len(shard_files(out / LEDGER))} shard ledgers: {folded} rows taken")
         todo = _triage(plan, ledger, out, chosen, chosen.retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
@@ -224,8 +239,32 @@ def download(
             _run(todo, out, fetcher, ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
         finally:
             ledger.compact()
-            shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
+            _clear_temp(out, plan, shard)
     return result
+
+
+def _better(new: LedgerRow, old: LedgerRow) -> bool:
+    """In a merge, a finished clip wins over a failure (the last row of a shard is its latest)."""
+    return new.status == "ok" and old.status != "ok"
+
+
+def _in(plan: Plan):
+    """Only the planned clips' rows are folded from other ledgers (a shard's own part)."""
+    ids = {clip.youtube_id for clip in plan.clips}
+    return ids.__contains__
+
+
+def _clear_temp(out: Path, plan: Plan, shard: Shard | None) -> None:
+    """Remove what a killed run left in ``OUT_DIR/.download_tmp``: all of it, or a shard's own clips only
+    (the other shards may be fetching into it now). Work folders end with the clip's 11-character id."""
+    if shard is None:
+        shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
+        return
+    mine = {clip.youtube_id for clip in plan.clips}
+    if (out / TEMP_DIR).is_dir():
+        for work in (out / TEMP_DIR).iterdir():
+            if work.name[-11:] in mine:
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
@@ -259,9 +298,10 @@ def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
     return fetcher
 
 
-def archive_fetcher(chosen: DownloadOptions, out: Path, plan: Plan, fallback: Fetcher | None) -> ArchiveFetcher:
-    """The ``--archive`` folders' clips first (indexed into ``OUT_DIR/.archive_index.jsonl``), then ``fallback``."""
-    index = ArchiveIndex.build(chosen.archive, out / INDEX_FILE)
+def archive_fetcher(chosen: DownloadOptions, index_file: Path, plan: Plan, fallback: Fetcher | None) -> ArchiveFetcher:
+    """The ``--archive`` folders' clips first (indexed into ``index_file``, ``OUT_DIR/.archive_index.jsonl`` or
+    a shard's own), then ``fallback``."""
+    index = ArchiveIndex.build(chosen.archive, index_file)
     fetcher = ArchiveFetcher(
         index,
         audio_format=chosen.audio_format,
