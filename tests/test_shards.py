@@ -3,6 +3,8 @@ compared with one unsharded run over the same work."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import string
 import subprocess
@@ -13,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from chat_server import ChatServer
 from conftest import dialogue, write_release
 from test_download import ClipServer, ledger, tone_clip
 from test_download_archive import flac_bytes, write_parquet, write_tar
+from test_generate import GROUNDED_FLAGS, music_ids, write_ids
 
 from _audio_dialogues.download.plan import ClipTime
 from _audio_dialogues.download.run import LEDGER, download
@@ -120,3 +124,40 @@ def test_a_shard_skips_what_another_ledger_finished_and_a_merge_waits_for_runnin
     with FolderLock(out, "download", name=".download.shard-2-of-2.lock"):  # shard 2 runs (on this machine)
         with pytest.raises(RuntimeError, match=r"shard 2/2 is still running .* merge when every shard has finished"):
             download(out, "audioset_dialogues", data_dir=args[3], verification_mode="no_checks", progress=False)
+
+
+# --- generate ---------------------------------------------------------------------------------------------------
+
+
+def _generate(out: Path, ids_file: Path, base_url: str, *more: str) -> subprocess.Popen:
+    script = Path(sys.executable).with_name("audio-dialogues")
+    command = [str(script), "generate", str(out), "--config", "music_dialogues", "--ids", str(ids_file), "--base-url",
+               base_url, "--model", "test-model", "--backoff", "0.01", *GROUNDED_FLAGS, *more]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_n_generate_shards_at_once_then_the_merge_write_the_release_of_one_run(tmp_path, count):
+    ids_file = write_ids(tmp_path / "ids", music_ids(8, 4))
+    with ChatServer() as chat:
+        single = tmp_path / "single"
+        _finish(_generate(single, ids_file, chat.base_url))
+        asked_once = sorted(json.dumps(body["messages"]) for body in chat.requests)
+        assert len(asked_once) == 12
+
+        sharded = tmp_path / "sharded"
+        chat.requests.clear()
+        runs = [_generate(sharded, ids_file, chat.base_url, "--shard", f"{k}/{count}") for k in range(1, count + 1)]
+        outputs = [_finish(run) for run in runs]
+        assert sorted(json.dumps(body["messages"]) for body in chat.requests) == asked_once  # each asked once
+        assert all("the release is written by the merge" in output for output in outputs)
+        assert not (sharded / "music_dialogues" / "train.jsonl").exists()
+
+        chat.requests.clear()
+        merged = _finish(_generate(sharded, ids_file, chat.base_url))
+        assert chat.requests == []  # the merge asked for nothing again
+        assert f"merged {count} shard ledgers: 12 rows" in merged
+    for name in ("train.jsonl", "test.jsonl", "filtered.tsv", "failed.tsv"):
+        assert (sharded / "music_dialogues" / name).read_bytes() == (single / "music_dialogues" / name).read_bytes()
+    assert len((sharded / "music_dialogues" / "ledger.jsonl").read_text().splitlines()) == 12
