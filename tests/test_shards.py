@@ -161,3 +161,29 @@ def test_n_generate_shards_at_once_then_the_merge_write_the_release_of_one_run(t
     for name in ("train.jsonl", "test.jsonl", "filtered.tsv", "failed.tsv"):
         assert (sharded / "music_dialogues" / name).read_bytes() == (single / "music_dialogues" / name).read_bytes()
     assert len((sharded / "music_dialogues" / "ledger.jsonl").read_text().splitlines()) == 12
+
+
+# --- the evaluation protocol --------------------------------------------------------------------------------------
+
+
+def test_protocol_shards_then_the_merge_hold_the_answers_of_one_run(tmp_path, cache_dir):
+    from test_evaluate import CONFIG, Recorder, lines_of
+
+    from _audio_dialogues.evaluation.protocol import run_protocol
+
+    one = Recorder()
+    run_protocol(one, CONFIG, out=tmp_path / "one.jsonl", progress=False, cache_dir=cache_dir)
+    out, models = tmp_path / "pred.jsonl", [Recorder(), Recorder(), Recorder()]
+    reports = [
+        run_protocol(model, CONFIG, out=out, shard=f"{k}/3", progress=False, cache_dir=cache_dir)
+        for k, model in enumerate(models, start=1)
+    ]
+    assert sum(len(m.calls) for m in models) == len(one.calls)  # every turn asked by one shard, once
+    assert [r.dialogues for r in reports] == [len(lines_of(tmp_path / f"pred.shard-{k}-of-3.jsonl")) for k in (1, 2, 3)]
+    assert all(r.complete for r in reports) and not out.exists()
+    merge = Recorder()
+    report = run_protocol(merge, CONFIG, out=out, progress=False, cache_dir=cache_dir)
+    assert merge.calls == [] and report.complete and report.resumed == 12
+    assert lines_of(out) == lines_of(tmp_path / "one.jsonl")
+    with pytest.raises(ValueError, match="shard= '4/3': expected K/N"):
+        run_protocol(merge, CONFIG, out=out, shard="4/3", progress=False, cache_dir=cache_dir)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 from .ledger import Ledger, RowCodec
 from .lock import FolderBusyError, FolderLock
 
-_SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)$")
+_SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)(?=\.|$)")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def owner(key: str, count: int) -> int:
 
 def shard_of(path: Path) -> Shard | None:
     """The shard whose file ``path`` is (``ledger.shard-2-of-4.jsonl`` -> 2/4), ``None`` for an unsharded file."""
-    match = _SHARD_NAME.search(Path(path.stem).name)
+    match = _SHARD_NAME.search(Path(path).name)
     return Shard(int(match[1]), int(match[2])) if match else None
 
 
@@ -89,13 +89,19 @@ def run_lock(folder: Path, command: str, shard: Shard | None, holder: str = "") 
     return FolderLock(folder, command, holder=holder, name=shard.path(name).name if shard else name)
 
 
-def check_no_shard_running(folder: Path, command: str) -> None:
+def check_no_shard_running(folder: Path, command: str, lock_files: Iterable[Path] | None = None) -> None:
     """Before a merge: refuse while a shard of ``command`` still runs on this machine (its lock is held).
+
+    ``lock_files``: the shards' lock files, when they are not ``folder/.<command>.shard-K-of-N.lock``.
 
     Raises:
         FolderBusyError: naming the shard.
     """
-    for lock_file in shard_files(folder / f".{command.split()[0]}.lock"):
+    if lock_files is None:
+        lock_files = shard_files(folder / f".{command.split()[0]}.lock")
+    for lock_file in lock_files:
+        if not lock_file.is_file():
+            continue
         try:
             with FolderLock(folder, command, name=lock_file.name):
                 pass
