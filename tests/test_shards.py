@@ -102,6 +102,18 @@ def test_n_shards_at_once_then_the_merge_equal_one_unsharded_run(work, tmp_path,
     ]
     assert not (sharded / LEDGER).exists()  # no shard wrote the merged ledger
 
+    status = _finish(_run(sharded, args, "--status"))  # how far each shard got, fetching nothing
+    for k in range(1, count + 1):
+        part = [y for y in IDS if owner(y, count) == k]
+        done = len([y for y in part if y != GONE])
+        name = f"download_status.shard-{k}-of-{count}.tsv"
+        assert (
+            f"note: shard {k}/{count} ({name}): {done} of {len(part)} clips finished, {len(part) - done} failed"
+            in status
+        )
+    assert "status: ok 23, not-found 1" in status and server.requests == asked_once
+    assert not (sharded / LEDGER).exists()
+
     merged = _finish(_run(sharded, args))
     assert server.requests == asked_once  # the merge asked for nothing again
     assert f"merged {count} shard ledgers: {len(IDS)} rows taken" in merged
@@ -153,6 +165,13 @@ def test_n_generate_shards_at_once_then_the_merge_write_the_release_of_one_run(t
         assert sorted(json.dumps(body["messages"]) for body in chat.requests) == asked_once  # each asked once
         assert all("the release is written by the merge" in output for output in outputs)
         assert not (sharded / "music_dialogues" / "train.jsonl").exists()
+
+        status = _finish(_generate(sharded, ids_file, chat.base_url, "--status"))
+        assert "12 dialogues to make, 12 already in the ledger, 0 to request" in status
+        for k in range(1, count + 1):
+            part = len((sharded / "music_dialogues" / f"ledger.shard-{k}-of-{count}.jsonl").read_text().splitlines())
+            name = f"ledger.shard-{k}-of-{count}.jsonl"
+            assert f"status: shard {k}/{count} ({name}): {part} of {part} dialogues finished, 0 failed" in status
 
         chat.requests.clear()
         merged = _finish(_generate(sharded, ids_file, chat.base_url))

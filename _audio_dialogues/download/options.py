@@ -32,6 +32,7 @@ class DownloadOptions:
     shard: str | None = option(
         None, "fetch only part K of N of the clips (a stable split by id); a run without it merges", metavar="K/N"
     )
+    status: bool = option(False, "say how far each shard's ledger and the merged one got, and fetch nothing")
     jobs: int = option(3, "parallel downloads", metavar="N", minimum=1)
     retries: int = option(3, "retries of a rate-limited or failed clip", metavar="N", minimum=0)
     backoff: float = option(

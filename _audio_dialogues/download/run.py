@@ -29,7 +29,7 @@ from ..engine.options import flags, options_from, shaping
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
-from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from .archive import INDEX_FILE, ArchiveFetcher, ArchiveIndex
 from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
@@ -205,6 +205,8 @@ def download(
     if shard is not None:  # this shard's part of the clips; the others' are left to them
         mine = [clip for clip in plan.clips if shard.owns(clip.youtube_id)]
         plan = replace(plan, clips=mine, needed={s: sum(s in c.splits for c in mine) for s in plan.needed})
+    if chosen.status:
+        return download_status(Path(out_dir), plan)
     if not chosen.youtube and not chosen.archive:
         raise ValueError("--no-youtube leaves no source of audio: pass --archive DIR (repeatable) too.")
     if fetcher is None and chosen.youtube:
@@ -240,6 +242,23 @@ def download(
         finally:
             ledger.compact()
             _clear_temp(out, plan, shard)
+    return result
+
+
+def download_status(out: Path, plan: Plan) -> DownloadResult:
+    """``--status``: every ledger in ``out`` folded (read only, while shards may run) into one result, whose
+    summary is the counts a merge would start from, with one note per ledger saying how far it got."""
+    ledger = Ledger(out / LEDGER, StatusTsv())  # reading writes nothing
+    fold(ledger, other_rows(out / LEDGER, ledger.codec, None), _better, keep=_in(plan))
+    result = DownloadResult(str(out), plan, ledger.rows)
+    result.not_attempted = sum(1 for clip in plan.clips if clip.youtube_id not in ledger.rows)
+    result.notes += status_lines(
+        out / LEDGER,
+        ledger.codec,
+        lambda row: row.status == "ok",
+        lambda part: sum(part.owns(clip.youtube_id) for clip in plan.clips),
+        what="clips",
+    )
     return result
 
 

@@ -142,3 +142,28 @@ def fold(ledger: Ledger, rows: Iterable[tuple[Shard | None, Any]], better: Calla
                 ledger.rows[key] = row
             taken += 1
     return taken
+
+
+def status_lines(
+    path: Path,
+    codec: RowCodec,
+    finished: Callable[[Any], bool],
+    part_size: Callable[[Shard], int] | None = None,
+    what: str = "items",
+) -> list[str]:
+    """How far each ledger of ``path`` got (the merged one, then each shard's): read only, safe while they run.
+
+    ``finished`` says whether a row is done (else it is a recorded failure); ``part_size`` how many items a
+    shard's part has, when the caller knows.
+    """
+    lines = []
+    for file in [path, *shard_files(path)]:
+        if not file.is_file():
+            continue
+        rows = list(Ledger(file, codec).rows.values())
+        done = sum(1 for row in rows if finished(row))
+        which = shard_of(file)
+        of = f" of {part_size(which)}" if which is not None and part_size is not None else ""
+        name = f"shard {which}" if which is not None else "merged"
+        lines.append(f"{name} ({file.name}): {done}{of} {what} finished, {len(rows) - done} failed")
+    return lines or [f"no ledger yet ({path.name}): nothing has run"]

@@ -39,6 +39,7 @@ class GenerateOptions:
     shard: str | None = option(
         None, "ask only part K of N of the dialogues (a stable split by key); a run without it merges", metavar="K/N"
     )
+    status: bool = option(False, "say how far each shard's ledger and the merged one got, and ask nothing")
     concurrency: int = option(4, "requests in flight", metavar="N", minimum=1)
     retries: int = option(5, "retries per request", metavar="N", minimum=0)
     temperature: float | None = option(

@@ -44,7 +44,7 @@ from ..core.subsets import SPLITS, subset
 from ..engine.ledger import Ledger
 from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
-from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all
 from .clips import (
@@ -123,11 +123,12 @@ def generate(
     if shard is None and not dry_run:
         check_no_shard_running(out, "generate run")
     # The lock covers all OUT_DIR: the label descriptions there are shared by the AudioSet configs.
-    lock = contextlib.nullcontext() if dry_run else run_lock(out, "generate run", shard, holder=config)
+    looking = dry_run or chosen.status  # writes nothing, and may look while the shards run
+    lock = contextlib.nullcontext() if looking else run_lock(out, "generate run", shard, holder=config)
     with lock, Ledger(own(config_dir / "ledger.jsonl")) as ledger:  # two runs on one folder would pay twice
         others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard)
         # a shard folds in (memory only) what others finished of its part; the merge records every shard's rows
-        folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=shard is None and not dry_run)
+        folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=shard is None and not looking)
         if shard is not None:
             summary.notes.append(f"shard {shard}: ledger {ledger.path.name}; the release is written by the merge")
         elif shard_files(config_dir / "ledger.jsonl"):
@@ -161,6 +162,15 @@ def generate(
         summary.jobs = len(jobs)
         pending = [job for job in jobs if to_ask(job.key)]
         summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
+        if chosen.status:
+            summary.status = status_lines(
+                config_dir / "ledger.jsonl",
+                ledger.codec,
+                lambda entry: entry["status"] == "ok",
+                lambda part: sum(part.owns(job.key) for job in jobs),
+                what="dialogues",
+            )
+            return summary
 
         if config == "music_dialogues" and label_descriptions:
             summary.notes.append("--label-descriptions is not used by music_dialogues (its clips have captions)")
