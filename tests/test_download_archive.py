@@ -137,17 +137,17 @@ def test_archives_first_then_youtube_each_source_recorded_and_the_loader_finds_e
         window = WINDOWS[youtube_id]
         assert rows[youtube_id]["file"] == f"{youtube_id}_{window.start:g}_{window.end:g}.flac"
         _assert_window(out / rows[youtube_id]["file"])
-    assert "the archives hold 3 of the 4 clips (3 ids in 2 shards, 2 indexed now" in result.summary()
+    assert "the archives hold 3 of the 4 clips (3 ids in 2 files, 2 indexed now" in result.summary()
 
     # The index is reused; a changed shard (size or mtime) is read again, the others are not.
     again = download(out, "audioset_dialogues", archive=(str(archives),), url_template=youtube.url_template,
                      **_common(download_release, tmp_path))  # fmt: skip
-    assert again.tried == 0 and "2 shards, 0 indexed now" in again.summary()
+    assert again.tried == 0 and "2 files, 0 indexed now" in again.summary()
     tar = archives / "wds" / "shard-000000.tar"
     os.utime(tar, ns=(tar.stat().st_atime_ns, tar.stat().st_mtime_ns + 10**9))
     third = download(out, "audioset_dialogues", archive=(str(archives),), url_template=youtube.url_template,
                      **_common(download_release, tmp_path))  # fmt: skip
-    assert "2 shards, 1 indexed now" in third.summary()
+    assert "2 files, 1 indexed now" in third.summary()
     assert len((out / INDEX_FILE).read_text(encoding="utf-8").splitlines()) == 2
     assert sum(youtube.requests.values()) == asked  # the reruns asked YouTube nothing
 

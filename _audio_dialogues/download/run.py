@@ -86,6 +86,7 @@ class DownloadResult:
     adopted: int = 0  # complete files found without an ok row (a kill between rename and ledger), recorded ok
     interrupted: bool = False
     torn_lines: int = 0
+    ledger_file: str = LEDGER  # this run's ledger: the folder's, or a shard's own
     notes: list[str] = field(default_factory=list)  # warnings about the tools, printed in the summary
 
     @property
@@ -103,7 +104,7 @@ class DownloadResult:
     def summary(self) -> str:
         ok = {c.youtube_id for c in self.plan.clips if self.rows.get(c.youtube_id, LedgerRow("", "")).status == "ok"}
         lines = [
-            f"{self.plan.config} -> {self.out_dir} (ledger {LEDGER}): {len(self.plan.clips)} clips; this run "
+            f"{self.plan.config} -> {self.out_dir} (ledger {self.ledger_file}): {len(self.plan.clips)} clips; this run "
             f"tried {self.tried}, retried {self.retries} times, skipped {self.skipped_done} already "
             f"downloaded and {self.skipped_final} recorded failures"
             + (f", found no window for {self.no_time}" if self.no_time else "")
@@ -228,7 +229,7 @@ def download(
         _clear_temp(out, plan, shard)  # what a killed run left
         ledger = Ledger(own(out / LEDGER), StatusTsv())
         folded = fold(ledger, other_rows(out / LEDGER, ledger.codec, shard), _better, keep=_in(plan))
-        result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
+        result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines, ledger_file=ledger.path.name)
         result.notes += getattr(fetcher, "notes", [])
         if shard is not None:
             result.notes.append(f"shard {shard}: {len(plan.clips)} clips (ledger {ledger.path.name})")
@@ -331,8 +332,8 @@ def archive_fetcher(chosen: DownloadOptions, index_file: Path, plan: Plan, fallb
     )
     held = sum(1 for clip in plan.clips if clip.youtube_id in index.clips)
     fetcher.notes.append(
-        f"the archives hold {held} of the {len(plan.clips)} clips ({len(index.clips)} ids in {index.shards} shards, "
-        f"{index.indexed} indexed now, the others from {INDEX_FILE})"
+        f"the archives hold {held} of the {len(plan.clips)} clips ({len(index.clips)} ids in {index.shards} files, "
+        f"{index.indexed} indexed now, the others from {index_file.name})"
         + (f"; {index.duplicates} ids are in more than one shard (the first is used)" if index.duplicates else "")
         + ("" if fallback else "; --no-youtube: the others are recorded not-found")
     )
