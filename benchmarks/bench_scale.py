@@ -144,6 +144,77 @@ def scale(root: Path, clips: int, shards: int) -> list[list[object]]:
     return rows
 
 
+GENERATE = """
+from _audio_dialogues.generation.pipeline import generate
+summary = generate({out!r}, "audioset_dialogues", sources=("train={strong}",), progress=False,
+                   echo=lambda text: None{more})
+assert summary.requests == 0 and summary.pending == 0, summary.summary()
+assert {status} or summary.written["train"] == {count}, summary.summary()
+"""
+
+REWRITE = """
+import json, os
+records = {{"train": [], "test": []}}
+folder = os.path.join({out!r}, "audioset_dialogues")
+for name in sorted(os.listdir(folder)):
+    if name.startswith("ledger") and name.endswith(".jsonl"):
+        with open(os.path.join(folder, name)) as f:
+            for line in f:
+                entry = json.loads(line)
+                if entry["status"] == "ok":
+                    audio = {{"audio_id": entry["audio_ids"][0], "events": entry["events"][0]}}
+                    records[entry["split"]].append({{**audio, "dialogue": entry["dialogue"]}})
+for split, rows in records.items():
+    with open(os.path.join({out!r}, "minimal-" + split + ".jsonl"), "w") as f:
+        f.writelines(json.dumps(r) + "\\n" for r in rows)
+"""
+
+
+def write_generate_workload(root: Path, count: int, shards: int) -> tuple[Path, Path]:
+    """A strong-label TSV of ``count`` clips and the N shards' finished ledgers of their dialogues."""
+    from _audio_dialogues.engine.shard import Shard, owner
+
+    ids = youtube_ids(count)
+    strong = root / "strong.tsv"
+    header = "segment_id\tstart_time_seconds\tend_time_seconds\tlabel\n"
+    strong.write_text(header + "".join(f"{y}_30000\t0.000\t10.000\t/m/09x0r\n" for y in ids), encoding="utf-8")
+    out = root / "generated"
+    (out / "audioset_dialogues").mkdir(parents=True)
+    event = [{"mid": "/m/09x0r", "label": "Speech", "start": 0.0, "end": 10.0, "description": "people talking"}]
+    dialogue = [{"user": "What do you hear?", "assistant": "Someone speaks."},
+                {"user": "Anything else?", "assistant": "Nothing more stands out."}]  # fmt: skip
+    files = [Shard(k, shards).path(out / "audioset_dialogues" / "ledger.jsonl").open("w") for k in range(1, shards + 1)]
+    for y in ids:
+        entry = {"key": y, "status": "ok", "split": "train", "audio_ids": [f"Y{y}.wav"], "most_similar": None,
+                 "events": [event], "dialogue": dialogue, "reason": None, "reply": json.dumps(dialogue),
+                 "model": "m", "usage": {"prompt_tokens": 495, "completion_tokens": 42}, "requests": 1,
+                 "retries": [], "prompt_sha256": "0b76ff881e7cd3d3"}  # fmt: skip
+        files[owner(y, shards) - 1].write(json.dumps(entry) + "\n")
+    for file in files:
+        file.close()
+    return strong, out
+
+
+def generate_scale(root: Path, count: int, shards: int) -> list[list[object]]:
+    started = time.perf_counter()
+    strong, out = write_generate_workload(root, count, shards)
+    print(f"workload: {count} dialogues in {shards} shard ledgers written in {time.perf_counter() - started:.1f} s")
+    kw = dict(out=str(out), strong=str(strong), count=count)
+    phases = [
+        (f"generate shard resume (1/{shards})", GENERATE.format(**kw, more=f", shard='1/{shards}'", status=True)),
+        (f"generate merge ({shards} shard ledgers)", GENERATE.format(**kw, more="", status=False)),
+        ("generate rerun (merged + shard ledgers)", GENERATE.format(**kw, more="", status=False)),
+        ("generate status", GENERATE.format(**kw, more=", status=True", status=True)),
+        ("minimal script: ledgers -> splits", REWRITE.format(**kw)),
+    ]
+    rows = []
+    for name, body in phases:
+        figures = phase(body)
+        rows.append([name, f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"])
+        print(f"  {name}: {figures['seconds']:.2f} s, peak {figures['peak_mb']:.0f} MB", flush=True)
+    return rows
+
+
 def speed(root: Path, count: int) -> list[list[object]]:
     """Clips per second: a Parquet archive against the loopback YouTube stand-in, the same clips."""
     sys.path.insert(0, str(REPO / "tests"))
@@ -201,12 +272,18 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=120_000)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--speed-clips", type=int, default=24)
+    parser.add_argument("--dialogues", type=int, default=120_000)
+    parser.add_argument("--only-generate", action="store_true", help="only the generate phases")
     parser.add_argument("--workdir", default=None, help="where the workload is written (default: a temp folder)")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         root = Path(folder)
-        print(table(["phase", "seconds", "peak MB"], scale(root, args.clips, args.shards)))
+        if not args.only_generate:
+            print(table(["phase", "seconds", "peak MB"], scale(root, args.clips, args.shards)))
+        print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
+        if args.only_generate:
+            return
         print(table(["source", "clips", "seconds", "clips/s"], speed(root, args.speed_clips)))
 
 
