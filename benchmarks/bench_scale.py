@@ -1,6 +1,7 @@
 """Benchmark: sharded download at full size (120,000 clips) and the archive path's clips per second.
 
-    python benchmarks/bench_scale.py [--clips 120000] [--shards 4] [--workdir /tmp/bench-scale] [--speed-clips 24]
+    python benchmarks/bench_scale.py [--clips 120000] [--dialogues 120000] [--shards 4] [--speed-clips 24]
+                                     [--workdir DIR] [--only-generate]
 
 1. Scale. A release of ``--clips`` AudioSet ids (JSON, the release's format), their segments CSV, one small file
    per clip in OUT_DIR and ``--shards`` finished shard ledgers (as N shards leave them). Then, each phase in a
@@ -14,6 +15,10 @@
    - status: ``download(..., status=True)``;
    - minimal: a script that reads the release's ids, every ledger line and stats every clip file: the least
      a "does this folder need anything" answer can cost.
+
+   The same for ``generate`` at ``--dialogues`` (audioset_dialogues, a strong-label TSV of that many clips, N
+   finished shard ledgers): a shard's resume, the merge (folds the shard ledgers into ``ledger.jsonl`` and
+   writes the release), a rerun, ``--status``, and a minimal script that rewrites the splits from the ledgers.
 
 2. Speed. ``--speed-clips`` clips fetched by ``download`` (3 jobs, FLAC at 16 kHz) from a Parquet archive and,
    into another folder, from the test suite's YouTube stand-in on 127.0.0.1 (real yt-dlp + ffmpeg against
@@ -272,7 +277,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=120_000)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--speed-clips", type=int, default=24)
-    parser.add_argument("--dialogues", type=int, default=120_000)
+    parser.add_argument("--dialogues", type=int, default=120_000, help="0: no generate phases")
     parser.add_argument("--only-generate", action="store_true", help="only the generate phases")
     parser.add_argument("--workdir", default=None, help="where the workload is written (default: a temp folder)")
     args = parser.parse_args()
@@ -281,7 +286,8 @@ def main() -> None:
         root = Path(folder)
         if not args.only_generate:
             print(table(["phase", "seconds", "peak MB"], scale(root, args.clips, args.shards)))
-        print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
+        if args.dialogues:
+            print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
         if args.only_generate:
             return
         print(table(["source", "clips", "seconds", "clips/s"], speed(root, args.speed_clips)))

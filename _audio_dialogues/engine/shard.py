@@ -160,10 +160,19 @@ def status_lines(
     for file in [path, *shard_files(path)]:
         if not file.is_file():
             continue
-        rows = list(Ledger(file, codec).rows.values())
-        done = sum(1 for row in rows if finished(row))
+        state: dict[str, bool] = {}  # the last row of a key wins; only a flag per key is kept
+        with file.open(encoding="utf-8", errors="replace") as lines_of_file:
+            if codec.header is not None:
+                next(lines_of_file, None)
+            for line in lines_of_file:
+                try:
+                    row = codec.decode(line.rstrip("\n"))
+                except ValueError:  # a torn last line, or one the run itself will name
+                    continue
+                state[codec.key(row)] = finished(row)
+        done = sum(state.values())
         which = shard_of(file)
         of = f" of {part_size(which)}" if which is not None and part_size is not None else ""
         name = f"shard {which}" if which is not None else "merged"
-        lines.append(f"{name} ({file.name}): {done}{of} {what} finished, {len(rows) - done} failed")
+        lines.append(f"{name} ({file.name}): {done}{of} {what} finished, {len(state) - done} failed")
     return lines or [f"no ledger yet ({path.name}): nothing has run"]
