@@ -554,7 +554,9 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     assert result.adopted == 1 and result.tried == 0 and result.torn_lines == 1
     assert "the ledger's last line was cut short" in result.summary()
     assert ledger(out) == {
-        OK_ID: dict(zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13", "complete file found from an earlier run")))
+        OK_ID: dict(
+            zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13", "complete file found from an earlier run", ""))
+        )
     }
 
 

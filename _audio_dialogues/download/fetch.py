@@ -47,6 +47,7 @@ class Outcome:
     status: str
     detail: str = ""
     file: str = ""
+    source: str = ""  # where the audio came from (``archive <shard>``, ``youtube yt-dlp <version>``)
 
 
 class Fetcher(Protocol):
@@ -75,9 +76,11 @@ class LedgerRow:
     start: str = ""
     end: str = ""
     detail: str = ""
+    source: str = ""  # the fetcher's Outcome.source of the last try
 
     def to_line(self) -> str:
         values = (self.youtube_id, self.status, str(self.attempts), self.file, self.start, self.end, self.detail)
+        values += (self.source,)
         return "\t".join(re.sub(r"[\t\r\n]+", " ", v) for v in values) + "\n"
 
 
@@ -112,7 +115,14 @@ def fetch_clip(
         if outcome.status == "stopped":
             break
         tried = True
-        row = replace(row, status=outcome.status, attempts=row.attempts + 1, file=outcome.file, detail=outcome.detail)
+        row = replace(
+            row,
+            status=outcome.status,
+            attempts=row.attempts + 1,
+            file=outcome.file,
+            detail=outcome.detail,
+            source=outcome.source,
+        )
         if outcome.status not in RETRY_IN_RUN:
             break
     return row if tried else None

@@ -17,12 +17,22 @@ class DownloadOptions:
     only_missing: tuple[str, ...] = option(
         (), "only the clips listed in a load's <split>.missing.tsv (repeatable)", metavar="MISSING_TSV"
     )
+    archive: tuple[str, ...] = option(
+        (), "a folder of Parquet or WebDataset shards of the clips, used before YouTube (repeatable)", metavar="DIR"
+    )
+    youtube: bool = option(
+        True, "only the --archive folders: what they lack is recorded not-found", flag="--no-youtube"
+    )
     url_template: str = option(YOUTUBE_URL, "where a clip's video is, {youtube_id} substituted", shapes=True)
     audio_format: str = option("flac", "the clips' audio format", shapes=True, choices=tuple(AUDIO_FORMATS))
     sampling_rate: int | None = option(
         16000, "the clips' sampling rate in Hz (none: keep the source's)", shapes=True, flag="--output-rate",
         metavar="HZ", minimum=1,
     )  # fmt: skip
+    shard: str | None = option(
+        None, "fetch only part K of N of the clips (a stable split by id); a run without it merges", metavar="K/N"
+    )
+    status: bool = option(False, "say how far each shard's ledger and the merged one got, and fetch nothing")
     jobs: int = option(3, "parallel downloads", metavar="N", minimum=1)
     retries: int = option(3, "retries of a rate-limited or failed clip", metavar="N", minimum=0)
     backoff: float = option(

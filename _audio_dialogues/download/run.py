@@ -20,7 +20,7 @@ import importlib.util
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,19 +28,21 @@ from ..core.decoding import AudioDecodeError, audio_seconds
 from ..core.errors import mask_url
 from ..engine.files import refuse_link
 from ..engine.ledger import Ledger
-from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
+from .archive import INDEX_FILE, ArchiveFetcher, ArchiveIndex
 from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
 from .options import DownloadOptions
 from .plan import Clip, Plan, plan_clips, seconds_text
 from .ytdlp import FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
 
 LEDGER = "download_status.tsv"
-LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail")
+LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source")
+_OLD_COLUMNS = 7  # a ledger written before the source column: still read
 SETTINGS_FILE = ".download_settings.json"  # the output-shaping settings of the clips in OUT_DIR
 
 
@@ -49,13 +51,18 @@ class StatusTsv:
     """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
 
     header: str = "\t".join(LEDGER_COLUMNS)
+    old_headers: tuple[str, ...] = ("\t".join(LEDGER_COLUMNS[:_OLD_COLUMNS]),)  # rewritten by the run's compaction
 
     def encode(self, row: LedgerRow) -> str:
         return row.to_line()[:-1]
 
     def decode(self, line: str) -> LedgerRow:
         values = line.split("\t")
-        if len(values) != len(LEDGER_COLUMNS) or values[1] not in STATUSES or not values[2].isdigit():
+        if (
+            len(values) not in (_OLD_COLUMNS, len(LEDGER_COLUMNS))
+            or values[1] not in STATUSES
+            or not values[2].isdigit()
+        ):
             raise ValueError(
                 f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
                 "number of attempts (delete that line: the clip is then fetched again)"
@@ -82,6 +89,7 @@ class DownloadResult:
     adopted: int = 0  # complete files found without an ok row (a kill between rename and ledger), recorded ok
     interrupted: bool = False
     torn_lines: int = 0
+    ledger_file: str = LEDGER  # this run's ledger: the folder's, or a shard's own
     notes: list[str] = field(default_factory=list)  # warnings about the tools, printed in the summary
 
     @property
@@ -99,7 +107,7 @@ class DownloadResult:
     def summary(self) -> str:
         ok = {c.youtube_id for c in self.plan.clips if self.rows.get(c.youtube_id, LedgerRow("", "")).status == "ok"}
         lines = [
-            f"{self.plan.config} -> {self.out_dir} (ledger {LEDGER}): {len(self.plan.clips)} clips; this run "
+            f"{self.plan.config} -> {self.out_dir} (ledger {self.ledger_file}): {len(self.plan.clips)} clips; this run "
             f"tried {self.tried}, retried {self.retries} times, skipped {self.skipped_done} already "
             f"downloaded and {self.skipped_final} recorded failures"
             + (f", found no window for {self.no_time}" if self.no_time else "")
@@ -197,19 +205,42 @@ def download(
         verification_mode=verification_mode,
         on_invalid=on_invalid,
     )
-    fetcher = fetcher or youtube_fetcher(chosen)
+    shard = Shard.parse(chosen.shard)
+    if shard is not None:  # this shard's part of the clips; the others' are left to them
+        mine = [clip for clip in plan.clips if shard.owns(clip.youtube_id)]
+        plan = replace(plan, clips=mine, needed={s: sum(s in c.splits for c in mine) for s in plan.needed})
+    if chosen.status:
+        return download_status(Path(out_dir), plan)
+    if not chosen.youtube and not chosen.archive:
+        raise ValueError("--no-youtube leaves no source of audio: pass --archive DIR (repeatable) too.")
+    if fetcher is None and chosen.youtube:
+        fetcher = youtube_fetcher(chosen)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with FolderLock(out, "download", holder=config):
-        settings = {**shaping(chosen), "source": type(fetcher).__name__}
+    if shard is None:
+        check_no_shard_running(out, "download")
+    own = shard.path if shard else Path  # this run's own files: the folder's, or the shard's
+    with run_lock(out, "download", shard, holder=config):
+        if chosen.archive:
+            fetcher = archive_fetcher(chosen, own(out / INDEX_FILE), plan, fallback=fetcher if chosen.youtube else None)
+        assert fetcher is not None
+        settings = {**shaping(chosen), "source": getattr(fetcher, "settings_source", type(fetcher).__name__)}
         if settings.get("url_template"):  # a password is never stored in OUT
             settings["url_template"] = mask_url(settings["url_template"])
-        check_settings(out / SETTINGS_FILE, settings, what=str(out), names=flags(DownloadOptions))
-        shutil.rmtree(out / TEMP_DIR, ignore_errors=True)  # what a killed run left
+        for path in [out / SETTINGS_FILE, *shard_files(out / SETTINGS_FILE)]:  # every part was made alike
+            if path != own(out / SETTINGS_FILE):
+                check_settings(path, settings, what=str(out), names=flags(DownloadOptions), record=False)
+        check_settings(own(out / SETTINGS_FILE), settings, what=str(out), names=flags(DownloadOptions))
+        _clear_temp(out, plan, shard)  # what a killed run left
         refuse_link(out / TEMP_DIR)  # a link planted there would take every try's files out of OUT
-        ledger = Ledger(out / LEDGER, StatusTsv())
-        result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines)
+        ledger = Ledger(own(out / LEDGER), StatusTsv())
+        folded = fold(ledger, other_rows(out / LEDGER, ledger.codec, shard), _better, keep=_in(plan))
+        result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines, ledger_file=ledger.path.name)
         result.notes += getattr(fetcher, "notes", [])
+        if shard is not None:
+            result.notes.append(f"shard {shard}: {len(plan.clips)} clips (ledger {ledger.path.name})")
+        elif shard_files(out / LEDGER):
+            result.notes.append(f"merged {len(shard_files(out / LEDGER))} shard ledgers: {folded} rows taken")
         todo = _triage(plan, ledger, out, chosen, chosen.retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
@@ -217,8 +248,49 @@ def download(
             _run(todo, out, fetcher, ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
         finally:
             ledger.compact()
-            shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
+            _clear_temp(out, plan, shard)
     return result
+
+
+def download_status(out: Path, plan: Plan) -> DownloadResult:
+    """``--status``: every ledger in ``out`` folded (read only, while shards may run) into one result, whose
+    summary is the counts a merge would start from, with one note per ledger saying how far it got."""
+    ledger = Ledger(out / LEDGER, StatusTsv())  # reading writes nothing
+    fold(ledger, other_rows(out / LEDGER, ledger.codec, None), _better, keep=_in(plan))
+    result = DownloadResult(str(out), plan, ledger.rows)
+    result.not_attempted = sum(1 for clip in plan.clips if clip.youtube_id not in ledger.rows)
+    result.notes += status_lines(
+        out / LEDGER,
+        ledger.codec,
+        lambda row: row.status == "ok",
+        lambda part: sum(part.owns(clip.youtube_id) for clip in plan.clips),
+        what="clips",
+    )
+    return result
+
+
+def _better(new: LedgerRow, old: LedgerRow) -> bool:
+    """In a merge, a finished clip wins over a failure (the last row of a shard is its latest)."""
+    return new.status == "ok" and old.status != "ok"
+
+
+def _in(plan: Plan):
+    """Only the planned clips' rows are folded from other ledgers (a shard's own part)."""
+    ids = {clip.youtube_id for clip in plan.clips}
+    return ids.__contains__
+
+
+def _clear_temp(out: Path, plan: Plan, shard: Shard | None) -> None:
+    """Remove what a killed run left in ``OUT_DIR/.download_tmp``: all of it, or a shard's own clips only
+    (the other shards may be fetching into it now). Work folders end with the clip's 11-character id."""
+    if shard is None:
+        shutil.rmtree(out / TEMP_DIR, ignore_errors=True)
+        return
+    mine = {clip.youtube_id for clip in plan.clips}
+    if (out / TEMP_DIR).is_dir():
+        for work in (out / TEMP_DIR).iterdir():
+            if work.name[-11:] in mine:
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
@@ -264,6 +336,28 @@ def _plays(path: Path) -> bool:
         return audio_seconds(path) > 0
     except AudioDecodeError:
         return False
+
+
+def archive_fetcher(chosen: DownloadOptions, index_file: Path, plan: Plan, fallback: Fetcher | None) -> ArchiveFetcher:
+    """The ``--archive`` folders' clips first (indexed into ``index_file``, ``OUT_DIR/.archive_index.jsonl`` or
+    a shard's own), then ``fallback``."""
+    index = ArchiveIndex.build(chosen.archive, index_file)
+    fetcher = ArchiveFetcher(
+        index,
+        audio_format=chosen.audio_format,
+        sampling_rate=chosen.sampling_rate,
+        ffmpeg=find_ffmpeg(),
+        timeout=chosen.timeout,
+        fallback=fallback,
+    )
+    held = sum(1 for clip in plan.clips if clip.youtube_id in index.clips)
+    fetcher.notes.append(
+        f"the archives hold {held} of the {len(plan.clips)} clips ({len(index.clips)} ids in {index.shards} files, "
+        f"{index.indexed} indexed now, the others from {index_file.name})"
+        + (f"; {index.duplicates} ids are in more than one shard (the first is used)" if index.duplicates else "")
+        + ("" if fallback else "; --no-youtube: the others are recorded not-found")
+    )
+    return fetcher
 
 
 def _triage(

@@ -9,6 +9,8 @@ crash in one cannot take the run down. The result is written under a temporary n
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
 import re
 import shutil
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -83,7 +85,15 @@ class YtDlpFetcher:
         self.notes: list[str] = []  # warnings about the tools, for the run's summary
 
     def fetch(self, clip: Clip, out_dir: Path) -> Outcome:
-        return _attempt(clip, out_dir, self.options, self.processes)
+        return replace(_attempt(clip, out_dir, self.options, self.processes), source=self.source)
+
+    @functools.cached_property
+    def source(self) -> str:
+        """The ledger's ``source`` of a clip from here: ``youtube yt-dlp <version>``."""
+        try:
+            return f"youtube yt-dlp {importlib.metadata.version('yt-dlp')}"
+        except importlib.metadata.PackageNotFoundError:
+            return "youtube yt-dlp (version unknown)"
 
     def stop(self) -> None:
         self.processes.stop_all()

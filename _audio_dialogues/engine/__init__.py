@@ -6,6 +6,7 @@
 - :mod:`.retry`     :class:`Backoff`, exponential backoff with jitter honouring Retry-After;
 - :mod:`.stop`      :class:`StopPolicy`, first Ctrl-C/SIGTERM stops cleanly, the second abandons at once;
 - :mod:`.settings`  :func:`check_settings`, a resume with other output-shaping settings is refused;
+- :mod:`.shard`     ``--shard K/N``: a shard's part and its own files, the merge (:func:`~.shard.fold`), the status;
 - :mod:`.options`   the options tables: :func:`option` declares one, :func:`options_from` checks by type,
                     :func:`shaping` gives those that go into the settings record.
 """

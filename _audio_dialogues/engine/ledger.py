@@ -112,7 +112,8 @@ class Ledger(Generic[R]):
                 self.torn = last
         first = 1
         if self.codec.header is not None:
-            if not lines or lines[0].decode("utf-8", "replace") != self.codec.header:
+            headers = (self.codec.header, *getattr(self.codec, "old_headers", ()))  # a codec may read older files
+            if not lines or lines[0].decode("utf-8", "replace") not in headers:
                 raise LedgerError(
                     f"{self.path}: line 1 is not the ledger header {self.codec.header!r}; move the file away "
                     "to start a new ledger."

@@ -22,6 +22,7 @@ from ..engine.lock import FolderLock
 from ..engine.options import option, options_from, shaping
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, shard_files
 from ..engine.stop import StopPolicy
 from .protocol_settings import AF1_CHAT_DECODING, takes_decoding
 
@@ -36,6 +37,7 @@ class ProtocolOptions:
         False, "the history holds the release's answers, not the model's own", shapes=True, cli=False
     )
     batch_size: int = option(1, "dialogues asked at once of a model with answer_batch", minimum=1, cli=False)
+    shard: str | None = option(None, "answer only part K of N of the dialogues; a run without it merges", cli=False)
     progress: bool = option(True, "a progress bar", cli=False)
 
 
@@ -94,6 +96,7 @@ def run_protocol(
     teacher_forcing: bool = False,
     batch_size: int = 1,
     progress: bool = True,
+    shard: str | None = None,
     decoding: Mapping[str, Any] | None = AF1_CHAT_DECODING,
     without_audio: bool = False,
     **load_options: Any,
@@ -120,6 +123,10 @@ def run_protocol(
     ``decoding`` (AF1's chat sampling by default, :data:`~.protocol_settings.AF1_CHAT_DECODING`) is
     passed as ``model(..., decoding=...)`` when the model takes that keyword, and as ``Query.decoding``
     to ``answer_batch``; what was passed is recorded in the settings (``null``: nothing).
+
+    ``shard="K/N"`` answers only part K of N of the dialogues (a stable split by id, :mod:`..engine.shard`)
+    into ``<out stem>.shard-K-of-N<suffix>``; a run without ``shard`` over the same ``out`` is the merge: it
+    takes every shard's answers into ``out`` and asks only for what none of them answered.
     """
     from ..loading.load import load_dataset
 
@@ -131,10 +138,12 @@ def run_protocol(
         )
     chosen = options_from(
         ProtocolOptions,
-        {"teacher_forcing": teacher_forcing, "batch_size": batch_size, "progress": progress},
+        {"teacher_forcing": teacher_forcing, "batch_size": batch_size, "progress": progress, "shard": shard},
         command="run_protocol",
     )
     out = Path(out)
+    part = Shard.parse(chosen.shard, flag="shard=")
+    own = part.path(out) if part else out  # this run's own predictions file
     answer_batch = getattr(model, "answer_batch", None)
     passed = dict(decoding) if decoding is not None and (answer_batch or takes_decoding(model)) else None
     settings = {
@@ -152,11 +161,23 @@ def run_protocol(
     report = ProtocolReport(config, split, str(out), teacher_forcing, dialogues)
     report.skipped_missing_audio = dialogues - len(ds)
     ids = ds["id"]
+    if part is not None:  # the report counts this part only
+        report.dialogues, report.skipped_missing_audio = sum(part.owns(i) for i in ids), 0
     audio_column = "audios" if "audios" in ds.column_names else "audio"
-    with FolderLock(out.parent, "protocol run", holder=str(out), name=f".{out.name}.lock"):
-        ledger = _resume(out, settings, set(ids))
+    if part is None:
+        check_no_shard_running(out.parent, "protocol run", [f.with_name(f".{f.name}.lock") for f in shard_files(out)])
+    with FolderLock(out.parent, "protocol run", holder=str(own), name=f".{own.name}.lock"):
+        ledger = _resume(own, settings, set(ids))
+        for marker in [_marker(out), *map(_marker, shard_files(out))]:  # every part was asked alike
+            if marker != _marker(own):
+                check_settings(marker, settings, what=str(out), record=False)
+        others = other_rows(out, ledger.codec, part)  # the merge writes them into out; a shard only reads them
+        fold(ledger, others, lambda new, old: False, keep=part.owns if part else set(ids).__contains__,
+             record=part is None)  # fmt: skip
         report.resumed, report.torn_lines = len(ledger), ledger.torn_lines
-        todo = [i for i, example_id in enumerate(ids) if example_id not in ledger]
+        todo = [
+            i for i, example_id in enumerate(ids) if example_id not in ledger and (not part or part.owns(example_id))
+        ]
         batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
 
         def answer(batch: list[int]) -> tuple[list[dict], list[list[str]]]:
@@ -235,9 +256,13 @@ def _answer(
     return answers
 
 
+def _marker(out: Path) -> Path:
+    return out.with_name(out.name + ".protocol.json")
+
+
 def _resume(out: Path, settings: dict[str, Any], ids: set[str]) -> Ledger:
     """``out`` as the run's ledger (created with its settings file if new, its torn last line set aside)."""
-    marker = out.with_name(out.name + ".protocol.json")
+    marker = _marker(out)
     if not marker.is_file() and out.exists() and out.stat().st_size:
         raise ValueError(
             f"{out} exists and was not written by run_protocol (no {marker.name} beside it): choose "

@@ -36,6 +36,10 @@ class GenerateOptions:
     )
     model: str = option(DEFAULT_MODEL, "chat model", shapes=True)
     api_key_env: str = option("OPENAI_API_KEY", "environment variable holding the API key", metavar="VAR")
+    shard: str | None = option(
+        None, "ask only part K of N of the dialogues (a stable split by key); a run without it merges", metavar="K/N"
+    )
+    status: bool = option(False, "say how far each shard's ledger and the merged one got, and ask nothing")
     concurrency: int = option(4, "requests in flight", metavar="N", minimum=1)
     retries: int = option(5, "retries per request", metavar="N", minimum=0)
     temperature: float | None = option(

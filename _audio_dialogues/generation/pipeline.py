@@ -42,9 +42,9 @@ from ..core.musiccaps import shipped_musiccaps_file
 from ..core.strong_labels import shipped_label_names
 from ..core.subsets import SPLITS, subset
 from ..engine.ledger import Ledger
-from ..engine.lock import FolderLock
 from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all, choose_api_key, mask_url
 from .clips import (
@@ -118,16 +118,30 @@ def generate(
     audio_index = audio_index_of(audio_dir, follow_symlinks, min_audio_bytes)
     if audio_index is not None:
         summary.notes.append(audio_index.summary())  # what the loader says of the same folders
+    shard = Shard.parse(chosen.shard)
+    own = shard.path if shard else Path  # this run's own files: the folder's, or the shard's (engine/shard.py)
+    if shard is None and not dry_run:
+        check_no_shard_running(out, "generate run")
     # The lock covers all OUT_DIR: the label descriptions there are shared by the AudioSet configs.
-    lock = contextlib.nullcontext() if dry_run else FolderLock(out, "generate run", holder=config)
-    with lock, Ledger(config_dir / "ledger.jsonl") as ledger:  # two runs on one folder would pay twice
+    looking = dry_run or chosen.status  # writes nothing, and may look while the shards run
+    lock = contextlib.nullcontext() if looking else run_lock(out, "generate run", shard, holder=config)
+    with lock, Ledger(own(config_dir / "ledger.jsonl")) as ledger:  # two runs on one folder would pay twice
+        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard)
+        # a shard folds in (memory only) what others finished of its part; the merge records every shard's rows
+        folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=shard is None and not looking)
+        if shard is not None:
+            summary.notes.append(f"shard {shard}: ledger {ledger.path.name}; the release is written by the merge")
+        elif shard_files(config_dir / "ledger.jsonl"):
+            summary.notes.append(f"merged {len(shard_files(config_dir / 'ledger.jsonl'))} shard ledgers: {folded} rows")
         if ledger.torn_lines:
             summary.notes.append(
                 f"the ledger's last line was cut short by a killed run: set aside in {ledger.torn_path}; "
                 "that clip is asked again"
             )
 
-        def to_ask(key: str) -> bool:  # not in the ledger, or failed there and --retry-failed
+        def to_ask(key: str) -> bool:  # not in the ledger, or failed there and --retry-failed (of this shard)
+            if shard is not None and not shard.owns(key):
+                return False
             entry = ledger.get(key)
             return entry is None or (retry_failed and entry["status"] != "ok")
 
@@ -143,13 +157,27 @@ def generate(
             progress=show_progress,
             comparisons=chosen.comparisons,
         )
+        if shard is not None:
+            jobs = [job for job in jobs if shard.owns(job.key)]
         summary.jobs = len(jobs)
         pending = [job for job in jobs if to_ask(job.key)]
         summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
+        if chosen.status:
+            summary.status = status_lines(
+                config_dir / "ledger.jsonl",
+                ledger.codec,
+                lambda entry: entry["status"] == "ok",
+                lambda part: sum(part.owns(job.key) for job in jobs),
+                what="dialogues",
+            )
+            return summary
 
         if config == "music_dialogues" and label_descriptions:
             summary.notes.append("--label-descriptions is not used by music_dialogues (its clips have captions)")
-        description_ledger = Ledger(out / DESCRIPTIONS_FILE) if config != "music_dialogues" else None
+        description_ledger = Ledger(own(out / DESCRIPTIONS_FILE)) if config != "music_dialogues" else None
+        if description_ledger is not None:  # every shard's descriptions are known to all (asked once, if not at once)
+            shared = other_rows(out / DESCRIPTIONS_FILE, description_ledger.codec, shard)
+            fold(description_ledger, shared, _better, record=shard is None and not dry_run)
         descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
         descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
         asked_before = {e["key"] for e in description_ledger or () if not retry_failed}
@@ -173,8 +201,11 @@ def generate(
             if label_descriptions:
                 given = read_text(label_descriptions, "--label-descriptions")
                 settings["label_descriptions"] = f"{Path(label_descriptions).name} (sha256 {_sha(given)})"
+            for path in [config_dir / SETTINGS_FILE, *shard_files(config_dir / SETTINGS_FILE)]:  # all parts alike
+                if path != own(config_dir / SETTINGS_FILE):
+                    check_settings(path, settings, what=str(config_dir), names=flags(GenerateOptions), record=False)
             check_settings(
-                config_dir / SETTINGS_FILE,
+                own(config_dir / SETTINGS_FILE),
                 settings,
                 what=str(config_dir),
                 names=flags(GenerateOptions),
@@ -216,6 +247,8 @@ def generate(
             if description_ledger is not None:
                 description_ledger.close()
         tally_ledger(ledger, summary)
+        if shard is not None:  # the one release is the merge's
+            return summary
         write_output(
             config_dir,
             config,
@@ -250,6 +283,15 @@ def generate(
             or ([shipped_musiccaps_file()] if config == "music_dialogues" else []),
         )
     return summary
+
+
+def _better(new: dict, old: dict) -> bool:
+    """In a merge, a finished entry wins over a failure."""
+    return new["status"] == "ok" and old["status"] != "ok"
+
+
+def _any(key: str) -> bool:
+    return True
 
 
 def _ask_descriptions(

@@ -46,6 +46,7 @@ class GenerateSummary:
     clips_per_record: collections.Counter = field(default_factory=collections.Counter)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    status: list[str] = field(default_factory=list)  # --status: how far each ledger got (nothing else is done)
     first_prompt: list[dict] | None = None
     budget_reached: bool = False
     interrupted: bool = False
@@ -57,6 +58,8 @@ class GenerateSummary:
             f"{name}: {self.clips} clips ({splits}), {self.jobs} dialogues to make, {self.finished_before} "
             f"already in the ledger, {self.pending} to request"
         ]
+        if self.status:
+            return "\n".join(lines + [f"status: {line}" for line in self.status] + [f"note: {n}" for n in self.notes])
         if self.dry_run:
             lines.append(
                 f"dry run: would send {self.pending + self.descriptions_requested} requests "

@@ -1,0 +1,178 @@
+"""Sharded runs: ``--shard K/N`` does the K-th of N parts of the work, and an unsharded run is the merge.
+
+As NeMo Curator and datatrove run a step as N ranks, the work of a command is split by a stable hash of each
+item's key (a YouTube id, a dialogue's key), so the same N always gives the same parts, on any machine.
+Nothing is shared between shards but the output folder, and no file is written by two of them: each shard
+has its own ledger, settings record and lock, named after its part::
+
+    download_status.tsv           the unsharded (merged) ledger
+    download_status.shard-2-of-4.tsv   shard 2 of 4's ledger
+
+so shards may run at once on several machines over a network file system (no lock is shared). Each shard
+also reads the other ledgers (never writing them), so it does not redo what the merge or another shard
+already finished. An unsharded run over the same folder is the merge: it folds every shard's ledger into
+its own (a finished row wins over a failure), asks only for what is still missing, and writes the one
+release, ledger and summary. The shard ledgers are kept (nothing of the user's is deleted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .ledger import Ledger, RowCodec
+from .lock import FolderBusyError, FolderLock
+
+_SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)(?=\.|$)")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str | None, flag: str = "--shard") -> Shard | None:
+        """``"2/4"`` -> ``Shard(2, 4)``; ``None`` -> ``None`` (an unsharded run, the merge)."""
+        if text is None:
+            return None
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+        if match is None or not 1 <= int(match[1]) <= int(match[2]):
+            raise ValueError(
+                f"{flag} {text!r}: expected K/N with 1 <= K <= N, e.g. {flag} 2/4 for the second of four parts "
+                "(a Slurm array passes $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)."
+            )
+        return cls(int(match[1]), int(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def owns(self, key: str) -> bool:
+        """Whether ``key`` is in this part: a stable hash of the key, the same on every machine and run."""
+        return owner(key, self.count) == self.index
+
+    def path(self, path: str | os.PathLike) -> Path:
+        """This shard's own file of ``path``: ``ledger.jsonl`` -> ``ledger.shard-2-of-4.jsonl``."""
+        path = Path(path)
+        return path.with_name(f"{path.stem}.shard-{self.index}-of-{self.count}{path.suffix}")
+
+
+def owner(key: str, count: int) -> int:
+    """The part (1-based) of ``count`` that ``key`` belongs to."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big") % count + 1
+
+
+def shard_of(path: Path) -> Shard | None:
+    """The shard whose file ``path`` is (``ledger.shard-2-of-4.jsonl`` -> 2/4), ``None`` for an unsharded file."""
+    match = _SHARD_NAME.search(Path(path).name)
+    return Shard(int(match[1]), int(match[2])) if match else None
+
+
+def shard_files(path: str | os.PathLike) -> list[Path]:
+    """Every shard's file of ``path`` in its folder (any N), in order of N then K."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    found = [p for p in path.parent.glob(f"{path.stem}.shard-*-of-*{path.suffix}") if shard_of(p) is not None]
+    return sorted(found, key=lambda p: (shard_of(p).count, shard_of(p).index))  # type: ignore[union-attr]
+
+
+def run_lock(folder: Path, command: str, shard: Shard | None, holder: str = "") -> FolderLock:
+    """The lock of one run: the folder's (``.download.lock``), or the shard's own (``.download.shard-2-of-4.lock``)."""
+    name = f".{command.split()[0]}.lock"
+    return FolderLock(folder, command, holder=holder, name=shard.path(name).name if shard else name)
+
+
+def check_no_shard_running(folder: Path, command: str, lock_files: Iterable[Path] | None = None) -> None:
+    """Before a merge: refuse while a shard of ``command`` still runs on this machine (its lock is held).
+
+    ``lock_files``: the shards' lock files, when they are not ``folder/.<command>.shard-K-of-N.lock``.
+
+    Raises:
+        FolderBusyError: naming the shard.
+    """
+    if lock_files is None:
+        lock_files = shard_files(folder / f".{command.split()[0]}.lock")
+    for lock_file in lock_files:
+        if not lock_file.is_file():
+            continue
+        try:
+            with FolderLock(folder, command, name=lock_file.name):
+                pass
+        except FolderBusyError as err:
+            raise FolderBusyError(
+                f"shard {shard_of(lock_file)} is still running ({err}); merge when every shard has finished."
+            ) from None
+
+
+def other_rows(path: Path, codec: RowCodec, shard: Shard | None) -> Iterable[tuple[Shard | None, Any]]:
+    """Rows of every ledger of ``path`` other than ``shard``'s own: the unsharded one and the other shards'."""
+    for file in [path, *shard_files(path)]:
+        which = shard_of(file)
+        if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
+            continue
+        for row in Ledger(file, codec).rows.values():  # read only: nothing is written to another's ledger
+            yield which, row
+
+
+def fold(ledger: Ledger, rows: Iterable[tuple[Shard | None, Any]], better: Callable[[Any, Any], bool],
+         keep: Callable[[str], bool] = lambda key: True, record: bool = False) -> int:  # fmt: skip
+    """Fold ``rows`` into ``ledger``: a row is taken when its key is not there yet, or ``better(new, old)``.
+
+    ``keep`` chooses the keys (a shard folds only its own part); ``record`` appends them to the ledger's file
+    (the merge of a ledger that is not rewritten at the end), else they join only its rows in memory.
+    Returns how many rows were taken.
+    """
+    taken = 0
+    for _, row in rows:
+        key = ledger.codec.key(row)
+        if not keep(key):
+            continue
+        old = ledger.rows.get(key)
+        if old is None or better(row, old):
+            if record:
+                ledger.record(row)
+            else:
+                ledger.rows[key] = row
+            taken += 1
+    return taken
+
+
+def status_lines(
+    path: Path,
+    codec: RowCodec,
+    finished: Callable[[Any], bool],
+    part_size: Callable[[Shard], int] | None = None,
+    what: str = "items",
+) -> list[str]:
+    """How far each ledger of ``path`` got (the merged one, then each shard's): read only, safe while they run.
+
+    ``finished`` says whether a row is done (else it is a recorded failure); ``part_size`` how many items a
+    shard's part has, when the caller knows.
+    """
+    lines = []
+    for file in [path, *shard_files(path)]:
+        if not file.is_file():
+            continue
+        state: dict[str, bool] = {}  # the last row of a key wins; only a flag per key is kept
+        with file.open(encoding="utf-8", errors="replace") as lines_of_file:
+            if codec.header is not None:
+                next(lines_of_file, None)
+            for line in lines_of_file:
+                try:
+                    row = codec.decode(line.rstrip("\n"))
+                except ValueError:  # a torn last line, or one the run itself will name
+                    continue
+                state[codec.key(row)] = finished(row)
+        done = sum(state.values())
+        which = shard_of(file)
+        of = f" of {part_size(which)}" if which is not None and part_size is not None else ""
+        name = f"shard {which}" if which is not None else "merged"
+        lines.append(f"{name} ({file.name}): {done}{of} {what} finished, {len(state) - done} failed")
+    return lines or [f"no ledger yet ({path.name}): nothing has run"]

@@ -1,0 +1,208 @@
+"""`--shard K/N`: N shards of a download run at once (N processes, as on N machines), then the unsharded merge;
+compared with one unsharded run over the same work."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from chat_server import ChatServer
+from conftest import dialogue, write_release
+from test_download import ClipServer, ledger, tone_clip
+from test_download_archive import flac_bytes, write_parquet, write_tar
+from test_generate import GROUNDED_FLAGS, music_ids, write_ids
+
+from _audio_dialogues.download.plan import ClipTime
+from _audio_dialogues.download.run import LEDGER, download
+from _audio_dialogues.engine.shard import Shard, owner, shard_files
+
+IDS = ["".join(random.Random(n).choices(string.ascii_letters + string.digits + "-_", k=11)) for n in range(24)]
+FROM_YOUTUBE = IDS[:3]  # not in the archives: fetched from the YouTube stand-in
+GONE = IDS[3]  # in neither: not-found on YouTube too
+WINDOW = ClipTime(5.0, 15.0)
+
+
+@pytest.fixture
+def work(tmp_path: Path):
+    """A release of 24 clips; 20 in two archives (Parquet, WebDataset), 3 on the YouTube stand-in, 1 nowhere."""
+    release = tmp_path / "release"
+    records = [{"audio_id": f"Y{y}.wav", "dialogue": dialogue(1)} for y in IDS]
+    write_release(release, "audioset_dialogues", "train", records[:18])
+    write_release(release, "audioset_dialogues", "test", records[18:])
+    times = tmp_path / "segments.csv"
+    times.write_text("".join(f'{y}, {WINDOW.start}, {WINDOW.end}, "/m/1"\n' for y in IDS), encoding="utf-8")
+    archived = IDS[4:]
+    write_parquet(tmp_path / "archive" / "a.parquet", {y: flac_bytes(10.0) for y in archived[:10]})
+    write_tar(tmp_path / "archive" / "b.tar", {f"Y{y}.flac": flac_bytes(10.0) for y in archived[10:]})
+    server = ClipServer({y: tone_clip(WINDOW) for y in FROM_YOUTUBE})
+    args = ["--config", "audioset_dialogues", "--data-dir", str(release), "--verification-mode", "no_checks",
+            "--clip-times", str(times), "--archive", str(tmp_path / "archive"), "--url-template",
+            server.url_template, "--retries", "0", "--no-progress"]  # fmt: skip
+    yield args, server
+    server.close()
+
+
+def _run(out: Path, args: list[str], *more: str) -> subprocess.Popen:
+    script = Path(sys.executable).with_name("audio-dialogues")  # the installed console script
+    return subprocess.Popen([str(script), "download", str(out), *args, *more], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _finish(process: subprocess.Popen) -> str:
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    return stdout
+
+
+def _comparable(out: Path) -> dict[str, tuple]:
+    """A ledger's rows without the run-specific detail, each ok clip with its samples' checksum."""
+    rows = {}
+    for youtube_id, row in ledger(out).items():
+        samples = soundfile.read(out / row["file"])[0] if row["status"] == "ok" else np.zeros(1)
+        rows[youtube_id] = (row["status"], row["attempts"], row["file"], row["source"], round(float(samples.sum()), 3))
+    return rows
+
+
+def test_a_shard_owns_a_stable_part_and_the_parts_cover_every_id():
+    parts = Counter(owner(y, 4) for y in IDS)
+    assert sorted(parts) == [1, 2, 3, 4] and sum(parts.values()) == len(IDS)
+    assert [owner(y, 4) for y in IDS] == [owner(y, 4) for y in IDS]  # the same on every call (no salted hash)
+    assert owner("a_b-c_d_e_f", 4) == 1  # and on every machine: a fixed hash, not Python's
+    assert Shard.parse("2/4").path(Path("o/download_status.tsv")) == Path("o/download_status.shard-2-of-4.tsv")
+    for bad in ("0/4", "5/4", "2", "a/b"):
+        with pytest.raises(ValueError, match="expected K/N with 1 <= K <= N"):
+            Shard.parse(bad)
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_n_shards_at_once_then_the_merge_equal_one_unsharded_run(work, tmp_path, count):
+    args, server = work
+    single = tmp_path / "single"
+    _finish(_run(single, args))
+    asked_once = Counter(server.requests)
+    assert set(asked_once) == {*FROM_YOUTUBE, GONE}
+
+    server.requests.clear()
+    sharded = tmp_path / "sharded"
+    outputs = [_finish(p) for p in [_run(sharded, args, "--shard", f"{k}/{count}") for k in range(1, count + 1)]]
+    for k, output in enumerate(outputs, start=1):
+        assert f"note: shard {k}/{count}: {sum(owner(y, count) == k for y in IDS)} clips" in output
+    assert server.requests == asked_once  # every YouTube clip asked by one shard only, as often as by one run
+    assert [p.name for p in shard_files(sharded / LEDGER)] == [
+        f"download_status.shard-{k}-of-{count}.tsv" for k in range(1, count + 1)
+    ]
+    assert not (sharded / LEDGER).exists()  # no shard wrote the merged ledger
+
+    status = _finish(_run(sharded, args, "--status"))  # how far each shard got, fetching nothing
+    for k in range(1, count + 1):
+        part = [y for y in IDS if owner(y, count) == k]
+        done = len([y for y in part if y != GONE])
+        name = f"download_status.shard-{k}-of-{count}.tsv"
+        assert (
+            f"note: shard {k}/{count} ({name}): {done} of {len(part)} clips finished, {len(part) - done} failed"
+            in status
+        )
+    assert "status: ok 23, not-found 1" in status and server.requests == asked_once
+    assert not (sharded / LEDGER).exists()
+
+    merged = _finish(_run(sharded, args))
+    assert server.requests == asked_once  # the merge asked for nothing again
+    assert f"merged {count} shard ledgers: {len(IDS)} rows taken" in merged
+    assert "this run tried 0" in merged
+    assert _comparable(sharded) == _comparable(single)  # the same clips, sources and statuses
+    assert sorted(p.name for p in sharded.glob("*.flac")) == sorted(p.name for p in single.glob("*.flac"))
+    assert ledger(sharded)[GONE]["status"] == "not-found"
+
+
+def test_a_shard_skips_what_another_ledger_finished_and_a_merge_waits_for_running_shards(work, tmp_path):
+    args, server = work
+    out = tmp_path / "clips"
+    _finish(_run(out, args))  # unsharded first: every clip done
+    before = Counter(server.requests)
+    again = _finish(_run(out, args, "--shard", "1/2"))
+    assert "this run tried 0" in again and server.requests == before
+
+    from _audio_dialogues.engine.lock import FolderLock
+
+    with FolderLock(out, "download", name=".download.shard-2-of-2.lock"):  # shard 2 runs (on this machine)
+        with pytest.raises(RuntimeError, match=r"shard 2/2 is still running .* merge when every shard has finished"):
+            download(out, "audioset_dialogues", data_dir=args[3], verification_mode="no_checks", progress=False)
+
+
+# --- generate ---------------------------------------------------------------------------------------------------
+
+
+def _generate(out: Path, ids_file: Path, base_url: str, *more: str) -> subprocess.Popen:
+    script = Path(sys.executable).with_name("audio-dialogues")
+    command = [str(script), "generate", str(out), "--config", "music_dialogues", "--ids", str(ids_file), "--base-url",
+               base_url, "--model", "test-model", "--backoff", "0.01", *GROUNDED_FLAGS, *more]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_n_generate_shards_at_once_then_the_merge_write_the_release_of_one_run(tmp_path, count):
+    ids_file = write_ids(tmp_path / "ids", music_ids(8, 4))
+    with ChatServer() as chat:
+        single = tmp_path / "single"
+        _finish(_generate(single, ids_file, chat.base_url))
+        asked_once = sorted(json.dumps(body["messages"]) for body in chat.requests)
+        assert len(asked_once) == 12
+
+        sharded = tmp_path / "sharded"
+        chat.requests.clear()
+        runs = [_generate(sharded, ids_file, chat.base_url, "--shard", f"{k}/{count}") for k in range(1, count + 1)]
+        outputs = [_finish(run) for run in runs]
+        assert sorted(json.dumps(body["messages"]) for body in chat.requests) == asked_once  # each asked once
+        assert all("the release is written by the merge" in output for output in outputs)
+        assert not (sharded / "music_dialogues" / "train.jsonl").exists()
+
+        status = _finish(_generate(sharded, ids_file, chat.base_url, "--status"))
+        assert "12 dialogues to make, 12 already in the ledger, 0 to request" in status
+        for k in range(1, count + 1):
+            part = len((sharded / "music_dialogues" / f"ledger.shard-{k}-of-{count}.jsonl").read_text().splitlines())
+            name = f"ledger.shard-{k}-of-{count}.jsonl"
+            assert f"status: shard {k}/{count} ({name}): {part} of {part} dialogues finished, 0 failed" in status
+
+        chat.requests.clear()
+        merged = _finish(_generate(sharded, ids_file, chat.base_url))
+        assert chat.requests == []  # the merge asked for nothing again
+        assert f"merged {count} shard ledgers: 12 rows" in merged
+    for name in ("train.jsonl", "test.jsonl", "filtered.tsv", "failed.tsv"):
+        assert (sharded / "music_dialogues" / name).read_bytes() == (single / "music_dialogues" / name).read_bytes()
+    assert len((sharded / "music_dialogues" / "ledger.jsonl").read_text().splitlines()) == 12
+
+
+# --- the evaluation protocol --------------------------------------------------------------------------------------
+
+
+def test_protocol_shards_then_the_merge_hold_the_answers_of_one_run(tmp_path, cache_dir):
+    from test_evaluate import CONFIG, Recorder, lines_of
+
+    from _audio_dialogues.evaluation.protocol import run_protocol
+
+    one = Recorder()
+    run_protocol(one, CONFIG, out=tmp_path / "one.jsonl", progress=False, cache_dir=cache_dir)
+    out, models = tmp_path / "pred.jsonl", [Recorder(), Recorder(), Recorder()]
+    reports = [
+        run_protocol(model, CONFIG, out=out, shard=f"{k}/3", progress=False, cache_dir=cache_dir)
+        for k, model in enumerate(models, start=1)
+    ]
+    assert sum(len(m.calls) for m in models) == len(one.calls)  # every turn asked by one shard, once
+    assert [r.dialogues for r in reports] == [len(lines_of(tmp_path / f"pred.shard-{k}-of-3.jsonl")) for k in (1, 2, 3)]
+    assert all(r.complete for r in reports) and not out.exists()
+    merge = Recorder()
+    report = run_protocol(merge, CONFIG, out=out, progress=False, cache_dir=cache_dir)
+    assert merge.calls == [] and report.complete and report.resumed == 12
+    assert lines_of(out) == lines_of(tmp_path / "one.jsonl")
+    with pytest.raises(ValueError, match="shard= '4/3': expected K/N"):
+        run_protocol(merge, CONFIG, out=out, shard="4/3", progress=False, cache_dir=cache_dir)
