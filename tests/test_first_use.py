@@ -52,7 +52,9 @@ def test_the_download_folders_own_files_are_not_reported(tmp_path):
 
     lock = FolderLock(Path("out"), "download").path.name
     torn = Ledger.torn_path.fget(type("L", (), {"path": Path(download_run.LEDGER)})()).name
-    expected = (download_run.LEDGER, lock, TEMP_DIR, download_run.SETTINGS_FILE, torn)
+    from _audio_dialogues.download.archive import INDEX_FILE
+
+    expected = (download_run.LEDGER, lock, TEMP_DIR, download_run.SETTINGS_FILE, torn, INDEX_FILE)
     assert DOWNLOAD_FOLDER_FILES == expected
     clips = tmp_path / "clips"
     write_clip(clips / f"{A}_30_40.flac")
@@ -63,6 +65,22 @@ def test_the_download_folders_own_files_are_not_reported(tmp_path):
     assert index.num_files == 1 and list(index.by_youtube_id) == [A]
     assert not index.needs_a_word() and "ignored" not in index.summary()
     (clips / "notes.txt").write_text("mine")  # the user's own file is still counted
+    assert "1 other files ignored" in index_audio_dirs([clips]).summary()
+
+
+def test_a_sharded_download_folders_own_files_are_not_reported(tmp_path):
+    """Before the merge a folder holds only the shards' ledgers, settings and locks, and the archive index."""
+    from _audio_dialogues.engine.shard import Shard
+
+    clips = tmp_path / "clips"
+    write_clip(clips / f"{A}_30_40.flac")
+    shard = Shard(2, 4)
+    for name in (download_run.LEDGER, download_run.SETTINGS_FILE, ".download.lock", ".archive_index.jsonl"):
+        shard.path(clips / name).write_text("")
+    (clips / ".archive_index.jsonl").write_text("")
+    index = index_audio_dirs([clips])
+    assert index.num_files == 1 and "ignored" not in index.summary()
+    (clips / "download_status.shard-2-of-4.tsv.bak").write_text("mine")  # not a name download writes
     assert "1 other files ignored" in index_audio_dirs([clips]).summary()
 
 

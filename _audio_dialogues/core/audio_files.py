@@ -153,15 +153,26 @@ class AudioIndex:
 
 
 # What `audio-dialogues download` keeps beside the clips (download.run's LEDGER and SETTINGS_FILE, the engine's
-# lock and the ledger's torn side file, download.fetch's TEMP_DIR): in a folder holding its ledger they are passed
-# over, neither audio nor "other files".
+# lock and the ledger's torn side file, download.fetch's TEMP_DIR, download.archive's INDEX_FILE): in a folder
+# holding its ledger they are passed over, neither audio nor "other files". A sharded run's own copies of them
+# (``download_status.shard-2-of-4.tsv``, ...) are the same files: :data:`SHARD_PART` is taken out of a name first.
 DOWNLOAD_FOLDER_FILES: tuple[str, ...] = (
     "download_status.tsv",
     ".download.lock",
     ".download_tmp",
     ".download_settings.json",
     "download_status.tsv.torn",
+    ".archive_index.jsonl",
 )
+
+# The part of a file name that makes it one shard's (``ledger.shard-2-of-4.jsonl``); the engine's shards name
+# their files with it (engine/shard.py).
+SHARD_PART = re.compile(r"\.shard-(\d+)-of-(\d+)(?=\.|$)")
+
+
+def is_download_file(name: str) -> bool:
+    """``name`` is one of download's own files, or a shard's copy of one."""
+    return SHARD_PART.sub("", name) in DOWNLOAD_FOLDER_FILES
 
 
 def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, str]]) -> Iterable[os.DirEntry]:
@@ -179,9 +190,10 @@ def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, st
                 raise
             unusable.append((directory, f"folder not readable ({err.strerror or err})"))
             continue
-        own = DOWNLOAD_FOLDER_FILES if any(e.name == DOWNLOAD_FOLDER_FILES[0] for e in entries) else ()
+        ledger = DOWNLOAD_FOLDER_FILES[0]  # a folder holding download's ledger, or a shard's, is download's
+        own = any(SHARD_PART.sub("", e.name) == ledger for e in entries)
         for entry in entries:
-            if entry.name in own:  # `download`'s ledger, lock and work folder: its own, not the user's files
+            if own and is_download_file(entry.name):  # `download`'s ledger, lock, index and work folder
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..core.audio_files import SHARD_PART
 from .ledger import Ledger, RowCodec
 from .lock import FolderBusyError, FolderLock
-
-_SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)(?=\.|$)")
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def owner(key: str, count: int) -> int:
 
 def shard_of(path: Path) -> Shard | None:
     """The shard whose file ``path`` is (``ledger.shard-2-of-4.jsonl`` -> 2/4), ``None`` for an unsharded file."""
-    match = _SHARD_NAME.search(Path(path).name)
+    match = SHARD_PART.search(Path(path).name)
     return Shard(int(match[1]), int(match[2])) if match else None
 
 
