@@ -56,10 +56,6 @@ def flag_of(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
-def option_fields(table: type) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(table))
-
-
 def field_types(table: type) -> dict[str, Any]:
     """The fields' types, resolved (the tables use ``from __future__ import annotations``)."""
     return typing.get_type_hints(table)

@@ -42,11 +42,6 @@ class StopPolicy:
     def stopped(self) -> bool:
         return self.event.is_set()
 
-    @property
-    def exit_code(self) -> int:
-        """The shell's code for the signal that stopped the run: 130 after Ctrl-C, 143 after SIGTERM."""
-        return 128 + (self.signal or signal.SIGINT)
-
     def _handle(self, signum: int, frame: object) -> None:
         if not self.event.is_set():
             self.signal = signum
