@@ -191,7 +191,8 @@ def _walk_files(root: str, folder_links: list[str], unusable: list[tuple[str, st
             unusable.append((directory, f"folder not readable ({err.strerror or err})"))
             continue
         ledger = DOWNLOAD_FOLDER_FILES[0]  # a folder holding download's ledger, or a shard's, is download's
-        own = any(SHARD_PART.sub("", e.name) == ledger for e in entries)
+        stem = ledger.split(".")[0]  # a cheap test first: this runs for every file of a clip folder
+        own = any(e.name.startswith(stem) and SHARD_PART.sub("", e.name) == ledger for e in entries)
         for entry in entries:
             if own and is_download_file(entry.name):  # `download`'s ledger, lock, index and work folder
                 continue
