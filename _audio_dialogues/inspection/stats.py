@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..core.errors import printable
 from ..core.events import StrongLabelEvents
 from ..core.join import MissingAudioError
 from ..core.release import Notices, ReleaseFormatError
@@ -105,7 +106,7 @@ class ReleaseStats:
         if self.reviews:
             lines.append(f"reviews: {self.reviews['ratings']} ratings by {len(self.reviews['reviewers'])} reviewer(s)")
         lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)  # file text may hold terminal escapes
 
     def _repr_html_(self) -> str:
         from .page import stats_html
