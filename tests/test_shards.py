@@ -138,6 +138,44 @@ def test_a_shard_skips_what_another_ledger_finished_and_a_merge_waits_for_runnin
             download(out, "audioset_dialogues", data_dir=args[3], verification_mode="no_checks", progress=False)
 
 
+def test_the_missing_list_of_a_load_after_sharded_downloads_is_the_input_of_the_next_sharded_run(
+    work, tmp_path, cache_dir
+):
+    """Two shards and the merge, then a load: its <split>.missing.tsv given to the shards' --only-missing fetches just
+    that clip (by the shard that owns it), and the merge's counts say what could be had, before and after."""
+    from _audio_dialogues.loading.load import load_dataset
+
+    args, server = work
+    out = tmp_path / "clips"
+    for shard in [_run(out, args, "--shard", f"{k}/2") for k in (1, 2)]:
+        _finish(shard)
+    merged = _finish(_run(out, args))
+    assert "status: ok 23, not-found 1" in merged and "audioset_dialogues/train: 17 of 18 clips ok (94.4%)" in merged
+
+    def load(cache: str):
+        return load_dataset("audioset_dialogues", "train", data_dir=args[3], audio_dir=str(out), decode=False,
+                            verification_mode="no_checks", missing_audio="keep", cache_dir=cache)  # fmt: skip
+
+    first = load(cache_dir)
+    assert sum(audio is None for audio in first["audio"]) == 1
+    [missing] = list(Path(cache_dir).rglob("train.missing.tsv"))
+    assert [line.split("\t")[0] for line in missing.read_text(encoding="utf-8").splitlines()[1:]] == [GONE]
+
+    server.clips[GONE] = tone_clip(WINDOW)  # the video is back (or this address may have it): rerun what is missing
+    before = Counter(server.requests)
+    again = ["--only-missing", str(missing), "--retry-failed"]
+    outputs = [_finish(p) for p in [_run(out, args, *again, "--shard", f"{k}/2") for k in (1, 2)]]
+    assert set(server.requests - before) == {GONE}  # just the missing clip (yt-dlp makes a few requests per clip)
+    mine = owner(GONE, 2)
+    assert "1 clips; this run tried 1" in outputs[mine - 1] and "0 clips; this run tried 0" in outputs[2 - mine]
+    final = _finish(_run(out, args))
+    assert "this run tried 0" in final and "status: ok 24" in final
+    assert "audioset_dialogues/train: 18 of 18 clips ok (100.0%)" in final
+    assert all(audio is not None for audio in load(str(tmp_path / "cache2"))["audio"])
+    [empty] = list((tmp_path / "cache2").rglob("train.missing.tsv"))
+    assert empty.read_text(encoding="utf-8").splitlines()[1:] == []  # the next list is empty: nothing left to take
+
+
 # --- generate ---------------------------------------------------------------------------------------------------
 
 
