@@ -131,6 +131,7 @@ def test_archives_first_then_youtube_each_source_recorded_and_the_loader_finds_e
     assert rows[OK_ID]["source"] == "archive train-00000-of-00001.parquet"
     assert rows[LIMITED_ID]["source"] == "archive shard-000000.tar"
     assert rows[MISSING_ID]["source"].startswith("youtube")
+    assert [rows[y]["client"] for y in (OK_ID, LIMITED_ID, MISSING_ID)] == ["", "", "generic"]  # the fallback's
     assert set(youtube.requests) == {MISSING_ID}  # nothing the archives hold was asked of YouTube
     asked = sum(youtube.requests.values())
     for youtube_id in (OK_ID, LIMITED_ID, MISSING_ID):

@@ -314,6 +314,9 @@ def test_two_judge_shards_at_once_then_the_merge_score_as_one_run(tmp_path, cach
         assert f"note: merged 2 shard ledgers: {2 * len(raw)} asks taken" in merged
         refused = _evaluate(path, chat.base_url, judge_dir, cache_dir, "--shard", "1/2", "--output", "x.json")
         assert refused.wait(60) == 2 and "--output is written by the run without --shard" in refused.stderr.read()
+        other = _evaluate(path, chat.base_url, judge_dir, cache_dir, "--shard", "1/3", "--judge-model", "other")
+        assert other.wait(120) == 2 and "was judged with --judge-model 'stand-in', not 'other'" in other.stderr.read()
+        assert chat.requests == []  # a new shard (of 3) with another judge than the others' is refused before it asks
     one, sharded = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "j.json").read_text())
     assert sharded["judge"].pop("notes") == [f"merged 2 shard ledgers: {2 * len(raw)} asks taken"]
     assert one["judge"].pop("notes") == []
