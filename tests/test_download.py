@@ -36,7 +36,7 @@ from _audio_dialogues.download.plan import (
     read_clip_times,
 )
 from _audio_dialogues.download.run import LEDGER, LEDGER_COLUMNS, download
-from _audio_dialogues.download.ytdlp import _Processes, classify
+from _audio_dialogues.download.ytdlp import _Processes, classify, player_client
 
 SOURCE_RATE = 22050
 IN_WINDOW_HZ, OUTSIDE_HZ = 1000.0, 300.0
@@ -284,6 +284,22 @@ def test_classify_names_why_a_clip_failed(message, status):
 # --- the real yt-dlp + ffmpeg path --------------------------------------------------------------------------------
 
 
+def test_the_player_client_is_the_one_youtube_names_in_the_stream_url():
+    # yt-dlp's info dict of a chosen YouTube format: the googlevideo URL carries the innertube client (c=...)
+    url = (
+        "https://rr4---sn-4g5lznek.googlevideo.com/videoplayback?expire=1790000000&ei=Zm9v&ip=203.0.113.7"
+        "&id=o-AHtY8f9Qx&itag=251&source=youtube&requiressl=yes&mime=audio%2Fwebm&c=TVHTML5&txp=5532434"
+    )
+    assert player_client({"extractor_key": "Youtube", "url": url}) == "youtube TVHTML5"
+    assert player_client({"extractor_key": "Youtube", "url": url.replace("c=TVHTML5", "c=ANDROID_VR")}) == (
+        "youtube ANDROID_VR"
+    )
+    manifest = "https://manifest.googlevideo.com/api/manifest/hls_playlist/expire/1790000000/id/o-AH/itag/234/x.m3u8"
+    assert player_client({"extractor_key": "Youtube", "url": manifest}) == "youtube"  # no client named: none invented
+    assert player_client({"extractor_key": "Youtube", "url": url.replace("&c=", "&cc=")}) == "youtube"
+    assert player_client({"extractor_key": "Generic", "url": "http://127.0.0.1:80/x.wav?c=WEB"}) == "generic"
+
+
 def test_download_cuts_the_window_records_every_clip_and_resumes(server, release, tmp_path, cache_dir):
     out = tmp_path / "clips"
     server.fail[LIMITED_ID] = [429]  # rate limited once, then served
@@ -308,6 +324,9 @@ def test_download_cuts_the_window_records_every_clip_and_resumes(server, release
         UNTIMED_ID: ("no-clip-time", "0"),
     }
     assert "HTTP Error 404" in rows[MISSING_ID]["detail"]
+    # what served each clip, as yt-dlp says: its generic extractor (no player client) for this server; nothing for
+    # a 404, where yt-dlp stops before choosing a format
+    assert [rows[y]["client"] for y in (OK_ID, LIMITED_ID, MISSING_ID, UNTIMED_ID)] == ["generic", "generic", "", ""]
     assert server.requests[MISSING_ID] == 1  # a 404 is not retried
     limited = server.request_times[LIMITED_ID]
     assert server.requests[LIMITED_ID] >= 2 and limited[1] - limited[0] >= 0.1  # retried, after a backoff
@@ -555,7 +574,7 @@ def test_a_complete_file_without_its_row_and_a_torn_last_row_are_recovered(relea
     assert "the ledger's last line was cut short" in result.summary()
     assert ledger(out) == {
         OK_ID: dict(
-            zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13", "complete file found from an earlier run", ""))
+            zip(LEDGER_COLUMNS, (OK_ID, "ok", "1", name, "3", "13", "complete file found from an earlier run", "", ""))
         )
     }
 

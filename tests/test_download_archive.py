@@ -131,6 +131,7 @@ def test_archives_first_then_youtube_each_source_recorded_and_the_loader_finds_e
     assert rows[OK_ID]["source"] == "archive train-00000-of-00001.parquet"
     assert rows[LIMITED_ID]["source"] == "archive shard-000000.tar"
     assert rows[MISSING_ID]["source"].startswith("youtube")
+    assert [rows[y]["client"] for y in (OK_ID, LIMITED_ID, MISSING_ID)] == ["", "", "generic"]  # the fallback's
     assert set(youtube.requests) == {MISSING_ID}  # nothing the archives hold was asked of YouTube
     asked = sum(youtube.requests.values())
     for youtube_id in (OK_ID, LIMITED_ID, MISSING_ID):
@@ -219,3 +220,21 @@ def test_a_ledger_written_before_the_source_column_is_still_read(download_releas
     result = download(out, "audioset_dialogues", archive=(str(archives),), youtube=False, **common)
     assert result.skipped_done == 1 and result.tried == 0
     assert ledger(out)[OK_ID]["source"] == ""  # rewritten with the new column, the old row kept
+
+
+def test_a_ledger_written_before_the_client_column_is_still_read(download_release, archives, tmp_path):
+    out = tmp_path / "clips"
+    out.mkdir()
+    window = WINDOWS[OK_ID]
+    name = f"{OK_ID}_{window.start:g}_{window.end:g}.flac"
+    soundfile.write(out / name, np.zeros(16000 * 10, dtype="float32"), 16000)
+    old = "youtube_id\tstatus\tattempts\tfile\tstart\tend\tdetail\tsource\n"
+    old += f"{OK_ID}\tok\t1\t{name}\t3\t13\t10.00 s\tyoutube yt-dlp 2025.01.01\n"
+    (out / LEDGER).write_text(old, encoding="utf-8")
+    only = [_missing_tsv(tmp_path, OK_ID, LIMITED_ID)]
+    result = download(out, "audioset_dialogues", archive=(str(archives),), youtube=False,
+                      **_common(download_release, tmp_path, only_missing=only))  # fmt: skip
+    assert result.skipped_done == 1 and result.tried == 1
+    rows = ledger(out)  # rewritten with the client column (the header is checked)
+    assert (rows[OK_ID]["source"], rows[OK_ID]["client"]) == ("youtube yt-dlp 2025.01.01", "")  # the old row kept
+    assert (rows[LIMITED_ID]["source"], rows[LIMITED_ID]["client"]) == ("archive shard-000000.tar", "")

@@ -138,6 +138,44 @@ def test_a_shard_skips_what_another_ledger_finished_and_a_merge_waits_for_runnin
             download(out, "audioset_dialogues", data_dir=args[3], verification_mode="no_checks", progress=False)
 
 
+def test_the_missing_list_of_a_load_after_sharded_downloads_is_the_input_of_the_next_sharded_run(
+    work, tmp_path, cache_dir
+):
+    """Two shards and the merge, then a load: its <split>.missing.tsv given to the shards' --only-missing fetches just
+    that clip (by the shard that owns it), and the merge's counts say what could be had, before and after."""
+    from _audio_dialogues.loading.load import load_dataset
+
+    args, server = work
+    out = tmp_path / "clips"
+    for shard in [_run(out, args, "--shard", f"{k}/2") for k in (1, 2)]:
+        _finish(shard)
+    merged = _finish(_run(out, args))
+    assert "status: ok 23, not-found 1" in merged and "audioset_dialogues/train: 17 of 18 clips ok (94.4%)" in merged
+
+    def load(cache: str):
+        return load_dataset("audioset_dialogues", "train", data_dir=args[3], audio_dir=str(out), decode=False,
+                            verification_mode="no_checks", missing_audio="keep", cache_dir=cache)  # fmt: skip
+
+    first = load(cache_dir)
+    assert sum(audio is None for audio in first["audio"]) == 1
+    [missing] = list(Path(cache_dir).rglob("train.missing.tsv"))
+    assert [line.split("\t")[0] for line in missing.read_text(encoding="utf-8").splitlines()[1:]] == [GONE]
+
+    server.clips[GONE] = tone_clip(WINDOW)  # the video is back (or this address may have it): rerun what is missing
+    before = Counter(server.requests)
+    again = ["--only-missing", str(missing), "--retry-failed"]
+    outputs = [_finish(p) for p in [_run(out, args, *again, "--shard", f"{k}/2") for k in (1, 2)]]
+    assert set(server.requests - before) == {GONE}  # just the missing clip (yt-dlp makes a few requests per clip)
+    mine = owner(GONE, 2)
+    assert "1 clips; this run tried 1" in outputs[mine - 1] and "0 clips; this run tried 0" in outputs[2 - mine]
+    final = _finish(_run(out, args))
+    assert "this run tried 0" in final and "status: ok 24" in final
+    assert "audioset_dialogues/train: 18 of 18 clips ok (100.0%)" in final
+    assert all(audio is not None for audio in load(str(tmp_path / "cache2"))["audio"])
+    [empty] = list((tmp_path / "cache2").rglob("train.missing.tsv"))
+    assert empty.read_text(encoding="utf-8").splitlines()[1:] == []  # the next list is empty: nothing left to take
+
+
 # --- generate ---------------------------------------------------------------------------------------------------
 
 
@@ -200,9 +238,87 @@ def test_protocol_shards_then_the_merge_hold_the_answers_of_one_run(tmp_path, ca
     assert sum(len(m.calls) for m in models) == len(one.calls)  # every turn asked by one shard, once
     assert [r.dialogues for r in reports] == [len(lines_of(tmp_path / f"pred.shard-{k}-of-3.jsonl")) for k in (1, 2, 3)]
     assert all(r.complete for r in reports) and not out.exists()
+    third = tmp_path / "pred.shard-3-of-3.jsonl"
+    kept = third.read_bytes()
+    third.write_bytes(b"")  # as if shard 3 had not answered yet: the status view says so
+    looked = run_protocol(None, CONFIG, out=out, status=True, progress=False, cache_dir=cache_dir)
+    assert reports[2].dialogues > 0
+    assert (looked.dialogues, looked.resumed, looked.complete) == (12, 12 - reports[2].dialogues, False)
+    for k, report in enumerate(reports, start=1):
+        done = report.dialogues if k < 3 else 0
+        name = f"pred.shard-{k}-of-3.jsonl"
+        assert f"status: shard {k}/3 ({name}): {done} of {report.dialogues} dialogues finished" in looked.summary()
+    assert not out.exists() and not (tmp_path / "pred.jsonl.protocol.json").exists()  # a status view writes nothing
+    third.write_bytes(kept)
     merge = Recorder()
     report = run_protocol(merge, CONFIG, out=out, progress=False, cache_dir=cache_dir)
     assert merge.calls == [] and report.complete and report.resumed == 12
     assert lines_of(out) == lines_of(tmp_path / "one.jsonl")
     with pytest.raises(ValueError, match="shard= '4/3': expected K/N"):
         run_protocol(merge, CONFIG, out=out, shard="4/3", progress=False, cache_dir=cache_dir)
+
+
+def _evaluate(predictions: Path, base_url: str, judge_dir: Path, cache_dir: str, *more: str) -> subprocess.Popen:
+    script = Path(sys.executable).with_name("audio-dialogues")
+    command = [str(script), "evaluate", str(predictions), "--config", "music_dialogues", "--cache-dir", cache_dir,
+               "--judge-model", "stand-in", "--judge-base-url", base_url, "--judge-dir", str(judge_dir),
+               "--judge-backoff", "0.01", *more]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})  # fmt: skip
+
+
+def _verdicts(judge_dir: Path) -> dict[str, tuple]:
+    entries = [json.loads(line) for line in (judge_dir / "ledger.jsonl").read_text(encoding="utf-8").splitlines()]
+    return {e["key"]: (e["status"], e["scores"], e["reply"]) for e in entries}
+
+
+def test_two_judge_shards_at_once_then_the_merge_score_as_one_run(tmp_path, cache_dir):
+    """`evaluate --judge-model --shard K/N` as two processes against the stand-in judge; the merge asks nothing."""
+    from chat_server import ChatServer
+    from judge_stand_in import stand_in_judge
+    from test_judge import BONUS, raw_score, sample_predictions
+
+    predictions, raw = sample_predictions()
+    path = tmp_path / "pred.jsonl"
+    path.write_text("".join(json.dumps({"id": k, "answers": v}) + "\n" for k, v in predictions.items()))
+    with ChatServer(default=stand_in_judge(raw_score, first_bonus=BONUS)) as chat:
+        _finish(_evaluate(path, chat.base_url, tmp_path / "one", cache_dir, "--output", str(tmp_path / "one.json")))
+        asked_once = sorted(json.dumps(body["messages"]) for body in chat.requests)
+        assert len(asked_once) == 2 * len(raw)
+
+        chat.requests.clear()
+        judge_dir = tmp_path / "j"
+        shards = [_evaluate(path, chat.base_url, judge_dir, cache_dir, "--shard", f"{k}/2") for k in (1, 2)]
+        outputs = [_finish(shard) for shard in shards]
+        assert sorted(json.dumps(body["messages"]) for body in chat.requests) == asked_once  # each ask sent once
+        per_shard = [sum(len(a) for i, a in predictions.items() if owner(i, 2) == k) for k in (1, 2)]
+        assert 0 < per_shard[0] < len(raw) and sum(per_shard) == len(raw)
+        for k, output in zip((1, 2), outputs):
+            assert f"{per_shard[k - 1]} of {per_shard[k - 1]} turns judged, 0 failed, 0 not finished" in output
+            assert f"note: shard {k}/2: ledger ledger.shard-{k}-of-2.jsonl" in output
+            assert "BLEU-4" not in output  # a shard judges its part; the merge scores
+        assert not (judge_dir / "ledger.jsonl").exists()
+
+        status = _finish(_evaluate(path, chat.base_url, judge_dir, cache_dir, "--status"))
+        assert f"{len(raw)} of {len(raw)} turns judged" in status
+        for k in (1, 2):
+            asks = 2 * per_shard[k - 1]
+            assert (
+                f"note: shard {k}/2 (ledger.shard-{k}-of-2.jsonl): {asks} of {asks} asks finished, 0 failed" in status
+            )
+        assert not (judge_dir / "ledger.jsonl").exists()  # --status writes nothing
+
+        chat.requests.clear()
+        merged = _finish(_evaluate(path, chat.base_url, judge_dir, cache_dir, "--output", str(tmp_path / "j.json")))
+        assert chat.requests == []  # the merge asked for nothing again
+        assert f"note: merged 2 shard ledgers: {2 * len(raw)} asks taken" in merged
+        refused = _evaluate(path, chat.base_url, judge_dir, cache_dir, "--shard", "1/2", "--output", "x.json")
+        assert refused.wait(60) == 2 and "--output is written by the run without --shard" in refused.stderr.read()
+        other = _evaluate(path, chat.base_url, judge_dir, cache_dir, "--shard", "1/3", "--judge-model", "other")
+        assert other.wait(120) == 2 and "was judged with --judge-model 'stand-in', not 'other'" in other.stderr.read()
+        assert chat.requests == []  # a new shard (of 3) with another judge than the others' is refused before it asks
+    one, sharded = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "j.json").read_text())
+    assert sharded["judge"].pop("notes") == [f"merged 2 shard ledgers: {2 * len(raw)} asks taken"]
+    assert one["judge"].pop("notes") == []
+    assert sharded == one  # the n-gram scores and the judge's, as one unsharded run's
+    assert _verdicts(judge_dir) == _verdicts(tmp_path / "one")

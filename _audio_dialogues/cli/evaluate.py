@@ -17,7 +17,10 @@ from .option_flags import add_option_flags, options_from_args
 
 def add_cli(commands, flags: LoadFlags) -> None:
     """``audio-dialogues evaluate PREDICTIONS --config CONFIG [--split test] [--output SCORES.json] [--subset]``
-    ``[--judge-model MODEL [--judge-base-url URL] [--judge-api-key-env VAR] [--judge-dir DIR] ...]``."""
+    ``[--judge-model MODEL [--judge-base-url URL] [--judge-api-key-env VAR] [--judge-dir DIR] [--shard K/N] ...]``.
+
+    With ``--shard K/N`` only the judge runs, on part K of N of the dialogues; the same command without it (the
+    merge) asks only what no shard judged, and prints every score."""
     parser = commands.add_parser(
         "evaluate",
         parents=[flags.release, flags.events, flags.build],  # the judge loads the rows: events, cache
@@ -48,6 +51,15 @@ def _run(args, load_kwargs: dict) -> int:
         raise ValueError(
             f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --judge-model (the judge to ask)."
         )
+    if judging.get("shard") or judging.get("status"):  # the judge's part, or how far it got: the merge scores
+        if args.output:
+            raise ValueError(
+                f"--output is written by the run without {'--shard' if judging.get('shard') else '--status'} "
+                "(the merge), which scores every turn: drop --output here, or pass it to that run."
+            )
+        judged = _judge(args, judging, load_kwargs)
+        print(judged.summary())
+        return 130 if judged.interrupted else 0
     scores = evaluate(args.predictions, args.config, args.split, subset=args.subset, **release_options(load_kwargs))
     judged = _judge(args, judging, load_kwargs) if judging else None
     if judged is None:

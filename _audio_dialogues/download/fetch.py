@@ -48,6 +48,7 @@ class Outcome:
     detail: str = ""
     file: str = ""
     source: str = ""  # where the audio came from (``archive <shard>``, ``youtube yt-dlp <version>``)
+    client: str = ""  # what served it, as yt-dlp tells (``youtube TVHTML5``, ``generic``); empty when unknown
 
 
 class Fetcher(Protocol):
@@ -77,10 +78,11 @@ class LedgerRow:
     end: str = ""
     detail: str = ""
     source: str = ""  # the fetcher's Outcome.source of the last try
+    client: str = ""  # the fetcher's Outcome.client of the last try
 
     def to_line(self) -> str:
         values = (self.youtube_id, self.status, str(self.attempts), self.file, self.start, self.end, self.detail)
-        values += (self.source,)
+        values += (self.source, self.client)
         return "\t".join(re.sub(r"[\t\r\n]+", " ", v) for v in values) + "\n"
 
 
@@ -122,6 +124,7 @@ def fetch_clip(
             file=outcome.file,
             detail=outcome.detail,
             source=outcome.source,
+            client=outcome.client,
         )
         if outcome.status not in RETRY_IN_RUN:
             break

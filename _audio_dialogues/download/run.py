@@ -41,8 +41,9 @@ from .plan import Clip, Plan, plan_clips, seconds_text
 from .ytdlp import FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
 
 LEDGER = "download_status.tsv"
-LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source")
-_OLD_COLUMNS = 7  # a ledger written before the source column: still read
+LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source",
+                                   "client")  # fmt: skip
+_OLD_COLUMNS = (7, 8)  # ledgers written before the source column, and before the client column: still read
 SETTINGS_FILE = ".download_settings.json"  # the output-shaping settings of the clips in OUT_DIR
 
 
@@ -51,7 +52,7 @@ class StatusTsv:
     """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
 
     header: str = "\t".join(LEDGER_COLUMNS)
-    old_headers: tuple[str, ...] = ("\t".join(LEDGER_COLUMNS[:_OLD_COLUMNS]),)  # rewritten by the run's compaction
+    old_headers: tuple[str, ...] = tuple("\t".join(LEDGER_COLUMNS[:n]) for n in _OLD_COLUMNS)  # compaction rewrites
 
     def encode(self, row: LedgerRow) -> str:
         return row.to_line()[:-1]
@@ -59,7 +60,7 @@ class StatusTsv:
     def decode(self, line: str) -> LedgerRow:
         values = line.split("\t")
         if (
-            len(values) not in (_OLD_COLUMNS, len(LEDGER_COLUMNS))
+            len(values) not in (*_OLD_COLUMNS, len(LEDGER_COLUMNS))
             or values[1] not in STATUSES
             or not values[2].isdigit()
         ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -244,22 +245,59 @@ def _attempt(clip: Clip, out_dir: Path, options: FetchOptions, processes: _Proce
             command += ["--limit-rate", options.rate_limit]
         if options.js_runtime:
             command += ["--js-runtimes", f"deno:{options.js_runtime}"]
+        fetched = work / "fetched.json"  # what yt-dlp chose, written once the format is chosen (before the download)
+        command += ["--print-to-file", _FETCHED_FIELDS, str(fetched).replace("%", "%%")]  # FILE is a template too
         if not processes.pace():
             return Outcome("stopped")
         code, stderr = processes.run([*command, "--", url], options.timeout)
         if processes.stopping.is_set():
             return Outcome("stopped")
-        if code is None:
-            return Outcome("timeout", f"yt-dlp ran over {options.timeout:g} s")
-        if code != 0:
-            message = _last_error(stderr)
-            return Outcome(classify(message), message)
-        sources = [p for p in work.iterdir() if p.name.startswith("source.") and not p.name.endswith(".part.part")]
-        if not sources:
-            return Outcome("error", f"yt-dlp exited 0 but wrote no file ({_last_error(stderr)})")
-        return _convert(clip, sources[0], work, out_dir, options, processes)
+        return replace(_after_ytdlp(clip, code, stderr, work, out_dir, options, processes), client=_client(fetched))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# The info dict's fields that say what served the clip (yt-dlp's output template: a JSON object of those fields).
+_FETCHED_FIELDS = "%(.{extractor_key,url})j"
+_CLIENT_IN_URL = re.compile(r"[?&]c=([A-Z][A-Z0-9_]*)(?:&|$)")  # googlevideo.com/videoplayback?...&c=TVHTML5&...
+
+
+def player_client(info: dict) -> str:
+    """What served a clip, from yt-dlp's info dict of the chosen format: ``youtube <client>`` with the innertube
+    client YouTube names in the stream's URL (``c=TVHTML5``: yt-dlp keeps no field of its own for it), ``youtube``
+    when the URL names none; another extractor's name otherwise (``generic``: a plain server has no player client).
+    """
+    extractor = str(info.get("extractor_key") or "").lower()
+    if extractor != "youtube":
+        return extractor
+    match = _CLIENT_IN_URL.search(str(info.get("url") or ""))
+    return f"youtube {match[1]}" if match else "youtube"
+
+
+def _client(fetched: Path) -> str:
+    """:func:`player_client` of what yt-dlp printed to ``fetched``; empty when it printed nothing (it failed before
+    choosing a format)."""
+    try:
+        line = fetched.read_text(encoding="utf-8", errors="replace").splitlines()[-1]
+        info = json.loads(line)
+    except (OSError, IndexError, ValueError):
+        return ""
+    return player_client(info) if isinstance(info, dict) else ""
+
+
+def _after_ytdlp(
+    clip: Clip, code: int | None, stderr: str, work: Path, out_dir: Path, options: FetchOptions, processes: _Processes
+) -> Outcome:
+    """What one yt-dlp process's exit means: an error's status, or the clip converted from the file it wrote."""
+    if code is None:
+        return Outcome("timeout", f"yt-dlp ran over {options.timeout:g} s")
+    if code != 0:
+        message = _last_error(stderr)
+        return Outcome(classify(message), message)
+    sources = [p for p in work.iterdir() if p.name.startswith("source.") and not p.name.endswith(".part.part")]
+    if not sources:
+        return Outcome("error", f"yt-dlp exited 0 but wrote no file ({_last_error(stderr)})")
+    return _convert(clip, sources[0], work, out_dir, options, processes)
 
 
 def _convert(

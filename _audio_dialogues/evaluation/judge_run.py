@@ -6,7 +6,9 @@ AudioSet, ``caption``/``aspects`` for MusicCaps), asks the judge twice per score
 this module only sends. :func:`_ask` is the one place that uses the run engine (chat backend,
 retries, budget, Ctrl-C, ledger, lock): in ``JUDGE_DIR`` it keeps ``ledger.jsonl`` (every ask, with
 the judge's raw reply), ``settings.json`` (the settings that change the scores, checked on resume)
-and a lock. A rerun sends only what is not in the ledger yet.
+and a lock. A rerun sends only what is not in the ledger yet. ``shard="K/N"`` judges part K of N of
+the dialogues into ``ledger.shard-K-of-N.jsonl`` (its own settings and lock beside it); a run without
+it is the merge (:mod:`..engine.shard`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..engine.ledger import Ledger
-from ..engine.lock import FolderLock
 from ..engine.options import option, options_from
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from ..generation.chat import (
     Answer,
@@ -84,6 +86,11 @@ class JudgeOptions:
     timeout: float = option(120.0, "seconds per HTTP request", flag="--judge-timeout", metavar="SECONDS", minimum=0)
     retry_failed: bool = option(False, "ask again the judge requests that failed before", flag="--judge-retry-failed")
     dry_run: bool = option(False, "print the judge's first prompt and the request count; send nothing")
+    shard: str | None = option(
+        None, "judge only part K of N of the dialogues (run_protocol's parts, by id); a run without it merges",
+        metavar="K/N",
+    )  # fmt: skip
+    status: bool = option(False, "say how far the judge's ledger and each shard's got, and send nothing")
     progress: bool | None = option(None, "a progress bar (default: when stderr is a terminal)", cli=False)
 
 
@@ -108,7 +115,10 @@ def judge(
     ``rows`` are the split's rows (``id``, ``dialogue`` and the description columns); by default they
     are loaded with :func:`~.loading.load_dataset` and ``load_options``. A dialogue whose clip has no
     description is counted and left out. ``dry_run`` prints the first prompt and the number of
-    requests and sends nothing; ``retry_failed`` asks again what failed in an earlier run. ``options`` are those of
+    requests and sends nothing; ``retry_failed`` asks again what failed in an earlier run. ``shard="K/N"`` asks only
+    for part K of N of the dialogues (its scores are of that part); a run without it is the merge: it takes every
+    shard's replies and asks only for what none of them has. ``status`` sends nothing and returns the scores of
+    what every ledger holds, with a note per ledger saying how far it got. ``options`` are those of
     :class:`JudgeOptions` (``model`` is required; ``judge_dir`` defaults to ``<predictions>.judge``) and the load
     options of the rows.
 
@@ -126,6 +136,7 @@ def judge(
             raise ValueError("judge(): judge_dir= (--judge-dir) is required when the predictions are not a file.")
         judge_dir = f"{os.fspath(predictions)}.judge"
     model, dry_run, progress = chosen.model, chosen.dry_run, chosen.progress
+    part = Shard.parse(chosen.shard)
     given = _answers(predictions)
     if rows is None:
         rows = load_rows(config, split, **load_options)
@@ -147,9 +158,13 @@ def judge(
         concurrency=chosen.concurrency,
         dry_run=dry_run,
         retry_failed=chosen.retry_failed,
+        part=part,
+        status=chosen.status,
         progress=sys.stderr.isatty() if progress is None else progress,
         echo=echo,
     )
+    if part is not None:  # a shard's scores are those of its part
+        gathered = dataclasses.replace(gathered, items=[item for item in gathered.items if part.owns(item.id)])
     scores = aggregate(config, split, model, gathered, outcome.verdicts)
     scores.interrupted, scores.dry_run = outcome.interrupted, dry_run
     scores.notes += outcome.notes
@@ -185,6 +200,11 @@ class _Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+def _better(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """In a merge, a judged ask wins over a failed one."""
+    return new["status"] == "ok" and old["status"] != "ok"
+
+
 def _ask(
     items: Sequence[JudgeItem],
     judge_dir: Path,
@@ -198,32 +218,63 @@ def _ask(
     retry_failed: bool,
     progress: bool,
     echo: Callable[[str], None],
+    part: Shard | None = None,
+    status: bool = False,
 ) -> _Outcome:
-    """Ask each item in both orders unless the ledger has the answer; return every ask's outcome."""
+    """Ask each item in both orders unless a ledger has the answer; return every ask's outcome.
+
+    ``part``: this shard's items only, into its own ledger; without it, every shard's ledger is merged into
+    ``ledger.jsonl`` first. ``status``: send nothing, write nothing, and say how far each ledger got."""
     outcome = _Outcome()
-    settings_file = judge_dir / "settings.json"
-    lock = contextlib.nullcontext() if dry_run else FolderLock(judge_dir, "judge run", name=".judge.lock")
-    with lock, Ledger(judge_dir / "ledger.jsonl") as ledger:
-        if len(ledger):  # an empty ledger holds no judgement: its settings (if any) may change
-            _check_settings(settings_file, settings)
+    own = part.path if part else Path  # this run's own files: the folder's, or the shard's (engine/shard.py)
+    settings_file, ledger_file = judge_dir / "settings.json", judge_dir / "ledger.jsonl"
+    looking = dry_run or status  # writes nothing, and may look while the shards run
+    if part is None and not looking:
+        check_no_shard_running(judge_dir, "judge run")
+    lock = contextlib.nullcontext() if looking else run_lock(judge_dir, "judge run", part)
+    with lock, Ledger(own(ledger_file)) as ledger:
+        judged_here = len(ledger)  # an empty ledger holds no judgement: its settings (if any) may change
+        if judged_here:
+            _check_settings(own(settings_file), settings)
+        for other in [settings_file, *shard_files(settings_file)]:  # every part is judged alike
+            if other != own(settings_file):
+                _check_settings(other, settings)
         asks = [(item, order) for item in items for order in ORDERS]
+        mine = [(item, order) for item, order in asks if part is None or part.owns(item.id)]
+        wanted = {item.key(order) for item, order in mine}
+        # a shard folds in (memory only) what the others judged of its part; the merge records every shard's rows
+        folded = fold(ledger, other_rows(ledger_file, ledger.codec, part), _better, keep=wanted.__contains__,
+                      record=part is None and not looking)  # fmt: skip
+        if part is not None:
+            outcome.notes.append(f"shard {part}: ledger {ledger.path.name}; the run without --shard reports every turn")
+        elif shard_files(ledger_file) and not status:
+            outcome.notes.append(f"merged {len(shard_files(ledger_file))} shard ledgers: {folded} asks taken")
+        if status:
+            outcome.notes += status_lines(
+                ledger_file,
+                ledger.codec,
+                lambda entry: entry["status"] == "ok",
+                lambda shard: sum(shard.owns(item.id) for item, _ in asks),
+                what="asks",
+            )
 
         def to_ask(key: str) -> bool:  # not in the ledger, or failed there and retry_failed
             entry = ledger.get(key)
             return entry is None or (retry_failed and entry["status"] != "ok")
 
-        pending = [(item, order) for item, order in asks if to_ask(item.key(order))]
-        if dry_run:
+        pending = [(item, order) for item, order in mine if to_ask(item.key(order))]
+        if not looking and not judged_here and (pending or folded):
+            judge_dir.mkdir(parents=True, exist_ok=True)
+            own(settings_file).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+        if dry_run and not status:
             first = judge_messages(*pending[0]) if pending else None
             echo("\n".join(f"--- {m['role']} ---\n{m['content']}" for m in first) if first else "(nothing to ask)")
+            turns = len(mine) // len(ORDERS)
             outcome.notes.append(
-                f"dry run: would send {len(pending)} requests ({len(items)} turns x {len(ORDERS)} orders, "
-                f"{len(asks) - len(pending)} already in {ledger.path}; retries not counted); nothing was sent"
+                f"dry run: would send {len(pending)} requests ({turns} turns x {len(ORDERS)} orders, "
+                f"{len(mine) - len(pending)} already in {ledger.path}; retries not counted); nothing was sent"
             )
-        elif pending:
-            if not len(ledger):
-                judge_dir.mkdir(parents=True, exist_ok=True)
-                settings_file.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+        elif pending and not looking:
             try:
                 import openai  # noqa: F401
             except ImportError as err:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -22,7 +22,7 @@ from ..engine.lock import FolderLock
 from ..engine.options import option, options_from, shaping
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
-from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, shard_files
+from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from .protocol_settings import AF1_CHAT_DECODING, takes_decoding
 
@@ -38,6 +38,7 @@ class ProtocolOptions:
     )
     batch_size: int = option(1, "dialogues asked at once of a model with answer_batch", minimum=1, cli=False)
     shard: str | None = option(None, "answer only part K of N of the dialogues; a run without it merges", cli=False)
+    status: bool = option(False, "say how far the predictions file and each shard's got; ask nothing", cli=False)
     progress: bool = option(True, "a progress bar", cli=False)
 
 
@@ -70,6 +71,7 @@ class ProtocolReport:
     skipped_missing_audio: int = 0  # left out by the loader (missing_audio="skip"): not in ``out``
     without_audio: int = 0  # answered with audio None (missing_audio="keep", or an undecodable clip)
     torn_lines: int = 0  # an unfinished last line of ``out`` (an interrupted write) that was dropped and redone
+    status: list[str] = field(default_factory=list)  # status=True: how far each predictions file got
 
     @property
     def complete(self) -> bool:
@@ -84,7 +86,7 @@ class ProtocolReport:
         )
         if self.torn_lines:
             line += f"; dropped {self.torn_lines} unfinished last line and answered that dialogue again"
-        return line
+        return "\n".join([line, *(f"  status: {status}" for status in self.status)])
 
 
 def run_protocol(
@@ -97,6 +99,7 @@ def run_protocol(
     batch_size: int = 1,
     progress: bool = True,
     shard: str | None = None,
+    status: bool = False,
     decoding: Mapping[str, Any] | None = AF1_CHAT_DECODING,
     without_audio: bool = False,
     **load_options: Any,
@@ -126,7 +129,9 @@ def run_protocol(
 
     ``shard="K/N"`` answers only part K of N of the dialogues (a stable split by id, :mod:`..engine.shard`)
     into ``<out stem>.shard-K-of-N<suffix>``; a run without ``shard`` over the same ``out`` is the merge: it
-    takes every shard's answers into ``out`` and asks only for what none of them answered.
+    takes every shard's answers into ``out`` and asks only for what none of them answered. ``status=True`` asks
+    nothing and writes nothing (the shards may be running): the report counts what every file holds (``resumed``)
+    and says in ``status`` how far ``out`` and each shard's file got; ``model`` is not called (``None`` will do).
     """
     from ..loading.load import load_dataset
 
@@ -138,7 +143,13 @@ def run_protocol(
         )
     chosen = options_from(
         ProtocolOptions,
-        {"teacher_forcing": teacher_forcing, "batch_size": batch_size, "progress": progress, "shard": shard},
+        {
+            "teacher_forcing": teacher_forcing,
+            "batch_size": batch_size,
+            "progress": progress,
+            "shard": shard,
+            "status": status,
+        },  # fmt: skip
         command="run_protocol",
     )
     out = Path(out)
@@ -164,6 +175,8 @@ def run_protocol(
     if part is not None:  # the report counts this part only
         report.dialogues, report.skipped_missing_audio = sum(part.owns(i) for i in ids), 0
     audio_column = "audios" if "audios" in ds.column_names else "audio"
+    if chosen.status:
+        return _status(report, out, part, ids)
     if part is None:
         check_no_shard_running(out.parent, "protocol run", [f.with_name(f".{f.name}.lock") for f in shard_files(out)])
     with FolderLock(out.parent, "protocol run", holder=str(own), name=f".{own.name}.lock"):
@@ -254,6 +267,18 @@ def _answer(
                 )
             given.append(reply)
     return answers
+
+
+def _status(report: ProtocolReport, out: Path, part: Shard | None, ids: list[str]) -> ProtocolReport:
+    """``status=True``: every predictions file read (never written), the report of what they hold together."""
+    ledger = Ledger(part.path(out) if part else out, JsonLinesCodec(key_field="id"))  # reading writes nothing
+    mine = {example_id for example_id in ids if part is None or part.owns(example_id)}
+    fold(ledger, other_rows(out, ledger.codec, part), lambda new, old: False, keep=mine.__contains__)
+    report.resumed = sum(example_id in ledger for example_id in mine)
+    report.status = status_lines(
+        out, ledger.codec, lambda row: True, lambda shard: sum(map(shard.owns, ids)), what="dialogues"
+    )
+    return report
 
 
 def _marker(out: Path) -> Path:
