@@ -186,7 +186,9 @@ def test_a_shard_waits_for_its_owner_stops_on_ctrl_c_and_its_wait_expires_with_t
 
         with log.open("w") as err:
             waiting = _generate(out, sources, chat.base_url, "--shard", "1/2", stderr=err)
-        _wait_for_line(log, f"shard 1/2: waiting for {awaited} label descriptions from shard 2/2 ({awaited})", waiting)
+        _wait_for_line(
+            log, f"shard 1/2: waiting for {awaited} label descriptions (shard 2/2: {awaited}), up to 3600 s", waiting
+        )
         _finish(_generate(out, sources, chat.base_url, "--shard", "2/2"))  # the owner: its labels, then its part
         _finish(waiting)
         assert "shard 1/2: the awaited label descriptions are recorded" in log.read_text()

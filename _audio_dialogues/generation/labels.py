@@ -127,7 +127,7 @@ def await_labels(
     failed: dict[str, Shard] = {}
     start = time.monotonic()
     poll, said_at, said_left = 0.1, start, len(waiting)
-    say(f"shard {plan.shard}: waiting for {_awaiting(waiting)} (up to {wait:g} s, --label-wait)")
+    say(f"shard {plan.shard}: waiting for {_awaiting(waiting)}, up to {wait:g} s (--label-wait)")
     while True:
         for part in sorted(set(waiting.values()), key=lambda s: s.index):
             file = part.path(path)
@@ -155,14 +155,16 @@ def await_labels(
         if now - start >= wait:
             raise LabelWaitExpired(_expired(path, plan.shard, waiting, wait))
         if len(waiting) != said_left or now - said_at >= SAY_EVERY:
-            say(f"shard {plan.shard}: still waiting for {_awaiting(waiting)} ({now - start:.0f} s so far)")
+            say(f"shard {plan.shard}: still waiting for {_awaiting(waiting)}, {now - start:.0f} s so far")
             said_at, said_left = now, len(waiting)
         stop.wait(min(poll, max(wait - (now - start), 0.0)))
         poll = min(poll * 2, LONGEST_POLL)
-    say(f"shard {plan.shard}: the awaited label descriptions are recorded ({time.monotonic() - start:.0f} s)")
+    say(f"shard {plan.shard}: the awaited label descriptions are recorded (waited {time.monotonic() - start:.0f} s)")
     if failed:
         owners = ", ".join(f"shard {part}" for part in _by_owner(failed))
-        notes.append(failed_note(set(failed), f"their request failed in {owners}; it asks again with --retry-failed"))
+        notes.append(
+            failed_note(set(failed), f"their request failed in {owners}, which asks again with --retry-failed")
+        )
 
 
 def failed_note(labels: set[str], why: str) -> str:
@@ -187,10 +189,8 @@ def _named(labels: Sequence[str], most: int = 5) -> str:
 
 
 def _awaiting(waiting: dict[str, Shard]) -> str:
-    parts = _by_owner(waiting)
-    return f"{len(waiting)} label descriptions from " + ", ".join(
-        f"shard {part} ({len(labels)})" for part, labels in parts.items()
-    )
+    owners = ", ".join(f"shard {part}: {len(labels)}" for part, labels in _by_owner(waiting).items())
+    return f"{len(waiting)} label descriptions ({owners})"
 
 
 def _expired(path: Path, shard: Shard | None, waiting: dict[str, Shard], wait: float) -> str:
@@ -203,6 +203,6 @@ def _expired(path: Path, shard: Shard | None, waiting: dict[str, Shard], wait: f
         f"{path.parent}: shard {shard} waited {wait:g} s (--label-wait) for {len(waiting)} label descriptions that "
         f"other shards ask, and they were not recorded ({missing}). Run the same command with {runs} (each "
         f"label is asked by the shard that owns it), then rerun this shard; or give it a longer --label-wait; or "
-        "pass --label-descriptions FILE; or run without --shard (the merge asks what is missing). This shard's "
-        "dialogues and label descriptions recorded so far are kept."
+        "run without --shard (the merge asks what is missing). This shard's dialogues and label descriptions "
+        "recorded so far are kept."
     )
