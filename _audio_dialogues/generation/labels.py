@@ -52,6 +52,8 @@ class LabelPlan:
 
     def ready(self, jobs: Sequence[Job]) -> tuple[list[Job], list[Job]]:
         """``jobs`` split into those that need no awaited label (asked first) and those that wait."""
+        if not self.awaited:  # an unsharded run, or a shard with every label at hand
+            return list(jobs), []
         now, later = [], []
         for job in jobs:
             (later if any(label in self.awaited for label in labels_of(job.clips)) else now).append(job)
