@@ -11,6 +11,7 @@ from .filters import PAPER_MIN_SIMILARITY, REMOVE_UNITS, SIMILARITY_TEXTS
 from .prompts import PROMPT_STYLES
 
 DEFAULT_MODEL = "gpt-4o-mini"
+LABEL_WAIT = 3600.0  # an hour: the tasks of one Slurm array rarely start further apart
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class GenerateOptions:
         None, "ask only part K of N of the dialogues (a stable split by key); a run without it merges", metavar="K/N"
     )
     status: bool = option(False, "say how far each shard's ledger and the merged one got, and ask nothing")
+    label_wait: float = option(  # docs/sharding.md: each label is asked by one shard, the others wait for it
+        LABEL_WAIT, "max wait for other shards' labels", metavar="SECONDS", minimum=0
+    )
     concurrency: int = option(4, "requests in flight", metavar="N", minimum=1)
     retries: int = option(5, "retries per request", metavar="N", minimum=0)
     temperature: float | None = option(

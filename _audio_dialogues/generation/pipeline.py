@@ -58,7 +58,8 @@ from .clips import (
     read_text,
 )
 from .filters import PHRASES_FILE, AudioEmbedder, SimilarityScorer, check_filter_options, shipped_phrases_file
-from .options import GenerateOptions
+from .labels import await_labels, plan_labels
+from .options import LABEL_WAIT, GenerateOptions
 from .output import write_output
 from .prompts import (
     build_messages,
@@ -174,23 +175,20 @@ def generate(
 
         if config == "music_dialogues" and label_descriptions:
             summary.notes.append("--label-descriptions is not used by music_dialogues (its clips have captions)")
+        if chosen.label_wait != LABEL_WAIT and (shard is None or config == "music_dialogues"):
+            summary.notes.append("--label-wait is used only by the shards of the AudioSet configs (nothing else waits)")
         description_ledger = Ledger(own(out / DESCRIPTIONS_FILE)) if config != "music_dialogues" else None
         if description_ledger is not None:  # every shard's descriptions are known to all (asked once, if not at once)
             shared = other_rows(out / DESCRIPTIONS_FILE, description_ledger.codec, shard)
             fold(description_ledger, shared, _better, record=shard is None and not dry_run)
         descriptions = {e["key"]: e["description"] for e in description_ledger or () if e["status"] == "ok"}
         descriptions.update(read_label_descriptions(label_descriptions) if label_descriptions else {})
-        asked_before = {e["key"] for e in description_ledger or () if not retry_failed}
-        used = {label for job in pending for clip in job.clips if clip.strong for label in clip.strong.labels}
-        wanted = sorted(used - set(descriptions) - asked_before)
+        failed_before = {e["key"] for e in description_ledger or () if e["status"] != "ok"}
+        # each label is asked by one run: the merge what it needs, a shard those it owns (generation/labels.py)
+        labels = plan_labels(clips, pending, shard, descriptions, failed_before, retry_failed)
+        wanted = labels.ask
         summary.descriptions_requested = len(wanted)
-        failed_before = used - set(descriptions) - set(wanted)
-        if failed_before:  # said on every run that uses them, not only on the run where their request failed
-            summary.notes.append(
-                f"{len(failed_before)} labels of the clips to ask have no description (their request failed in an "
-                f"earlier run; --retry-failed asks again): their events are shown by name only "
-                f"(first: {', '.join(sorted(failed_before)[:5])})"
-            )
+        summary.notes += labels.notes()  # said on every run that uses them, not only on the run where they failed
 
         api_key = ""
         if pending or wanted:  # what is asked now joins the ledger: it must be asked the same way
@@ -212,7 +210,7 @@ def generate(
                 record=not dry_run,
             )
         if dry_run:
-            placeholder = {**dict.fromkeys(wanted, "description to be generated"), **descriptions}
+            placeholder = {**dict.fromkeys([*wanted, *labels.awaited], "description to be generated"), **descriptions}
             summary.first_prompt = (
                 build_messages(template, job_text(pending[0], placeholder, style)) if pending else None
             )
@@ -236,9 +234,16 @@ def generate(
                     run = Run(backend, Budget(chosen.max_requests), stop.event, chosen.concurrency, show_progress)
                     if wanted:
                         _ask_descriptions(run, wanted, description_ledger, descriptions, summary)
+                    ready, later = labels.ready(pending)  # a shard's dialogues that await others' labels go last
                     _ask_dialogues(
-                        run, config, template, pending, descriptions, ledger, summary, style, chosen.min_test_turns
+                        run, config, template, ready, descriptions, ledger, summary, style, chosen.min_test_turns
                     )
+                    if later:
+                        await_labels(out / DESCRIPTIONS_FILE, labels, descriptions, stop=stop.event,
+                                     wait=chosen.label_wait, notes=summary.notes)  # fmt: skip
+                        _ask_dialogues(
+                            run, config, template, later, descriptions, ledger, summary, style, chosen.min_test_turns
+                        )
                 summary.budget_reached = run.budget.exhausted and summary.not_finished > 0
         except Interrupted:
             summary.interrupted = True
