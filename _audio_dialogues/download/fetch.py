@@ -83,7 +83,13 @@ class LedgerRow:
     def to_line(self) -> str:
         values = (self.youtube_id, self.status, str(self.attempts), self.file, self.start, self.end, self.detail)
         values += (self.source, self.client)
-        return "\t".join(re.sub(r"[\t\r\n]+", " ", v) for v in values) + "\n"
+        line = "\t".join(values)
+        if line.count("\t") != len(values) - 1 or "\n" in line or "\r" in line:  # a value holds a tab or newline
+            line = "\t".join(_BREAKS.sub(" ", v) for v in values)
+        return line + "\n"
+
+
+_BREAKS = re.compile(r"[\t\r\n]+")  # each run of them becomes one space in a ledger row
 
 
 def fetch_clip(

@@ -94,7 +94,7 @@ def _check_id(youtube_id: str, source: str, line: int | None) -> None:
 def _add(times: dict[str, ClipTime], youtube_id: str, time_: ClipTime, source: str, line: int) -> None:
     _check_id(youtube_id, source, line)
     known = times.setdefault(youtube_id, time_)
-    if known != time_:
+    if known is not time_ and known != time_:  # a new id is set to time_ itself: nothing to compare
         raise ClipTimesFormatError(source, line, None, f"{youtube_id} has two windows, {known} and {time_}")
 
 
@@ -206,5 +206,9 @@ def plan_clips(
                     owners.append(split)
     chosen = [y for y in splits_of if wanted is None or y in wanted]
     needed = {split: sum(1 for y in chosen if split in splits_of[y]) for split in release}
-    clips = [Clip(y, tuple(splits_of[y]), times.get(y)) for y in chosen]
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per combination of splits, not one per clip
+    clips = []
+    for youtube_id in chosen:
+        owners = tuple(splits_of[youtube_id])
+        clips.append(Clip(youtube_id, shared.setdefault(owners, owners), times.get(youtube_id)))
     return Plan(config, clips, needed, sorted(wanted - splits_of.keys()) if wanted is not None else [])
