@@ -241,7 +241,7 @@ def download(
         _clear_temp(out, plan, shard)  # what a killed run left
         refuse_link(out / TEMP_DIR)  # a link planted there would take every try's files out of OUT
         ledger = Ledger(own(out / LEDGER), StatusTsv())
-        folded = fold_others(ledger, shard, _better, keep=_in(plan), final=_finished)
+        folded = fold_others(ledger, out / LEDGER, shard, _better, keep=_in(plan), final=_finished)
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines, ledger_file=ledger.path.name)
         result.notes += getattr(fetcher, "notes", [])
         if shard is not None:
@@ -266,7 +266,7 @@ def download_status(out: Path, plan: Plan) -> DownloadResult:
     """``--status``: every ledger in ``out`` folded (read only, while shards may run) into one result, whose
     summary is the counts a merge would start from, with one note per ledger saying how far it got."""
     ledger = Ledger(out / LEDGER, StatusTsv())  # reading writes nothing
-    fold_others(ledger, None, _better, keep=_in(plan), final=_finished)
+    fold_others(ledger, out / LEDGER, None, _better, keep=_in(plan), final=_finished)
     result = DownloadResult(str(out), plan, ledger.rows)
     result.not_attempted = sum(1 for clip in plan.clips if clip.youtube_id not in ledger.rows)
     result.notes += status_lines(out / LEDGER, ledger.codec, lambda row: row.status == "ok", _part_sizes(plan), "clips")

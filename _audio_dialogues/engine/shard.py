@@ -70,12 +70,13 @@ def owner(key: str, count: int) -> int:
 
 def fold_others(
     ledger: Ledger,
+    path: Path,
     shard: Shard | None,
     better: Callable[[Any, Any], bool],
     keep: Callable[[str], bool] = lambda key: True,
     final: Callable[[Any], bool] = lambda row: False,
 ) -> int:
-    """``fold(ledger, other_rows(ledger.path, ledger.codec, shard), better, keep)``, the same rows taken, but
+    """``fold(ledger, other_rows(path, ledger.codec, shard), better, keep)``, the same rows taken, but
     streamed: no other ledger is held as a :class:`Ledger`, and a line's row is built only when its key is kept
     and ``ledger``'s row for it is not ``final`` (no row can be better: a resume over a finished folder builds
     none). The codec's ``line_key(line)``, when it has one, gives a line's key checked as ``decode`` would
@@ -83,9 +84,9 @@ def fold_others(
     last line is passed over: its shard sets it aside). Returns how many rows were taken (in memory only)."""
     codec = ledger.codec
     taken = 0
-    for file in [ledger.path, *shard_files(ledger.path)]:
+    for file in [path, *shard_files(path)]:
         which = shard_of(file)
-        if (which == shard and shard is not None) or (file == ledger.path and shard is None) or not file.is_file():
+        if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
             continue
         latest: dict[str, str] = {}  # the last line of each key that may be taken (the last line of a key wins)
         for key, line in _ledger_lines(file, codec):
