@@ -246,8 +246,8 @@ def download(
         result.notes += getattr(fetcher, "notes", [])
         if shard is not None:
             result.notes.append(f"shard {shard}: {len(plan.clips)} clips (ledger {ledger.path.name})")
-        elif shard_files(out / LEDGER):
-            result.notes.append(f"merged {len(shard_files(out / LEDGER))} shard ledgers: {folded} rows taken")
+        elif merged := len(shard_files(out / LEDGER)):
+            result.notes.append(f"merged {merged} shard ledgers: {folded} rows taken")
         todo, rewritten = _triage(plan, ledger, out, chosen, chosen.retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]

@@ -147,7 +147,10 @@ def shard_files(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    found = [p for p in path.parent.glob(f"{path.stem}.shard-*-of-*{path.suffix}") if shard_of(p) is not None]
+    prefix, suffix = f"{path.stem}.shard-", path.suffix  # compared before the pattern: a folder of 120,000 clips
+    with os.scandir(path.parent) as entries:
+        names = [entry.name for entry in entries if entry.name.startswith(prefix) and entry.name.endswith(suffix)]
+    found = [path.parent / name for name in names if shard_of(path.parent / name) is not None]
     return sorted(found, key=lambda p: (shard_of(p).count, shard_of(p).index))  # type: ignore[union-attr]
 
 
