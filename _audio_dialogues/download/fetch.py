@@ -1,5 +1,6 @@
 """Fetching one clip, whatever the audio source: the :class:`Fetcher` protocol, the statuses a try ends
-with, and the retry loop around one clip (the engine's backoff).
+with, the ledger's row of a clip and its TSV codec (:class:`StatusTsv`), and the retry loop around one clip
+(the engine's backoff).
 
 A fetcher is given a clip (a YouTube id and its window) and writes that clip's audio file into the
 output folder, named ``clip.file_name(audio_format)``, through a temporary file under
@@ -90,6 +91,43 @@ class LedgerRow(NamedTuple):
 
 
 _BREAKS = re.compile(r"[\t\r\n]+")  # each run of them becomes one space in a ledger row
+
+
+LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source",
+                                   "client")  # fmt: skip
+_OLD_COLUMNS = (7, 8)  # ledgers written before the source column, and before the client column: still read
+
+
+@dataclass(frozen=True)
+class StatusTsv:
+    """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
+
+    header: str = "\t".join(LEDGER_COLUMNS)
+    old_headers: tuple[str, ...] = tuple("\t".join(LEDGER_COLUMNS[:n]) for n in _OLD_COLUMNS)  # compaction rewrites
+
+    def encode(self, row: LedgerRow) -> str:
+        return row.to_line()[:-1]
+
+    def decode(self, line: str) -> LedgerRow:
+        values = _fields(line)
+        return LedgerRow(values[0], values[1], int(values[2]), *values[3:])
+
+    def line_key(self, line: str) -> str:
+        """The clip of a line, checked as :meth:`decode` checks it, without building its row (a merge's fold)."""
+        return _fields(line)[0]
+
+    def key(self, row: LedgerRow) -> str:
+        return row.youtube_id
+
+
+def _fields(line: str) -> list[str]:
+    values = line.split("\t")
+    if len(values) not in (*_OLD_COLUMNS, len(LEDGER_COLUMNS)) or values[1] not in STATUSES or not values[2].isdigit():
+        raise ValueError(
+            f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
+            "number of attempts (delete that line: the clip is then fetched again)"
+        )
+    return values
 
 
 def fetch_clip(

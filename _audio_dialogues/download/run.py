@@ -36,48 +36,23 @@ from ..engine.settings import check_settings
 from ..engine.shard import Shard, check_no_shard_running, fold_others, owner, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from .archive import INDEX_FILE, ArchiveFetcher, ArchiveIndex
-from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
+from .fetch import (
+    LEDGER_COLUMNS,  # noqa: F401  (the ledger's columns, imported from here by users and tests)
+    NEEDS_COOKIES,
+    RETRY_ON_RERUN,
+    STATUSES,
+    TEMP_DIR,
+    Fetcher,
+    LedgerRow,
+    StatusTsv,
+    fetch_clip,
+)
 from .options import DownloadOptions
 from .plan import Clip, Plan, plan_clips, seconds_text
 from .ytdlp import FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
 
 LEDGER = "download_status.tsv"
-LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source",
-                                   "client")  # fmt: skip
-_OLD_COLUMNS = (7, 8)  # ledgers written before the source column, and before the client column: still read
 SETTINGS_FILE = ".download_settings.json"  # the output-shaping settings of the clips in OUT_DIR
-
-
-@dataclass(frozen=True)
-class StatusTsv:
-    """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
-
-    header: str = "\t".join(LEDGER_COLUMNS)
-    old_headers: tuple[str, ...] = tuple("\t".join(LEDGER_COLUMNS[:n]) for n in _OLD_COLUMNS)  # compaction rewrites
-
-    def encode(self, row: LedgerRow) -> str:
-        return row.to_line()[:-1]
-
-    def decode(self, line: str) -> LedgerRow:
-        values = _fields(line)
-        return LedgerRow(values[0], values[1], int(values[2]), *values[3:])
-
-    def line_key(self, line: str) -> str:
-        """The clip of a line, checked as :meth:`decode` checks it, without building its row (a merge's fold)."""
-        return _fields(line)[0]
-
-    def key(self, row: LedgerRow) -> str:
-        return row.youtube_id
-
-
-def _fields(line: str) -> list[str]:
-    values = line.split("\t")
-    if len(values) not in (*_OLD_COLUMNS, len(LEDGER_COLUMNS)) or values[1] not in STATUSES or not values[2].isdigit():
-        raise ValueError(
-            f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
-            "number of attempts (delete that line: the clip is then fetched again)"
-        )
-    return values
 
 
 @dataclass
