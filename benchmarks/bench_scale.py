@@ -294,7 +294,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=120_000)
     parser.add_argument("--shards", type=int, default=4)
-    parser.add_argument("--speed-clips", type=int, default=24)
+    parser.add_argument("--speed-clips", type=int, default=24, help="0: no archive vs YouTube speed")
     parser.add_argument("--dialogues", type=int, default=120_000, help="0: no generate phases")
     parser.add_argument("--only-generate", action="store_true", help="only the generate phases")
     parser.add_argument("--workdir", default=None, help="where the workload is written (default: a temp folder)")
@@ -312,7 +312,7 @@ def main() -> None:
             print(table(["checkout", "phase", "seconds", "peak MB"], rows))
         if args.dialogues:
             print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
-        if args.only_generate:
+        if args.only_generate or not args.speed_clips:
             return
         print(table(["source", "clips", "seconds", "clips/s"], speed(root, args.speed_clips)))
 

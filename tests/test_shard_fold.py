@@ -104,7 +104,7 @@ def test_a_bad_line_of_another_ledger_is_named_even_when_its_clip_is_finished(tm
     )
     merged = Ledger(tmp_path / LEDGER, StatusTsv())
     merged.rows["ddddddddddd"] = LedgerRow("ddddddddddd", "ok", 1, "d.flac")  # finished: nothing can be taken
-    with pytest.raises(LedgerError, match=r"shard-2-of-2.tsv, line 3: not a ledger row \(expected 8 tab-separated"):
+    with pytest.raises(LedgerError, match=r"shard-2-of-2.tsv, line 3: not a ledger row \(expected 9 tab-separated"):
         fold_others(merged, merged.path, None, _better, final=_finished)
     shard_file.write_text("youtube_id\tstatus\n" + _line("ddddddddddd", "ok"), "utf-8")
     with pytest.raises(LedgerError, match=r"shard-2-of-2.tsv: line 1 is not the ledger header"):
