@@ -1,7 +1,11 @@
 """Benchmark: sharded download at full size (120,000 clips) and the archive path's clips per second.
 
     python benchmarks/bench_scale.py [--clips 120000] [--dialogues 120000] [--shards 4] [--speed-clips 24]
-                                     [--workdir DIR] [--only-generate]
+                                     [--workdir DIR] [--only-generate] [--repo DIR ...] [--rounds N]
+
+``--repo`` (repeatable) measures the download phases of other checkouts too (e.g. a ``git worktree`` of main),
+side by side over the same workload: each round runs every checkout's phases in turn (the merged ledger of
+the previous one removed first), and the table gives each figure's median over ``--rounds``.
 
 1. Scale. A release of ``--clips`` AudioSet ids (JSON, the release's format), their segments CSV, one small file
    per clip in OUT_DIR and ``--shards`` finished shard ledgers (as N shards leave them). Then, each phase in a
@@ -31,6 +35,7 @@ import argparse
 import io
 import json
 import random
+import statistics
 import string
 import subprocess
 import sys
@@ -120,15 +125,15 @@ def write_scale_workload(root: Path, clips: int, shards: int) -> tuple[Path, Pat
     return release, times, out
 
 
-def phase(body: str) -> dict:
-    script = PHASE.format(repo=str(REPO), body=body)
+def phase(body: str, repo: Path = REPO) -> dict:
+    script = PHASE.format(repo=str(repo), body=body)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def scale(root: Path, clips: int, shards: int) -> list[list[object]]:
+def scale(root: Path, clips: int, shards: int, repos: list[Path], rounds: int) -> list[list[object]]:
     started = time.perf_counter()
     release, times, out = write_scale_workload(root, clips, shards)
     print(f"workload: {clips} clips, {shards} shard ledgers written in {time.perf_counter() - started:.1f} s")
@@ -139,13 +144,26 @@ def scale(root: Path, clips: int, shards: int) -> list[list[object]]:
         (f"merge ({shards} shard ledgers)", DOWNLOAD.format(**kw, more="")),
         ("resume (merged + shard ledgers)", DOWNLOAD.format(**kw, more="")),
         ("status", DOWNLOAD.format(**kw, more=", status=True")),
-        ("minimal script", MINIMAL.format(**kw)),
     ]
+    figures: dict[tuple[str, str], list[dict]] = {}
+    for number in range(1, rounds + 1):
+        for repo in repos:
+            (out / "download_status.tsv").unlink(missing_ok=True)  # the merge starts from the shard ledgers alone
+            for name, body in phases:
+                got = phase(body, repo)
+                figures.setdefault((repo.name, name), []).append(got)
+                print(
+                    f"  round {number}, {repo.name}, {name}: {got['seconds']:.2f} s, {got['peak_mb']:.0f} MB",
+                    flush=True,
+                )
+        got = phase(MINIMAL.format(**kw))
+        figures.setdefault(("", "minimal script"), []).append(got)
+        print(f"  round {number}, minimal script: {got['seconds']:.2f} s, {got['peak_mb']:.0f} MB", flush=True)
     rows = []
-    for name, body in phases:
-        figures = phase(body)
-        rows.append([name, f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"])
-        print(f"  {name}: {figures['seconds']:.2f} s, peak {figures['peak_mb']:.0f} MB", flush=True)
+    for (repo_name, name), runs in figures.items():
+        seconds = statistics.median(run["seconds"] for run in runs)
+        peak = statistics.median(run["peak_mb"] for run in runs)
+        rows.append([repo_name, name, f"{seconds:.2f}", f"{peak:.0f}"])
     return rows
 
 
@@ -276,19 +294,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=120_000)
     parser.add_argument("--shards", type=int, default=4)
-    parser.add_argument("--speed-clips", type=int, default=24)
+    parser.add_argument("--speed-clips", type=int, default=24, help="0: no archive vs YouTube speed")
     parser.add_argument("--dialogues", type=int, default=120_000, help="0: no generate phases")
     parser.add_argument("--only-generate", action="store_true", help="only the generate phases")
     parser.add_argument("--workdir", default=None, help="where the workload is written (default: a temp folder)")
+    parser.add_argument(
+        "--repo", action="append", type=Path, help="a checkout to measure (repeatable; default this one)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="download phases: rounds, the median of each is shown")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         root = Path(folder)
         if not args.only_generate:
-            print(table(["phase", "seconds", "peak MB"], scale(root, args.clips, args.shards)))
+            repos = [repo.resolve() for repo in args.repo or [REPO]]
+            rows = scale(root, args.clips, args.shards, repos, args.rounds)
+            print(table(["checkout", "phase", "seconds", "peak MB"], rows))
         if args.dialogues:
             print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
-        if args.only_generate:
+        if args.only_generate or not args.speed_clips:
             return
         print(table(["source", "clips", "seconds", "clips/s"], speed(root, args.speed_clips)))
 

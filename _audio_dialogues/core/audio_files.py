@@ -301,4 +301,7 @@ def _inside(path: str, roots: Sequence[str]) -> bool:
 def is_youtube_id(text: str) -> bool:
     """Whether ``text`` is a YouTube id (11 characters of A-Z a-z 0-9 _ -): the only form an id read from a
     data file may take before it names a file or reaches a request or a command line."""
-    return isinstance(text, str) and re.fullmatch(_YOUTUBE_ID, text) is not None
+    return isinstance(text, str) and _YOUTUBE_ID_ONLY.fullmatch(text) is not None
+
+
+_YOUTUBE_ID_ONLY = re.compile(_YOUTUBE_ID)  # compiled once: a plan checks every id of a 120,000-clip file

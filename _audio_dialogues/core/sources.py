@@ -238,7 +238,7 @@ def verify_record_count(
     Checked on the release records, before any record without audio is skipped. ``verification_mode``
     ``"no_checks"`` (a partial or edited release) turns it off.
     """
-    if found == expected:  # the common case: no need to import datasets (download and generate never do)
+    if found == expected or verification_mode == "no_checks":  # no need to import datasets (download never does)
         return
     from datasets.exceptions import NonMatchingSplitsSizesError
     from datasets.utils.info_utils import VerificationMode

@@ -1,5 +1,6 @@
 """Fetching one clip, whatever the audio source: the :class:`Fetcher` protocol, the statuses a try ends
-with, and the retry loop around one clip (the engine's backoff).
+with, the ledger's row of a clip and its TSV codec (:class:`StatusTsv`), and the retry loop around one clip
+(the engine's backoff).
 
 A fetcher is given a clip (a YouTube id and its window) and writes that clip's audio file into the
 output folder, named ``clip.file_name(audio_format)``, through a temporary file under
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from ..engine.retry import Backoff
 from .plan import Clip, seconds_text
@@ -66,9 +67,9 @@ class Fetcher(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class LedgerRow:
-    """What happened to one clip, so far."""
+class LedgerRow(NamedTuple):
+    """What happened to one clip, so far (a named tuple: a resume builds one per line of a 120,000-clip ledger,
+    three times faster than a frozen dataclass)."""
 
     youtube_id: str
     status: str
@@ -83,7 +84,50 @@ class LedgerRow:
     def to_line(self) -> str:
         values = (self.youtube_id, self.status, str(self.attempts), self.file, self.start, self.end, self.detail)
         values += (self.source, self.client)
-        return "\t".join(re.sub(r"[\t\r\n]+", " ", v) for v in values) + "\n"
+        line = "\t".join(values)
+        if line.count("\t") != len(values) - 1 or "\n" in line or "\r" in line:  # a value holds a tab or newline
+            line = "\t".join(_BREAKS.sub(" ", v) for v in values)
+        return line + "\n"
+
+
+_BREAKS = re.compile(r"[\t\r\n]+")  # each run of them becomes one space in a ledger row
+
+
+LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source",
+                                   "client")  # fmt: skip
+_OLD_COLUMNS = (7, 8)  # ledgers written before the source column, and before the client column: still read
+
+
+@dataclass(frozen=True)
+class StatusTsv:
+    """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
+
+    header: str = "\t".join(LEDGER_COLUMNS)
+    old_headers: tuple[str, ...] = tuple("\t".join(LEDGER_COLUMNS[:n]) for n in _OLD_COLUMNS)  # compaction rewrites
+
+    def encode(self, row: LedgerRow) -> str:
+        return row.to_line()[:-1]
+
+    def decode(self, line: str) -> LedgerRow:
+        values = _fields(line)
+        return LedgerRow(values[0], values[1], int(values[2]), *values[3:])
+
+    def line_key(self, line: str) -> str:
+        """The clip of a line, checked as :meth:`decode` checks it, without building its row (a merge's fold)."""
+        return _fields(line)[0]
+
+    def key(self, row: LedgerRow) -> str:
+        return row.youtube_id
+
+
+def _fields(line: str) -> list[str]:
+    values = line.split("\t")
+    if len(values) not in (*_OLD_COLUMNS, len(LEDGER_COLUMNS)) or values[1] not in STATUSES or not values[2].isdigit():
+        raise ValueError(
+            f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
+            "number of attempts (delete that line: the clip is then fetched again)"
+        )
+    return values
 
 
 def fetch_clip(
@@ -117,8 +161,7 @@ def fetch_clip(
         if outcome.status == "stopped":
             break
         tried = True
-        row = replace(
-            row,
+        row = row._replace(
             status=outcome.status,
             attempts=row.attempts + 1,
             file=outcome.file,

@@ -13,7 +13,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from ..core.audio_files import is_youtube_id
 from ..core.strong_labels import StrongLabelsFormatError, parse_strong_labels
@@ -35,9 +35,9 @@ class ClipTimesFormatError(StrongLabelsFormatError):
         )
 
 
-@dataclass(frozen=True)
-class ClipTime:
-    """The window of a video that is the clip, in seconds."""
+class ClipTime(NamedTuple):
+    """The window of a video that is the clip, in seconds (a plan holds one per clip: named tuples, not frozen
+    dataclasses, are built 3x faster)."""
 
     start: float
     end: float
@@ -94,7 +94,7 @@ def _check_id(youtube_id: str, source: str, line: int | None) -> None:
 def _add(times: dict[str, ClipTime], youtube_id: str, time_: ClipTime, source: str, line: int) -> None:
     _check_id(youtube_id, source, line)
     known = times.setdefault(youtube_id, time_)
-    if known != time_:
+    if known is not time_ and known != time_:  # a new id is set to time_ itself: nothing to compare
         raise ClipTimesFormatError(source, line, None, f"{youtube_id} has two windows, {known} and {time_}")
 
 
@@ -136,8 +136,7 @@ def read_missing_ids(path: str | os.PathLike) -> list[str]:
 # --- which clips ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Clip:
+class Clip(NamedTuple):
     """One YouTube video to fetch a window of, and the splits that need it."""
 
     youtube_id: str
@@ -206,5 +205,9 @@ def plan_clips(
                     owners.append(split)
     chosen = [y for y in splits_of if wanted is None or y in wanted]
     needed = {split: sum(1 for y in chosen if split in splits_of[y]) for split in release}
-    clips = [Clip(y, tuple(splits_of[y]), times.get(y)) for y in chosen]
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per combination of splits, not one per clip
+    clips = []
+    for youtube_id in chosen:
+        owners = tuple(splits_of[youtube_id])
+        clips.append(Clip(youtube_id, shared.setdefault(owners, owners), times.get(youtube_id)))
     return Plan(config, clips, needed, sorted(wanted - splits_of.keys()) if wanted is not None else [])

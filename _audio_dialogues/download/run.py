@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import stat
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,46 +33,26 @@ from ..engine.options import flags, options_from, shaping
 from ..engine.retry import Backoff
 from ..engine.runner import run_jobs
 from ..engine.settings import check_settings
-from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
+from ..engine.shard import Shard, check_no_shard_running, fold_others, owner, run_lock, shard_files, status_lines
 from ..engine.stop import StopPolicy
 from .archive import INDEX_FILE, ArchiveFetcher, ArchiveIndex
-from .fetch import NEEDS_COOKIES, RETRY_ON_RERUN, STATUSES, TEMP_DIR, Fetcher, LedgerRow, fetch_clip
+from .fetch import (
+    LEDGER_COLUMNS,  # noqa: F401  (the ledger's columns, imported from here by users and tests)
+    NEEDS_COOKIES,
+    RETRY_ON_RERUN,
+    STATUSES,
+    TEMP_DIR,
+    Fetcher,
+    LedgerRow,
+    StatusTsv,
+    fetch_clip,
+)
 from .options import DownloadOptions
 from .plan import Clip, Plan, plan_clips, seconds_text
 from .ytdlp import FetchOptions, YtDlpFetcher, find_ffmpeg, find_js_runtime
 
 LEDGER = "download_status.tsv"
-LEDGER_COLUMNS: tuple[str, ...] = ("youtube_id", "status", "attempts", "file", "start", "end", "detail", "source",
-                                   "client")  # fmt: skip
-_OLD_COLUMNS = (7, 8)  # ledgers written before the source column, and before the client column: still read
 SETTINGS_FILE = ".download_settings.json"  # the output-shaping settings of the clips in OUT_DIR
-
-
-@dataclass(frozen=True)
-class StatusTsv:
-    """The row codec of ``download_status.tsv`` for the engine's :class:`~.engine.ledger.Ledger`."""
-
-    header: str = "\t".join(LEDGER_COLUMNS)
-    old_headers: tuple[str, ...] = tuple("\t".join(LEDGER_COLUMNS[:n]) for n in _OLD_COLUMNS)  # compaction rewrites
-
-    def encode(self, row: LedgerRow) -> str:
-        return row.to_line()[:-1]
-
-    def decode(self, line: str) -> LedgerRow:
-        values = line.split("\t")
-        if (
-            len(values) not in (*_OLD_COLUMNS, len(LEDGER_COLUMNS))
-            or values[1] not in STATUSES
-            or not values[2].isdigit()
-        ):
-            raise ValueError(
-                f"expected {len(LEDGER_COLUMNS)} tab-separated fields, a status in {', '.join(STATUSES)} and a "
-                "number of attempts (delete that line: the clip is then fetched again)"
-            )
-        return LedgerRow(values[0], values[1], int(values[2]), *values[3:])
-
-    def key(self, row: LedgerRow) -> str:
-        return row.youtube_id
 
 
 @dataclass
@@ -235,20 +216,23 @@ def download(
         _clear_temp(out, plan, shard)  # what a killed run left
         refuse_link(out / TEMP_DIR)  # a link planted there would take every try's files out of OUT
         ledger = Ledger(own(out / LEDGER), StatusTsv())
-        folded = fold(ledger, other_rows(out / LEDGER, ledger.codec, shard), _better, keep=_in(plan))
+        folded = fold_others(ledger, out / LEDGER, shard, _better, keep=_in(plan), final=_finished)
         result = DownloadResult(str(out), plan, ledger.rows, torn_lines=ledger.torn_lines, ledger_file=ledger.path.name)
         result.notes += getattr(fetcher, "notes", [])
         if shard is not None:
             result.notes.append(f"shard {shard}: {len(plan.clips)} clips (ledger {ledger.path.name})")
-        elif shard_files(out / LEDGER):
-            result.notes.append(f"merged {len(shard_files(out / LEDGER))} shard ledgers: {folded} rows taken")
-        todo = _triage(plan, ledger, out, chosen, chosen.retry_failed, result)
+        elif merged := len(shard_files(out / LEDGER)):
+            result.notes.append(f"merged {merged} shard ledgers: {folded} rows taken")
+        todo, rewritten = _triage(plan, ledger, out, chosen, chosen.retry_failed, result)
         if limit is not None and len(todo) > limit:
             result.not_attempted, todo = len(todo) - limit, todo[:limit]
         try:
             _run(todo, out, fetcher, ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
         finally:
-            ledger.compact()
+            if folded or rewritten or result.adopted or result.tried or not _compact_on_disk(ledger):
+                ledger.compact()
+            else:  # nothing changed and the file is already one row per clip: not rewritten
+                ledger.close()
             _clear_temp(out, plan, shard)
     return result
 
@@ -257,22 +241,33 @@ def download_status(out: Path, plan: Plan) -> DownloadResult:
     """``--status``: every ledger in ``out`` folded (read only, while shards may run) into one result, whose
     summary is the counts a merge would start from, with one note per ledger saying how far it got."""
     ledger = Ledger(out / LEDGER, StatusTsv())  # reading writes nothing
-    fold(ledger, other_rows(out / LEDGER, ledger.codec, None), _better, keep=_in(plan))
+    fold_others(ledger, out / LEDGER, None, _better, keep=_in(plan), final=_finished)
     result = DownloadResult(str(out), plan, ledger.rows)
     result.not_attempted = sum(1 for clip in plan.clips if clip.youtube_id not in ledger.rows)
-    result.notes += status_lines(
-        out / LEDGER,
-        ledger.codec,
-        lambda row: row.status == "ok",
-        lambda part: sum(part.owns(clip.youtube_id) for clip in plan.clips),
-        what="clips",
-    )
+    result.notes += status_lines(out / LEDGER, ledger.codec, lambda row: row.status == "ok", _part_sizes(plan), "clips")
     return result
+
+
+def _part_sizes(plan: Plan):
+    """How many of the planned clips each shard owns (each id hashed once per shard count, not once per shard)."""
+    sizes: dict[int, Counter] = {}
+
+    def size(part: Shard) -> int:
+        if part.count not in sizes:
+            sizes[part.count] = Counter(owner(clip.youtube_id, part.count) for clip in plan.clips)
+        return sizes[part.count][part.index]
+
+    return size
 
 
 def _better(new: LedgerRow, old: LedgerRow) -> bool:
     """In a merge, a finished clip wins over a failure (the last row of a shard is its latest)."""
     return new.status == "ok" and old.status != "ok"
+
+
+def _finished(row: LedgerRow) -> bool:
+    """No row of another ledger is better than a finished one (:func:`_better`)."""
+    return row.status == "ok"
 
 
 def _in(plan: Plan):
@@ -325,8 +320,13 @@ def youtube_fetcher(chosen: DownloadOptions) -> YtDlpFetcher:
     return fetcher
 
 
-def _nonempty(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size > 0
+def _nonempty(path: str | os.PathLike) -> bool:
+    """A regular file with at least one byte (one ``stat``: a resume asks it of every finished clip)."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):  # absent, or a name no file can have
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size > 0
 
 
 def _plays(path: Path) -> bool:
@@ -361,14 +361,28 @@ def archive_fetcher(chosen: DownloadOptions, index_file: Path, plan: Plan, fallb
     return fetcher
 
 
+def _compact_on_disk(ledger: Ledger) -> bool:
+    """Whether the ledger's file is already what :meth:`~.engine.ledger.Ledger.compact` would write of its rows
+    read from it: today's header, then one whole line per row (no older row of a clip, no cut or blank line)."""
+    try:
+        raw = ledger.path.read_bytes()
+    except OSError:
+        return False
+    header = (ledger.codec.header + "\n").encode("utf-8")
+    return not ledger.torn and raw.startswith(header) and raw.endswith(b"\n") and raw.count(b"\n") == len(ledger) + 1
+
+
 def _triage(
     plan: Plan, ledger: Ledger, out: Path, options: DownloadOptions, retry_failed: bool, result: DownloadResult
-) -> list[Clip]:
-    """The clips to fetch now; the others are counted in ``result`` (and clips without a window recorded)."""
+) -> tuple[list[Clip], int]:
+    """The clips to fetch now, and how many rows were changed in memory (clips without a window recorded);
+    the others are counted in ``result``."""
     todo: list[Clip] = []
+    rewritten = 0
+    folder = str(out)
     for clip in plan.clips:
         row = ledger.rows.get(clip.youtube_id)
-        if row is not None and row.status == "ok" and row.file and _nonempty(out / row.file):
+        if row is not None and row.status == "ok" and row.file and _nonempty(os.path.join(folder, row.file)):
             result.skipped_done += 1  # finished: kept even when this run has no window for it
             continue
         if clip.time is None:
@@ -377,9 +391,10 @@ def _triage(
                 if plan.config == "music_dialogues"
                 else "any --clip-times file"
             )
-            ledger.rows[clip.youtube_id] = LedgerRow(
-                clip.youtube_id, "no-clip-time", row.attempts if row else 0, detail=f"not in {where}"
-            )
+            unknown = LedgerRow(clip.youtube_id, "no-clip-time", row.attempts if row else 0, detail=f"not in {where}")
+            if unknown != row:
+                ledger.rows[clip.youtube_id] = unknown
+                rewritten += 1
             result.no_time += 1
             continue
         if row is None or row.status != "ok":
@@ -405,7 +420,7 @@ def _triage(
             result.skipped_final += 1
         else:
             todo.append(clip)
-    return todo
+    return todo, rewritten
 
 
 def _run(

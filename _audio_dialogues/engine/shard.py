@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..core.audio_files import SHARD_PART
-from .ledger import Ledger, RowCodec
+from .files import refuse_link
+from .ledger import Ledger, LedgerError, RowCodec
 from .lock import FolderBusyError, FolderLock
 
 
@@ -67,6 +68,74 @@ def owner(key: str, count: int) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big") % count + 1
 
 
+def fold_others(
+    ledger: Ledger,
+    path: Path,
+    shard: Shard | None,
+    better: Callable[[Any, Any], bool],
+    keep: Callable[[str], bool] = lambda key: True,
+    final: Callable[[Any], bool] = lambda row: False,
+) -> int:
+    """``fold(ledger, other_rows(path, ledger.codec, shard), better, keep)``, the same rows taken, but
+    streamed: no other ledger is held as a :class:`Ledger`, and a line's row is built only when its key is kept
+    and ``ledger``'s row for it is not ``final`` (no row can be better: a resume over a finished folder builds
+    none). The codec's ``line_key(line)``, when it has one, gives a line's key checked as ``decode`` would
+    check it, without building the row; a bad line is refused as :class:`Ledger` refuses it (a truly partial
+    last line is passed over: its shard sets it aside). Returns how many rows were taken (in memory only)."""
+    codec = ledger.codec
+    taken = 0
+    for file in [path, *shard_files(path)]:
+        which = shard_of(file)
+        if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
+            continue
+        latest: dict[str, str] = {}  # the last line of each key that may be taken (the last line of a key wins)
+        for key, line in _ledger_lines(file, codec):
+            if keep(key):
+                old = ledger.rows.get(key)
+                if old is None or not final(old):
+                    latest[key] = line
+        for key, line in latest.items():
+            row, old = codec.decode(line), ledger.rows.get(key)
+            if old is None or better(row, old):
+                ledger.rows[key] = row
+                taken += 1
+    return taken
+
+
+def _ledger_lines(file: Path, codec: RowCodec) -> Iterable[tuple[str, str]]:
+    """The key and line of each row of another run's ledger ``file``, read one at a time, never written; its header is
+    checked, blank lines and a truly partial last line (one without its newline that is not a row) are passed
+    over, and any other line that is not a row raises the :class:`LedgerError` that :class:`Ledger` would."""
+    refuse_link(file)
+    headers = (codec.header, *getattr(codec, "old_headers", ())) if codec.header is not None else None
+    line_key = getattr(codec, "line_key", None) or (lambda line: codec.key(codec.decode(line)))
+    with file.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            whole = raw.endswith(b"\n")
+            try:
+                text = (raw[:-1] if whole else raw).decode("utf-8")
+                if number == 1 and headers is not None:
+                    if text not in headers:
+                        raise LedgerError(
+                            f"{file}: line 1 is not the ledger header {codec.header!r}; move the file away "
+                            "to start a new ledger."
+                        )
+                    continue
+                if not text.strip():
+                    continue
+                key = line_key(text)
+            except (ValueError, UnicodeDecodeError) as err:
+                if isinstance(err, LedgerError):
+                    raise
+                if not whole:  # a truly partial last line
+                    return
+                raise LedgerError(
+                    f"{file}, line {number}: not a ledger row ({err}): {raw[:120]!r}. The ledger is written "
+                    "by audio-dialogues only: restore it, or delete that line to do that item again."
+                ) from None
+            yield key, text
+
+
 def shard_of(path: Path) -> Shard | None:
     """The shard whose file ``path`` is (``ledger.shard-2-of-4.jsonl`` -> 2/4), ``None`` for an unsharded file."""
     match = SHARD_PART.search(Path(path).name)
@@ -78,7 +147,10 @@ def shard_files(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    found = [p for p in path.parent.glob(f"{path.stem}.shard-*-of-*{path.suffix}") if shard_of(p) is not None]
+    prefix, suffix = f"{path.stem}.shard-", path.suffix  # compared before the pattern: a folder of 120,000 clips
+    with os.scandir(path.parent) as entries:
+        names = [entry.name for entry in entries if entry.name.startswith(prefix) and entry.name.endswith(suffix)]
+    found = [path.parent / name for name in names if shard_of(path.parent / name) is not None]
     return sorted(found, key=lambda p: (shard_of(p).count, shard_of(p).index))  # type: ignore[union-attr]
 
 
