@@ -207,6 +207,27 @@ def test_read_clip_times_tells_the_two_forms_apart(release, tmp_path):
     assert read_clip_times(tmp_path / "strong.tsv") == parse_strong_label_tsv(STRONG_TSV)
 
 
+def test_clip_times_read_only_the_needed_ids_lines_and_name_the_same_line_in_an_error(tmp_path):
+    # AudioSet's files list millions of segments a release does not need: their lines are passed over unparsed
+    segments = tmp_path / "seg.csv"
+    segments.write_text(SEGMENTS_CSV + 'unneededId1, 0.0, ten, "/m/1"\n', encoding="utf-8")
+    with pytest.raises(ClipTimesFormatError, match="line 6, field 'end_seconds'"):
+        read_clip_times(segments)  # every line read: the bad one is line 6
+    assert read_clip_times(segments, only={OK_ID}) == {OK_ID: ClipTime(3.0, 13.0)}
+    bad_needed = tmp_path / "seg2.csv"
+    bad_needed.write_text(SEGMENTS_CSV + f'{SLOW_ID}, 0.0, ten, "/m/1"\n', encoding="utf-8")
+    with pytest.raises(ClipTimesFormatError, match="seg2.csv, line 6, field 'end_seconds'"):
+        read_clip_times(bad_needed, only={SLOW_ID})  # a needed line's error names the line it has in the file
+    strong = tmp_path / "strong.tsv"
+    strong.write_text(STRONG_TSV + "unneededId1_x\t0\t1\tl\n", encoding="utf-8")
+    with pytest.raises(ClipTimesFormatError, match="line 5, field 'segment_id'"):
+        read_clip_times(strong)
+    assert read_clip_times(strong, only={SLOW_ID}) == {SLOW_ID: ClipTime(2.0, 12.0)}
+    quoted = tmp_path / "quoted.csv"  # a line that does not plainly start with an id is parsed
+    quoted.write_text(f'"{OK_ID}", 3.0, 13.0, "/m/1"\n  {SLOW_ID}, 1.0, 11.0, "/m/1"\n', encoding="utf-8")
+    assert read_clip_times(quoted, only={OK_ID, SLOW_ID}) == {OK_ID: ClipTime(3.0, 13.0), SLOW_ID: ClipTime(1.0, 11.0)}
+
+
 def test_plan_has_each_id_once_with_its_splits_and_window(release, tmp_path):
     plan = plan_clips(
         "audioset_dialogues",

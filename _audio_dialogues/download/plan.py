@@ -13,7 +13,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Container, Iterable, NamedTuple, Sequence
 
 from ..core.audio_files import is_youtube_id
 from ..core.strong_labels import StrongLabelsFormatError, parse_strong_labels
@@ -98,9 +98,20 @@ def _add(times: dict[str, ClipTime], youtube_id: str, time_: ClipTime, source: s
         raise ClipTimesFormatError(source, line, None, f"{youtube_id} has two windows, {known} and {time_}")
 
 
-def read_clip_times(path: str | os.PathLike) -> dict[str, ClipTime]:
-    """Read one ``--clip-times`` file, in whichever of the two published forms it is (told by its first line)."""
+def read_clip_times(path: str | os.PathLike, only: Container[str] | None = None) -> dict[str, ClipTime]:
+    """Read one ``--clip-times`` file, in whichever of the two published forms it is (told by its first line).
+
+    ``only``: the ids a plan needs. A line that plainly starts with another id (11 characters, then the ``,`` of a
+    segments CSV or the ``_`` of a segment id) is passed over unparsed: AudioSet's unbalanced segments CSV has
+    about 2 million lines, its train strong-label TSV 934,821, whatever the release. Every other line is parsed
+    (a wrong file is still named), and line numbers stay those of the file.
+    """
     text = Path(path).read_text(encoding="utf-8")
+    if only is not None:
+        text = "\n".join(
+            "" if number and line[11:12] in (",", "_") and line[:11] not in only else line
+            for number, line in enumerate(text.split("\n"))
+        )
     first = text.lstrip().split("\n", 1)[0]
     if first.startswith("segment_id"):
         return parse_strong_label_tsv(text, str(path))
@@ -190,9 +201,6 @@ def plan_clips(
         verification_mode=verification_mode,
         on_invalid=on_invalid,
     )
-    times = musiccaps_times() if config == "music_dialogues" else {}
-    for path in clip_times:
-        times.update(read_clip_times(path))
     wanted: set[str] | None = None
     for path in only_missing:
         wanted = (wanted or set()) | set(read_missing_ids(path))
@@ -204,6 +212,10 @@ def plan_clips(
                 if split not in owners:
                     owners.append(split)
     chosen = [y for y in splits_of if wanted is None or y in wanted]
+    times = musiccaps_times() if config == "music_dialogues" else {}
+    needed_ids = set(chosen)
+    for path in clip_times:
+        times.update(read_clip_times(path, only=needed_ids))
     needed = {split: sum(1 for y in chosen if split in splits_of[y]) for split in release}
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per combination of splits, not one per clip
     clips = []
