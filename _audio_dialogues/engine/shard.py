@@ -118,12 +118,17 @@ def check_no_shard_running(folder: Path, command: str, lock_files: Iterable[Path
 
 
 def other_rows(
-    path: Path, codec: RowCodec, shard: Shard | None, folded: FoldRecord | None = None
+    path: Path,
+    codec: RowCodec,
+    shard: Shard | None,
+    folded: FoldRecord | None = None,
+    slim: Callable[[Any], Any] | None = None,
 ) -> Iterable[tuple[Shard | None, Any]]:
     """Rows of every ledger of ``path`` other than ``shard``'s own: the unsharded one and the other shards'.
 
     ``folded`` (a merge's): a shard ledger's lines already folded into ``path`` are not read again; how far
-    each was read is noted in it (:meth:`FoldRecord.save` keeps that for the next run)."""
+    each was read is noted in it (:meth:`FoldRecord.save` keeps that for the next run). ``slim``: the rows
+    are ``slim(row)`` (enough for a fold in memory only; see engine/ledger.py)."""
     for file in [path, *shard_files(path)]:
         which = shard_of(file)
         if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
@@ -131,7 +136,7 @@ def other_rows(
         start = folded.start(file) if folded is not None else 0
         if start is None:  # unchanged since the last merge
             continue
-        ledger = Ledger(file, codec, start=start)  # read only: nothing is written to another's ledger
+        ledger = Ledger(file, codec, start=start, slim=slim)  # read only: nothing is written to another's ledger
         for row in ledger.rows.values():
             yield which, row
         if folded is not None:

@@ -34,10 +34,12 @@ def write_output(
     config_dir.mkdir(parents=True, exist_ok=True)
     score, unscored = _scoring(config_dir, scorer, audio_index, multi, summary.notes, similarity_on)
     summary.notes.append(f"filters remove the unit --remove {remove}")
-    records: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    records: dict[str, list[str]] = {split: [] for split in SPLITS}  # each record's line
     removals: list[Removal] = []
     failed = []
-    for entry in sorted(ledger, key=lambda e: e["key"]):
+    entries = sorted(ledger, key=lambda e: e["key"])  # a slim ledger's rows: the whole ones are read one by one
+    whole = ledger.whole_rows(e["key"] for e in entries if e.get("split") in SPLITS and e["status"] == "ok")
+    for entry in entries:
         if entry.get("split") not in SPLITS:  # it names an output file: only a known split may
             raise ValueError(
                 f"{ledger.path}: the entry {str(entry.get('key'))[:40]!r} has the split {entry.get('split')!r}, "
@@ -46,6 +48,7 @@ def write_output(
         if entry["status"] != "ok":
             failed.append(entry)
             continue
+        entry = next(whole)
         kept, removed = filter_dialogue(
             entry["key"], entry["dialogue"], score=score and score(entry), min_similarity=min_similarity, remove=remove
         )
@@ -54,12 +57,12 @@ def write_output(
             audio = {"audio_ids": entry["audio_ids"]} if multi else {"audio_id": entry["audio_ids"][0]}
             if all(entry.get("events") or [None]):  # AudioSet: each clip's sound events (core/events.py)
                 audio["events"] = entry["events"] if multi else entry["events"][0]
-            records.setdefault(entry["split"], []).append({**audio, "dialogue": kept})
+            records.setdefault(entry["split"], []).append(json.dumps({**audio, "dialogue": kept}, ensure_ascii=False))
             summary.turns[len(kept)] += 1
             summary.clips_per_record[len(entry["audio_ids"])] += 1
-    for split, rows in records.items():
-        _write_atomic(config_dir / f"{split}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        summary.written[split] = len(rows)
+    for split, lines in records.items():
+        replace_atomically(config_dir / f"{split}.jsonl", lambda file: file.writelines(line + "\n" for line in lines))
+        summary.written[split] = len(lines)
     _write_atomic(
         config_dir / "filtered.tsv",
         "youtube_id\tturn\tfilter\tdetail\n"
