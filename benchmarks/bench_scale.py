@@ -1,7 +1,7 @@
 """Benchmark: sharded download at full size (120,000 clips) and the archive path's clips per second.
 
     python benchmarks/bench_scale.py [--clips 120000] [--dialogues 120000] [--shards 4] [--speed-clips 24]
-                                     [--workdir DIR] [--only-generate]
+                                     [--workdir DIR] [--only-generate] [--repeat 1]
 
 1. Scale. A release of ``--clips`` AudioSet ids (JSON, the release's format), their segments CSV, one small file
    per clip in OUT_DIR and ``--shards`` finished shard ledgers (as N shards leave them). Then, each phase in a
@@ -18,7 +18,8 @@
 
    The same for ``generate`` at ``--dialogues`` (audioset_dialogues, a strong-label TSV of that many clips, N
    finished shard ledgers): a shard's resume, the merge (folds the shard ledgers into ``ledger.jsonl`` and
-   writes the release), a rerun, ``--status``, and a minimal script that rewrites the splits from the ledgers.
+   writes the release), a rerun, ``--status``, and a minimal script that rewrites the splits from the ledgers;
+   ``--repeat R`` runs them R times over the same workload (put back as the shards left it) and prints medians.
 
 2. Speed. ``--speed-clips`` clips fetched by ``download`` (3 jobs, FLAC at 16 kHz) from a Parquet archive and,
    into another folder, from the test suite's YouTube stand-in on 127.0.0.1 (real yt-dlp + ffmpeg against
@@ -31,6 +32,8 @@ import argparse
 import io
 import json
 import random
+import shutil
+import statistics
 import string
 import subprocess
 import sys
@@ -200,10 +203,14 @@ def write_generate_workload(root: Path, count: int, shards: int) -> tuple[Path, 
     return strong, out
 
 
-def generate_scale(root: Path, count: int, shards: int) -> list[list[object]]:
+def generate_scale(root: Path, count: int, shards: int, repeat: int = 1) -> list[list[object]]:
+    """The generate phases, in order, ``repeat`` times (the folder put back as the shards left it each time):
+    each phase's median seconds and peak, and its ratio to the minimal script's median."""
     started = time.perf_counter()
     strong, out = write_generate_workload(root, count, shards)
     print(f"workload: {count} dialogues in {shards} shard ledgers written in {time.perf_counter() - started:.1f} s")
+    snapshot = root / "generated-as-the-shards-left-it"
+    shutil.copytree(out, snapshot)
     kw = dict(out=str(out), strong=str(strong), count=count)
     phases = [
         (f"generate shard resume (1/{shards})", GENERATE.format(**kw, more=f", shard='1/{shards}'", status=True)),
@@ -212,11 +219,21 @@ def generate_scale(root: Path, count: int, shards: int) -> list[list[object]]:
         ("generate status", GENERATE.format(**kw, more=", status=True", status=True)),
         ("minimal script: ledgers -> splits", REWRITE.format(**kw)),
     ]
+    figures: dict[str, list[dict]] = {name: [] for name, _ in phases}
+    for time_ in range(repeat):
+        if time_:
+            shutil.rmtree(out)
+            shutil.copytree(snapshot, out)
+        for name, body in phases:
+            figures[name].append(phase(body))
+            last = figures[name][-1]
+            print(f"  {name}: {last['seconds']:.2f} s, peak {last['peak_mb']:.0f} MB", flush=True)
+    minimal = statistics.median(f["seconds"] for f in figures[phases[-1][0]])
     rows = []
-    for name, body in phases:
-        figures = phase(body)
-        rows.append([name, f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"])
-        print(f"  {name}: {figures['seconds']:.2f} s, peak {figures['peak_mb']:.0f} MB", flush=True)
+    for name, _ in phases:
+        seconds = statistics.median(f["seconds"] for f in figures[name])
+        peak = statistics.median(f["peak_mb"] for f in figures[name])
+        rows.append([name, f"{seconds:.2f}", f"{peak:.0f}", f"{seconds / minimal:.2f}"])
     return rows
 
 
@@ -279,6 +296,7 @@ def main() -> None:
     parser.add_argument("--speed-clips", type=int, default=24)
     parser.add_argument("--dialogues", type=int, default=120_000, help="0: no generate phases")
     parser.add_argument("--only-generate", action="store_true", help="only the generate phases")
+    parser.add_argument("--repeat", type=int, default=1, help="run the generate phases this many times (medians)")
     parser.add_argument("--workdir", default=None, help="where the workload is written (default: a temp folder)")
     args = parser.parse_args()
     print(machine())
@@ -287,7 +305,8 @@ def main() -> None:
         if not args.only_generate:
             print(table(["phase", "seconds", "peak MB"], scale(root, args.clips, args.shards)))
         if args.dialogues:
-            print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
+            rows = generate_scale(root, args.dialogues, args.shards, args.repeat)
+            print(table(["phase", f"seconds (median of {args.repeat})", "peak MB", "x minimal"], rows))
         if args.only_generate:
             return
         print(table(["source", "clips", "seconds", "clips/s"], speed(root, args.speed_clips)))
