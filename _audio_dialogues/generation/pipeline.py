@@ -28,7 +28,6 @@ The pipeline, top-down (:func:`generate`):
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
 import json
@@ -42,20 +41,10 @@ from ..core.manifest import file_sha256, write_manifest
 from ..core.musiccaps import shipped_musiccaps_file
 from ..core.strong_labels import shipped_label_names
 from ..core.subsets import SPLITS, subset
-from ..engine.ledger import JSON_LINES, Ledger
+from ..engine.ledger import Ledger
 from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
-from ..engine.shard import (
-    FoldRecord,
-    Shard,
-    check_no_shard_running,
-    fold,
-    ledger_states,
-    other_rows,
-    run_lock,
-    shard_files,
-    status_lines,
-)
+from ..engine.shard import FoldRecord, Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files
 from ..engine.stop import StopPolicy
 from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all, choose_api_key, mask_url
 from .clips import (
@@ -78,7 +67,7 @@ from .prompts import (
     parse_description_reply,
     parse_dialogue_reply,
 )
-from .summary import GenerateSummary, tally_ledger
+from .summary import GenerateSummary, slim_entry, tally_ledger, tally_status
 
 DESCRIPTIONS_FILE = "label_descriptions.jsonl"
 SETTINGS_FILE = "settings.json"  # what shapes the text of the ledger's dialogues; a resume must keep it
@@ -155,15 +144,15 @@ def generate(
         return jobs, pending
 
     if chosen.status:  # read only: each ledger once, a line at a time, and only a flag per key kept
-        _status(config_dir / "ledger.jsonl", shard, retry_failed, jobs_of, summary)
+        tally_status(config_dir / "ledger.jsonl", shard, retry_failed, jobs_of, summary)
         return summary
     # The lock covers all OUT_DIR: the label descriptions there are shared by the AudioSet configs.
     lock = contextlib.nullcontext() if looking else run_lock(out, "generate run", shard, holder=config)
     # a slim ledger: a row's status and cost in memory, its dialogue read again only to write the release
-    with lock, Ledger(own(config_dir / "ledger.jsonl"), slim=_slim) as ledger:  # two runs would pay twice
+    with lock, Ledger(own(config_dir / "ledger.jsonl"), slim=slim_entry) as ledger:  # two runs would pay twice
         merged = FoldRecord(ledger.path) if shard is None else None  # shard ledgers a merge already folded
         recording = shard is None and not looking  # only a merge that writes needs the other ledgers' whole rows
-        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard, merged, None if recording else _slim)
+        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard, merged, None if recording else slim_entry)
         # a shard folds in (memory only) what others finished of its part; the merge records every shard's rows
         folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=recording)
         if merged is not None and recording:
@@ -302,61 +291,6 @@ def generate(
 def _better(new: dict, old: dict) -> bool:
     """In a merge, a finished entry wins over a failure."""
     return new["status"] == "ok" and old["status"] != "ok"
-
-
-def _slim(entry: dict) -> dict:
-    """What a run keeps in memory of a ledger row: a failure whole (it is small, and failed.tsv lists it); of a
-    dialogue its status, split and cost (summary.tally_ledger), its whole row read again by write_output."""
-    if entry["status"] != "ok":
-        return entry
-    return {
-        "key": entry["key"],
-        "status": "ok",
-        "split": entry.get("split"),
-        "requests": entry.get("requests", 1),
-        "usage": entry.get("usage"),
-    }
-
-
-def _finished(entry: dict) -> bool:
-    return entry["status"] == "ok"
-
-
-def _status(path: Path, shard: Shard | None, retry_failed: bool, jobs_of: Callable, summary: GenerateSummary) -> None:
-    """``--status``: how far each ledger got, and what a run would ask (each ledger read once, nothing held)."""
-    skipped: collections.Counter = collections.Counter()
-    states = ledger_states(path, JSON_LINES, _finished, skipped)
-    seen = {key for _, state in states for key in state}
-    done = {key for _, state in states for key, ok in state.items() if ok}
-    own = shard.path(path) if shard is not None else path
-    if shard is not None:
-        summary.notes.append(f"shard {shard}: ledger {own.name}; the release is written by the merge")
-    elif len(states) > 1 or (states and states[0][0] != path):  # what a merge would take, as fold counts it
-        merged = dict(states[0][1]) if states[0][0] == path else {}
-        taken = 0
-        for _, state in states[1 if states[0][0] == path else 0 :]:
-            for key, ok in state.items():
-                if key not in merged or (ok and not merged[key]):
-                    merged[key], taken = ok, taken + 1
-        summary.notes.append(f"merged {len(states) - (states[0][0] == path)} shard ledgers: {taken} rows")
-
-    def to_ask(key: str) -> bool:
-        return (shard is None or shard.owns(key)) and (key not in seen or (retry_failed and key not in done))
-
-    jobs, _ = jobs_of(to_ask)
-    summary.status = status_lines(
-        path,
-        JSON_LINES,
-        _finished,
-        lambda part: sum(part.owns(job.key) for job in jobs),
-        what="dialogues",
-        states=states,
-    )
-    for name, count in skipped.items():
-        summary.notes.append(
-            f"{name}: {count} lines are not ledger rows (a last line cut short is set aside by the next run; "
-            "another is named by it) and are not counted here"
-        )
 
 
 def _any(key: str) -> bool:
