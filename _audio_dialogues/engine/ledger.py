@@ -163,13 +163,17 @@ class Ledger(Generic[R]):
         if self.slim is None:
             yield from (self.rows[key] for key in keys)
             return
+        yield from (self.codec.decode(line) for _, line in self.lines(keys))
+
+    def lines(self, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """``(key, line)``: a slim ledger's line of each of ``keys`` (without its newline), as its file holds it."""
         if self._file is not None:
             self._file.flush()
         with self.path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
             for key in keys:  # in any order: a line is found by its offset, nothing read before it
                 start = self.offsets[key]
                 end = data.find(b"\n", start)
-                yield self.codec.decode(data[start : end if end >= 0 else len(data)].decode("utf-8"))
+                yield key, data[start : end if end >= 0 else len(data)].decode("utf-8")
 
     def __contains__(self, key: str) -> bool:
         return key in self.rows
@@ -183,12 +187,14 @@ class Ledger(Generic[R]):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def record(self, row: R, *, flush: bool = True) -> None:
+    def record(self, row: R, *, flush: bool = True, line: str | None = None) -> None:
         """Append ``row`` and flush it to the operating system (durable on disk at the next :meth:`commit`).
 
-        ``flush=False``: left in the file's buffer until the next :meth:`commit` (many rows written at once)."""
+        ``flush=False``: left in the file's buffer until the next :meth:`commit` (many rows written at once).
+        ``line``: the row's line as another ledger of this codec holds it, copied rather than encoded again;
+        ``row`` may then be that ledger's slim row (``slim`` takes its own rows back unchanged)."""
         file = self._open()
-        line = self.codec.encode(row) + "\n"
+        line = (self.codec.encode(row) if line is None else line) + "\n"
         try:
             file.write(line)
             if flush:

@@ -123,12 +123,14 @@ def other_rows(
     shard: Shard | None,
     folded: FoldRecord | None = None,
     slim: Callable[[Any], Any] | None = None,
-) -> Iterable[tuple[Shard | None, Any]]:
+    lines: bool = False,
+) -> Iterable[tuple]:
     """Rows of every ledger of ``path`` other than ``shard``'s own: the unsharded one and the other shards'.
 
     ``folded`` (a merge's): a shard ledger's lines already folded into ``path`` are not read again; how far
     each was read is noted in it (:meth:`FoldRecord.save` keeps that for the next run). ``slim``: the rows
-    are ``slim(row)`` (enough for a fold in memory only; see engine/ledger.py)."""
+    are ``slim(row)`` (see engine/ledger.py); with ``lines`` each comes as ``(shard, row, line)``, its line as the
+    file holds it, for a merge to copy (:func:`fold`) rather than hold every whole row."""
     for file in [path, *shard_files(path)]:
         which = shard_of(file)
         if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
@@ -137,8 +139,10 @@ def other_rows(
         if start is None:  # unchanged since the last merge
             continue
         ledger = Ledger(file, codec, start=start, slim=slim)  # read only: nothing is written to another's ledger
-        for row in ledger.rows.values():
-            yield which, row
+        if lines and slim is not None:
+            yield from ((which, ledger.rows[key], line) for key, line in ledger.lines(list(ledger.rows)))
+        else:
+            yield from ((which, row) for row in ledger.rows.values())
         if folded is not None:
             folded.note(file, ledger.end)
 
@@ -215,14 +219,14 @@ def fold(ledger: Ledger, rows: Iterable[tuple[Shard | None, Any]], better: Calla
     ``old``. Returns how many rows were taken.
     """
     taken = 0
-    for _, row in rows:
+    for _, row, *line in rows:  # a row, or a row and its line to copy (other_rows(lines=True))
         key = ledger.codec.key(row)
         if not keep(key):
             continue
         old = ledger.rows.get(key)
         if old is None or better(row, old):
             if record:
-                ledger.record(row, flush=False)  # written in large blocks; all made durable at once below
+                ledger.record(row, flush=False, line=line[0] if line else None)  # one commit, below
             elif ledger.slim is not None:  # in memory only: its whole row is not in the ledger's file
                 ledger.rows[key] = ledger.slim(row)
                 ledger.offsets.pop(key, None)

@@ -151,8 +151,8 @@ def generate(
     # a slim ledger: a row's status and cost in memory, its dialogue read again only to write the release
     with lock, Ledger(own(config_dir / "ledger.jsonl"), slim=slim_entry) as ledger:  # two runs would pay twice
         merged = FoldRecord(ledger.path) if shard is None else None  # shard ledgers a merge already folded
-        recording = shard is None and not looking  # only a merge that writes needs the other ledgers' whole rows
-        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard, merged, None if recording else slim_entry)
+        recording = shard is None and not looking  # a merge that writes copies the other ledgers' lines
+        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard, merged, slim_entry, lines=recording)
         # a shard folds in (memory only) what others finished of its part; the merge records every shard's rows
         folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=recording)
         if merged is not None and recording:
