@@ -30,6 +30,8 @@ from _audio_dialogues.engine import (
     check_settings,
     run_jobs,
 )
+from _audio_dialogues.engine.ledger import JSON_LINES
+from _audio_dialogues.engine.shard import other_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,6 +131,9 @@ def test_a_ledger_read_from_an_offset_sees_only_the_lines_after_it(tmp_path):
         file.write('{"key": "c"}\n{"key": "a", "v": 2}')  # grown; its last line still without its newline
     later = Ledger(path, start=first.end)
     assert later.rows == {"c": {"key": "c"}, "a": {"key": "a", "v": 2}} and later.end == path.stat().st_size
+    empty = tmp_path / "ledger.shard-1-of-2.jsonl"
+    empty.write_bytes(b"")  # a shard ledger left empty: nothing to fold from it, and no error
+    assert list(other_rows(path, JSON_LINES, None, slim=lambda row: row, lines=True)) == []
 
 
 # --- the runner, the backoff, the lock, the settings ------------------------------------------------

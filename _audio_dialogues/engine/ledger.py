@@ -167,6 +167,8 @@ class Ledger(Generic[R]):
 
     def lines(self, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
         """``(key, line)``: a slim ledger's line of each of ``keys`` (without its newline), as its file holds it."""
+        if not self.offsets:  # nothing to find (and an empty file cannot be mapped)
+            return
         if self._file is not None:
             self._file.flush()
         with self.path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
