@@ -5,7 +5,8 @@
 
 ``--repo`` (repeatable) measures the download phases of other checkouts too (e.g. a ``git worktree`` of main),
 side by side over the same workload: each round runs every checkout's phases in turn (the merged ledger of
-the previous one removed first), and the table gives each figure's median over ``--rounds``.
+the previous one removed first), and the table gives each figure's median over ``--rounds``. The generate
+phases also run ``--rounds`` times (this checkout only) and give medians and the ratio to the minimal script.
 
 1. Scale. A release of ``--clips`` AudioSet ids (JSON, the release's format), their segments CSV, one small file
    per clip in OUT_DIR and ``--shards`` finished shard ledgers (as N shards leave them). Then, each phase in a
@@ -22,7 +23,8 @@ the previous one removed first), and the table gives each figure's median over `
 
    The same for ``generate`` at ``--dialogues`` (audioset_dialogues, a strong-label TSV of that many clips, N
    finished shard ledgers): a shard's resume, the merge (folds the shard ledgers into ``ledger.jsonl`` and
-   writes the release), a rerun, ``--status``, and a minimal script that rewrites the splits from the ledgers.
+   writes the release), a rerun, ``--status``, and a minimal script that rewrites the splits from the ledgers;
+   ``--rounds R`` runs them R times over the same workload (put back as the shards left it) and prints medians.
 
 2. Speed. ``--speed-clips`` clips fetched by ``download`` (3 jobs, FLAC at 16 kHz) from a Parquet archive and,
    into another folder, from the test suite's YouTube stand-in on 127.0.0.1 (real yt-dlp + ffmpeg against
@@ -35,6 +37,7 @@ import argparse
 import io
 import json
 import random
+import shutil
 import statistics
 import string
 import subprocess
@@ -218,10 +221,14 @@ def write_generate_workload(root: Path, count: int, shards: int) -> tuple[Path, 
     return strong, out
 
 
-def generate_scale(root: Path, count: int, shards: int) -> list[list[object]]:
+def generate_scale(root: Path, count: int, shards: int, repeat: int = 1) -> list[list[object]]:
+    """The generate phases, in order, ``repeat`` times (the folder put back as the shards left it each time):
+    each phase's median seconds and peak, and its ratio to the minimal script's median."""
     started = time.perf_counter()
     strong, out = write_generate_workload(root, count, shards)
     print(f"workload: {count} dialogues in {shards} shard ledgers written in {time.perf_counter() - started:.1f} s")
+    snapshot = root / "generated-as-the-shards-left-it"
+    shutil.copytree(out, snapshot)
     kw = dict(out=str(out), strong=str(strong), count=count)
     phases = [
         (f"generate shard resume (1/{shards})", GENERATE.format(**kw, more=f", shard='1/{shards}'", status=True)),
@@ -230,11 +237,21 @@ def generate_scale(root: Path, count: int, shards: int) -> list[list[object]]:
         ("generate status", GENERATE.format(**kw, more=", status=True", status=True)),
         ("minimal script: ledgers -> splits", REWRITE.format(**kw)),
     ]
+    figures: dict[str, list[dict]] = {name: [] for name, _ in phases}
+    for time_ in range(repeat):
+        if time_:
+            shutil.rmtree(out)
+            shutil.copytree(snapshot, out)
+        for name, body in phases:
+            figures[name].append(phase(body))
+            last = figures[name][-1]
+            print(f"  {name}: {last['seconds']:.2f} s, peak {last['peak_mb']:.0f} MB", flush=True)
+    minimal = statistics.median(f["seconds"] for f in figures[phases[-1][0]])
     rows = []
-    for name, body in phases:
-        figures = phase(body)
-        rows.append([name, f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"])
-        print(f"  {name}: {figures['seconds']:.2f} s, peak {figures['peak_mb']:.0f} MB", flush=True)
+    for name, _ in phases:
+        seconds = statistics.median(f["seconds"] for f in figures[name])
+        peak = statistics.median(f["peak_mb"] for f in figures[name])
+        rows.append([name, f"{seconds:.2f}", f"{peak:.0f}", f"{seconds / minimal:.2f}"])
     return rows
 
 
@@ -301,7 +318,7 @@ def main() -> None:
     parser.add_argument(
         "--repo", action="append", type=Path, help="a checkout to measure (repeatable; default this one)"
     )
-    parser.add_argument("--rounds", type=int, default=1, help="download phases: rounds, the median of each is shown")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every phase; the median of each is shown")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
@@ -311,7 +328,8 @@ def main() -> None:
             rows = scale(root, args.clips, args.shards, repos, args.rounds)
             print(table(["checkout", "phase", "seconds", "peak MB"], rows))
         if args.dialogues:
-            print(table(["phase", "seconds", "peak MB"], generate_scale(root, args.dialogues, args.shards)))
+            rows = generate_scale(root, args.dialogues, args.shards, args.rounds)
+            print(table(["phase", f"seconds (median of {args.rounds})", "peak MB", "x minimal"], rows))
         if args.only_generate or not args.speed_clips:
             return
         print(table(["source", "clips", "seconds", "clips/s"], speed(root, args.speed_clips)))

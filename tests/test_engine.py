@@ -30,6 +30,8 @@ from _audio_dialogues.engine import (
     check_settings,
     run_jobs,
 )
+from _audio_dialogues.engine.ledger import JSON_LINES
+from _audio_dialogues.engine.shard import other_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,6 +101,39 @@ def test_group_commit_one_fsync_per_batch_and_every_row_flushed_at_once(tmp_path
     ledger.close()
     assert left == 0 and len(ledger) == 200 and seen_on_disk == list(range(1, 201))
     assert 1 <= len(fsyncs) < 200  # batches, not one per row
+
+
+def test_a_slim_ledger_keeps_part_of_each_row_and_reads_the_whole_rows_again(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    rows = [{"key": k, "status": "ok", "text": k * 50, "note": "é"} for k in "abc"]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[:2]) + '{"key": "x", "sta')
+    ledger = Ledger(path, slim=lambda row: {"key": row["key"], "status": row["status"]})
+    assert ledger.rows == {"a": {"key": "a", "status": "ok"}, "b": {"key": "b", "status": "ok"}}
+    assert ledger.torn_lines == 1 and ledger.end == path.stat().st_size - len(b'{"key": "x", "sta')
+    ledger.record(rows[2], flush=False)  # the torn line set aside first: the offsets stay right
+    ledger.record({**rows[0], "text": "again"}, flush=False)  # a later row of a key replaces it
+    assert list(ledger.whole_rows(["c", "b", "a"])) == [rows[2], rows[1], {**rows[0], "text": "again"}]
+    ledger.close()
+    assert ledger.end == path.stat().st_size and ledger.rows["c"] == {"key": "c", "status": "ok"}
+    with pytest.raises(LedgerError, match="a slim ledger .* is never compacted"):
+        ledger.compact()
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 4  # nothing rewritten
+    again = Ledger(path, slim=lambda row: row["status"])
+    assert again.rows == dict.fromkeys("abc", "ok") and list(again.whole_rows(["a"]))[0]["text"] == "again"
+
+
+def test_a_ledger_read_from_an_offset_sees_only_the_lines_after_it(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    path.write_text('{"key": "a"}\n{"key": "b"}\n', encoding="utf-8")
+    first = Ledger(path)
+    assert first.end == path.stat().st_size
+    with path.open("a", encoding="utf-8") as file:
+        file.write('{"key": "c"}\n{"key": "a", "v": 2}')  # grown; its last line still without its newline
+    later = Ledger(path, start=first.end)
+    assert later.rows == {"c": {"key": "c"}, "a": {"key": "a", "v": 2}} and later.end == path.stat().st_size
+    empty = tmp_path / "ledger.shard-1-of-2.jsonl"
+    empty.write_bytes(b"")  # a shard ledger left empty: nothing to fold from it, and no error
+    assert list(other_rows(path, JSON_LINES, None, slim=lambda row: row, lines=True)) == []
 
 
 # --- the runner, the backoff, the lock, the settings ------------------------------------------------

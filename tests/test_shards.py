@@ -179,6 +179,9 @@ def test_the_missing_list_of_a_load_after_sharded_downloads_is_the_input_of_the_
 # --- generate ---------------------------------------------------------------------------------------------------
 
 
+RELEASE_FILES = ("train.jsonl", "test.jsonl", "filtered.tsv", "failed.tsv")
+
+
 def _generate(out: Path, ids_file: Path, base_url: str, *more: str) -> subprocess.Popen:
     script = Path(sys.executable).with_name("audio-dialogues")
     command = [str(script), "generate", str(out), "--config", "music_dialogues", "--ids", str(ids_file), "--base-url",
@@ -215,9 +218,15 @@ def test_n_generate_shards_at_once_then_the_merge_write_the_release_of_one_run(t
         merged = _finish(_generate(sharded, ids_file, chat.base_url))
         assert chat.requests == []  # the merge asked for nothing again
         assert f"merged {count} shard ledgers: 12 rows" in merged
-    for name in ("train.jsonl", "test.jsonl", "filtered.tsv", "failed.tsv"):
+        release = {name: (sharded / "music_dialogues" / name).read_bytes() for name in RELEASE_FILES}
+        again = _finish(_generate(sharded, ids_file, chat.base_url))  # a rerun reads no shard ledger again
+        assert chat.requests == [] and f"merged {count} shard ledgers: 0 rows" in again
+        assert (sharded / "music_dialogues" / "ledger.folded.json").is_file()
+    for name in RELEASE_FILES:
         assert (sharded / "music_dialogues" / name).read_bytes() == (single / "music_dialogues" / name).read_bytes()
+        assert release[name] == (single / "music_dialogues" / name).read_bytes()
     assert len((sharded / "music_dialogues" / "ledger.jsonl").read_text().splitlines()) == 12
+    assert not (single / "music_dialogues" / "ledger.folded.json").exists()  # an unsharded run records no fold
 
 
 # --- the evaluation protocol --------------------------------------------------------------------------------------
@@ -322,3 +331,54 @@ def test_two_judge_shards_at_once_then_the_merge_score_as_one_run(tmp_path, cach
     assert one["judge"].pop("notes") == []
     assert sharded == one  # the n-gram scores and the judge's, as one unsharded run's
     assert _verdicts(judge_dir) == _verdicts(tmp_path / "one")
+
+
+# --- what a merge has folded is not read again --------------------------------------------------------------------
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def _merge(path: Path) -> int:
+    """A merge as generate runs it: a slim merged ledger, the shard ledgers folded in, the fold recorded."""
+    from _audio_dialogues.engine.ledger import Ledger
+    from _audio_dialogues.engine.shard import FoldRecord, fold, other_rows
+
+    with Ledger(path, slim=lambda row: {"status": row["status"]}) as merged:
+        folded = FoldRecord(path)
+        taken = fold(merged, other_rows(path, merged.codec, None, folded), lambda new, old: new["status"] == "ok"
+                     and old["status"] != "ok", record=True)  # fmt: skip
+        folded.save(merged)
+    return taken
+
+
+def test_a_merge_reads_an_unchanged_shard_ledger_no_more_and_only_the_new_lines_of_one_that_grew(tmp_path):
+    from _audio_dialogues.engine.ledger import Ledger, LedgerError
+
+    path = tmp_path / "ledger.jsonl"
+    one, two = Shard(1, 2).path(path), Shard(2, 2).path(path)
+    _write_rows(one, [{"key": f"a{n}", "status": "ok", "text": "x" * 300} for n in range(30)])
+    _write_rows(two, [{"key": "b0", "status": "failed"}, {"key": "b1", "status": "ok"}])
+    assert _merge(path) == 32 and (tmp_path / "ledger.folded.json").is_file()
+    assert _merge(path) == 0
+
+    # Shard 1's file spoilt in place, its size and mtime kept: a merge that read it would stop at line 2.
+    stat, text = one.stat(), one.read_text(encoding="utf-8").splitlines(keepends=True)
+    one.write_text(text[0] + "Z" * (len(text[1]) - 1) + "\n" + "".join(text[2:]), encoding="utf-8")
+    os.utime(one, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _write_rows(two, [{"key": "b0", "status": "ok"}, {"key": "b2", "status": "ok"}])  # shard 2 went on
+    assert _merge(path) == 2  # b0 (now finished) and b2: only shard 2's new lines were read
+    merged = Ledger(path)
+    assert len(merged) == 33 and merged.rows["b0"]["status"] == "ok"
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 34  # b0's failure and its later success
+
+    spoilt = one.read_text(encoding="utf-8").splitlines(keepends=True)
+    one.write_text("".join(spoilt[:-1]) + spoilt[-1].replace("x", "y"), encoding="utf-8")  # rewritten: read whole
+    with pytest.raises(LedgerError, match=r"ledger.shard-1-of-2.jsonl, line 2: not a ledger row"):
+        _merge(path)
+    one.write_text("".join(text), encoding="utf-8")  # restored
+    (tmp_path / "ledger.merged-away.jsonl").write_bytes(path.read_bytes())
+    path.write_text(text[0], encoding="utf-8")  # the merged ledger is no longer the one the record speaks of
+    assert _merge(path) == 32  # every shard ledger read whole again: nothing is lost

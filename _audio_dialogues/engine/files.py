@@ -7,10 +7,11 @@ the name itself; :func:`replace_atomically` writes a new, uniquely named tempora
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterator
 
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -33,10 +34,18 @@ def open_append(path: Path, binary: bool = False) -> IO:
 
 def replace_atomically(path: Path, write: Callable[[IO], None], *, sync: bool = False) -> None:
     """Write ``path`` whole: ``write(file)`` into a new temporary file beside it, then a rename over ``path``."""
+    with replacing(path, sync=sync) as file:
+        write(file)
+
+
+@contextlib.contextmanager
+def replacing(path: Path, *, sync: bool = False) -> Iterator[IO]:
+    """:func:`replace_atomically` as a ``with`` block: the file is renamed over ``path`` when the block ends
+    without an error (several may be open at once, each written a line at a time); on an error it is removed."""
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            write(file)
+            yield file
             file.flush()
             if sync:
                 os.fsync(file.fileno())

@@ -14,15 +14,20 @@ the bottleneck of a fast server.
 A process killed while writing may leave a last line without its newline. If that line is complete
 (the codec reads it), it is kept and its newline added; otherwise it is a truly partial line: its bytes
 are moved to ``<ledger>.torn`` (never deleted) and that item is simply not finished.
+
+A large ledger need not be held whole: ``slim`` keeps in memory only what a row says of itself that the
+run needs (a key's status, say) and the byte offset of its line; :meth:`Ledger.whole_rows` reads the
+whole rows again from the file, one at a time, when they are written out.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Protocol, TypeVar
 
 from .files import open_append, refuse_link, replace_atomically
 
@@ -74,11 +79,26 @@ JSON_LINES = JsonLinesCodec()
 class Ledger(Generic[R]):
     """The rows of one ledger file, by key: :meth:`record` appends one, :meth:`commit` makes a batch durable."""
 
-    def __init__(self, path: str | os.PathLike, codec: RowCodec = JSON_LINES, *, durable: bool = True):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        codec: RowCodec = JSON_LINES,
+        *,
+        durable: bool = True,
+        slim: Callable[[R], Any] | None = None,
+        start: int = 0,
+    ):
+        """``slim``: keep ``slim(row)`` in :attr:`rows` instead of the row, and each key's line offset (its
+        whole row: :meth:`whole_rows`); a slim ledger is never compacted. ``start``: read only the lines from
+        that byte offset on (the end of lines read before, :attr:`end`; a header is not looked for)."""
         self.path = Path(path)
         self.codec = codec
         self.durable = durable  # False for a cache whose lost row costs only a recomputation
+        self.slim = slim
+        self.start = start
         self.rows: dict[str, R] = {}
+        self.offsets: dict[str, int] = {}  # a slim ledger's: the byte offset of each key's last line
+        self.end = start  # the byte offset after the last whole line read or written
         self.torn: bytes = b""  # a truly partial last line (set aside into :attr:`torn_path` on the first write)
         self._unterminated = False  # a complete last line without its newline (the newline is added on first write)
         self._file = None  # opened on the first record: reading a ledger writes nothing
@@ -95,41 +115,67 @@ class Ledger(Generic[R]):
         return 1 if self.torn else 0
 
     def _read(self) -> None:
+        """Read the file line by line (a large ledger is never held whole as bytes)."""
         refuse_link(self.path)
         if not self.path.is_file():
             return
-        raw = self.path.read_bytes()
-        if not raw:
+        header = self.codec.header if self.start == 0 else None
+        headers = (header, *getattr(self.codec, "old_headers", ()))  # a codec may read older files
+        slim, offsets, rows, codec = self.slim, self.offsets, self.rows, self.codec
+        offset = self.start
+        with self.path.open("rb") as file:
+            file.seek(self.start)
+            for number, line in enumerate(file, start=1):
+                at, offset = offset, offset + len(line)
+                whole = line.endswith(b"\n")  # only the last line may lack its newline
+                line = line[:-1] if whole else line
+                if number == 1 and header is not None:
+                    if line.decode("utf-8", "replace") not in headers:
+                        raise LedgerError(
+                            f"{self.path}: line 1 is not the ledger header {header!r}; move the file away "
+                            "to start a new ledger."
+                        )
+                    self._unterminated = not whole
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    row = codec.decode(line.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError) as err:
+                    if not whole:  # a truly partial last line: set aside on the first write
+                        self.torn, offset = line, at
+                        break
+                    raise LedgerError(
+                        f"{self.path}, line {number}: not a ledger row ({err}): {line[:120]!r}. The ledger is "
+                        "written by audio-dialogues only: restore it, or delete that line to do that item again."
+                    ) from None
+                self._unterminated = not whole
+                key = codec.key(row)
+                if slim is None:
+                    rows[key] = row
+                else:
+                    rows[key] = slim(row)
+                    offsets[key] = at
+        self.end = offset
+
+    def whole_rows(self, keys: Iterable[str]) -> Iterator[R]:
+        """The whole row of each of ``keys`` (a slim ledger's, read again from its file, in the order given)."""
+        if self.slim is None:
+            yield from (self.rows[key] for key in keys)
             return
-        lines = raw.split(b"\n")
-        last = lines.pop()  # b"" when the file ends with its newline
-        if last:
-            try:
-                self.codec.decode(last.decode("utf-8"))
-                lines.append(last)
-                self._unterminated = True
-            except (ValueError, UnicodeDecodeError):
-                self.torn = last
-        first = 1
-        if self.codec.header is not None:
-            headers = (self.codec.header, *getattr(self.codec, "old_headers", ()))  # a codec may read older files
-            if not lines or lines[0].decode("utf-8", "replace") not in headers:
-                raise LedgerError(
-                    f"{self.path}: line 1 is not the ledger header {self.codec.header!r}; move the file away "
-                    "to start a new ledger."
-                )
-            first = 2
-        for number, line in enumerate(lines[first - 1 :], start=first):
-            if not line.strip():
-                continue
-            try:
-                row = self.codec.decode(line.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as err:
-                raise LedgerError(
-                    f"{self.path}, line {number}: not a ledger row ({err}): {line[:120]!r}. The ledger is written "
-                    "by audio-dialogues only: restore it, or delete that line to do that item again."
-                ) from None
-            self.rows[self.codec.key(row)] = row
+        yield from (self.codec.decode(line) for _, line in self.lines(keys))
+
+    def lines(self, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """``(key, line)``: a slim ledger's line of each of ``keys`` (without its newline), as its file holds it."""
+        if not self.offsets:  # nothing to find (and an empty file cannot be mapped)
+            return
+        if self._file is not None:
+            self._file.flush()
+        with self.path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for key in keys:  # in any order: a line is found by its offset, nothing read before it
+                start = self.offsets[key]
+                end = data.find(b"\n", start)
+                yield key, data[start : end if end >= 0 else len(data)].decode("utf-8")
 
     def __contains__(self, key: str) -> bool:
         return key in self.rows
@@ -143,12 +189,18 @@ class Ledger(Generic[R]):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def record(self, row: R) -> None:
-        """Append ``row`` and flush it to the operating system (durable on disk at the next :meth:`commit`)."""
+    def record(self, row: R, *, flush: bool = True, line: str | None = None) -> None:
+        """Append ``row`` and flush it to the operating system (durable on disk at the next :meth:`commit`).
+
+        ``flush=False``: left in the file's buffer until the next :meth:`commit` (many rows written at once).
+        ``line``: the row's line as another ledger of this codec holds it, copied rather than encoded again;
+        ``row`` may then be that ledger's slim row (``slim`` takes its own rows back unchanged)."""
         file = self._open()
+        line = (self.codec.encode(row) if line is None else line) + "\n"
         try:
-            file.write(self.codec.encode(row) + "\n")
-            file.flush()
+            file.write(line)
+            if flush:
+                file.flush()
         except OSError as err:  # a full disk or a file-size limit: one line, naming what was kept
             self._file = None
             try:
@@ -161,16 +213,26 @@ class Ledger(Generic[R]):
                 "it is kept (a cut line is set aside on the next run). Free space, then rerun the same command",
             ) from err
         self._uncommitted = True
-        self.rows[self.codec.key(row)] = row
+        key = self.codec.key(row)
+        if self.slim is None:
+            self.rows[key] = row
+        else:
+            self.rows[key] = self.slim(row)
+            self.offsets[key] = self.end
+        self.end += len(line) if line.isascii() else len(line.encode("utf-8"))
 
     def commit(self) -> None:
         """One ``fsync`` for every row recorded since the last commit."""
-        if self._file is not None and self._uncommitted and self.durable:
-            os.fsync(self._file.fileno())
+        if self._file is not None and self._uncommitted:
+            self._file.flush()
+            if self.durable:
+                os.fsync(self._file.fileno())
         self._uncommitted = False
 
     def compact(self) -> None:
         """Rewrite the file with one row per key (a temporary file, then a rename)."""
+        if self.slim is not None:
+            raise LedgerError(f"{self.path}: a slim ledger holds only part of each row; it is never compacted")
         self.close()
         self._set_aside_torn()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,11 +251,14 @@ class Ledger(Generic[R]):
             self._set_aside_torn()
             new = not self.path.is_file() or self.path.stat().st_size == 0
             self._file = open_append(self.path)
+            self.end = os.fstat(self._file.fileno()).st_size
             if self._unterminated:
                 self._file.write("\n")
                 self._unterminated = False
+                self.end += 1
             if new and self.codec.header is not None:
                 self._file.write(self.codec.header + "\n")
+                self.end += len((self.codec.header + "\n").encode("utf-8"))
         return self._file
 
     def repair(self) -> None:

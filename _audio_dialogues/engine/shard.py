@@ -13,11 +13,17 @@ also reads the other ledgers (never writing them), so it does not redo what the 
 already finished. An unsharded run over the same folder is the merge: it folds every shard's ledger into
 its own (a finished row wins over a failure), asks only for what is still missing, and writes the one
 release, ledger and summary. The shard ledgers are kept (nothing of the user's is deleted).
+
+A merge remembers what it folded (:class:`FoldRecord`, ``ledger.folded.json`` beside ``ledger.jsonl``: each
+shard ledger's size, mtime and how far it was read), so a rerun does not read an unchanged shard ledger again,
+and reads only the new lines of one that grew since.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..core.audio_files import SHARD_PART
-from .files import refuse_link
+from .files import refuse_link, replace_atomically
 from .ledger import Ledger, LedgerError, RowCodec
 from .lock import FolderBusyError, FolderLock
 
@@ -182,14 +188,96 @@ def check_no_shard_running(folder: Path, command: str, lock_files: Iterable[Path
             ) from None
 
 
-def other_rows(path: Path, codec: RowCodec, shard: Shard | None) -> Iterable[tuple[Shard | None, Any]]:
-    """Rows of every ledger of ``path`` other than ``shard``'s own: the unsharded one and the other shards'."""
+def other_rows(
+    path: Path,
+    codec: RowCodec,
+    shard: Shard | None,
+    folded: FoldRecord | None = None,
+    slim: Callable[[Any], Any] | None = None,
+    lines: bool = False,
+) -> Iterable[tuple]:
+    """Rows of every ledger of ``path`` other than ``shard``'s own: the unsharded one and the other shards'.
+
+    ``folded`` (a merge's): a shard ledger's lines already folded into ``path`` are not read again; how far
+    each was read is noted in it (:meth:`FoldRecord.save` keeps that for the next run). ``slim``: the rows
+    are ``slim(row)`` (see engine/ledger.py); with ``lines`` each comes as ``(shard, row, line)``, its line as the
+    file holds it, for a merge to copy (:func:`fold`) rather than hold every whole row."""
     for file in [path, *shard_files(path)]:
         which = shard_of(file)
         if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
             continue
-        for row in Ledger(file, codec).rows.values():  # read only: nothing is written to another's ledger
-            yield which, row
+        start = folded.start(file) if folded is not None else 0
+        if start is None:  # unchanged since the last merge
+            continue
+        ledger = Ledger(file, codec, start=start, slim=slim)  # read only: nothing is written to another's ledger
+        if lines and slim is not None:
+            yield from ((which, ledger.rows[key], line) for key, line in ledger.lines(list(ledger.rows)))
+        else:
+            yield from ((which, row) for row in ledger.rows.values())
+        if folded is not None:
+            folded.note(file, ledger.end)
+
+
+class FoldRecord:
+    """How far a merge has read each shard ledger of ``path`` (``<stem>.folded.json``): a shard ledger whose
+    size and mtime are those recorded is not read again; one that grew (the bytes before the recorded end
+    unchanged: a digest of their last 4 KiB) is read from there on; any other is read whole. The record holds
+    only while ``path`` (the merged ledger, append-only) still begins with what it had when it was saved.
+    Reading again is always correct (folding is idempotent), never wrong, only slower."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.file = self.path.with_name(f"{self.path.stem}.folded.json")
+        self.marks: dict[str, dict] = {}
+        try:
+            saved = json.loads(self.file.read_text(encoding="utf-8"))
+            merged = saved["merged"]
+            if self.path.is_file() and _tail(self.path, merged["end"]) == merged["tail"]:
+                self.marks = dict(saved["shards"])
+        except (OSError, ValueError, KeyError, TypeError):  # absent or unreadable: every shard ledger is read
+            self.marks = {}
+
+    def start(self, file: Path) -> int | None:
+        """Where to read ``file`` from: 0 (whole), the end of what was folded, or ``None`` (nothing new)."""
+        mark = self.marks.get(file.name)
+        if mark is None:
+            return 0
+        stat = file.stat()
+        if stat.st_size == mark["size"] and stat.st_mtime_ns == mark["mtime_ns"]:
+            return None
+        if stat.st_size >= mark["end"] and _tail(file, mark["end"]) == mark["tail"]:
+            return mark["end"]
+        return 0
+
+    def note(self, file: Path, end: int) -> None:
+        stat = file.stat()
+        self.marks[file.name] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "end": end,
+            "tail": _tail(file, end),
+        }
+
+    def save(self, merged: Ledger) -> None:
+        """Keep the marks (none: no file), every row folded being in ``merged``'s file (committed here)."""
+        if not self.marks:
+            return
+        merged.commit()
+        merged_mark = {"end": merged.end, "tail": _tail(merged.path, merged.end)}
+        text = json.dumps({"merged": merged_mark, "shards": self.marks}, indent=1, sort_keys=True) + "\n"
+        replace_atomically(self.file, lambda out: out.write(text), sync=True)
+
+
+def _tail(file: Path, end: int) -> str:
+    """A digest of the 4 KiB before byte ``end`` of ``file`` (and of ``end``): what a growing file keeps."""
+    if not file.is_file():
+        return ""
+    with file.open("rb") as data:
+        data.seek(max(end - 4096, 0))
+        chunk = data.read(min(end, 4096))
+    return (
+        hashlib.blake2b(chunk + str(end).encode(), digest_size=16).hexdigest() if len(chunk) == min(end, 4096) else ""
+    )
 
 
 def fold(ledger: Ledger, rows: Iterable[tuple[Shard | None, Any]], better: Callable[[Any, Any], bool],
@@ -197,37 +285,37 @@ def fold(ledger: Ledger, rows: Iterable[tuple[Shard | None, Any]], better: Calla
     """Fold ``rows`` into ``ledger``: a row is taken when its key is not there yet, or ``better(new, old)``.
 
     ``keep`` chooses the keys (a shard folds only its own part); ``record`` appends them to the ledger's file
-    (the merge of a ledger that is not rewritten at the end), else they join only its rows in memory.
-    Returns how many rows were taken.
+    (the merge of a ledger that is not rewritten at the end; written in blocks, one commit at the end), else
+    they join only its rows in memory. Of a slim ledger (engine/ledger.py), ``better`` is given the slim row as
+    ``old``. Returns how many rows were taken.
     """
     taken = 0
-    for _, row in rows:
+    for _, row, *line in rows:  # a row, or a row and its line to copy (other_rows(lines=True))
         key = ledger.codec.key(row)
         if not keep(key):
             continue
         old = ledger.rows.get(key)
         if old is None or better(row, old):
             if record:
-                ledger.record(row)
+                ledger.record(row, flush=False, line=line[0] if line else None)  # one commit, below
+            elif ledger.slim is not None:  # in memory only: its whole row is not in the ledger's file
+                ledger.rows[key] = ledger.slim(row)
+                ledger.offsets.pop(key, None)
             else:
                 ledger.rows[key] = row
             taken += 1
+    if record:
+        ledger.commit()
     return taken
 
 
-def status_lines(
-    path: Path,
-    codec: RowCodec,
-    finished: Callable[[Any], bool],
-    part_size: Callable[[Shard], int] | None = None,
-    what: str = "items",
-) -> list[str]:
-    """How far each ledger of ``path`` got (the merged one, then each shard's): read only, safe while they run.
-
-    ``finished`` says whether a row is done (else it is a recorded failure); ``part_size`` how many items a
-    shard's part has, when the caller knows.
-    """
-    lines = []
+def ledger_states(
+    path: Path, codec: RowCodec, finished: Callable[[Any], bool], skipped: collections.Counter | None = None
+) -> list[tuple[Path, dict[str, bool]]]:
+    """Each ledger of ``path`` (the merged one, then each shard's) with whether each of its keys is finished
+    (its last row); read only, one line at a time, safe while the shards run. A line that is not a row (a torn
+    last line, or one the run itself will name) is passed over, and counted by file name in ``skipped``."""
+    found = []
     for file in [path, *shard_files(path)]:
         if not file.is_file():
             continue
@@ -238,9 +326,30 @@ def status_lines(
             for line in lines_of_file:
                 try:
                     row = codec.decode(line.rstrip("\n"))
-                except ValueError:  # a torn last line, or one the run itself will name
+                except ValueError:
+                    if skipped is not None:
+                        skipped[file.name] += 1
                     continue
                 state[codec.key(row)] = finished(row)
+        found.append((file, state))
+    return found
+
+
+def status_lines(
+    path: Path,
+    codec: RowCodec,
+    finished: Callable[[Any], bool],
+    part_size: Callable[[Shard], int] | None = None,
+    what: str = "items",
+    states: list[tuple[Path, dict[str, bool]]] | None = None,
+) -> list[str]:
+    """How far each ledger of ``path`` got (the merged one, then each shard's): read only, safe while they run.
+
+    ``finished`` says whether a row is done (else it is a recorded failure); ``part_size`` how many items a
+    shard's part has, when the caller knows; ``states``: :func:`ledger_states`, when the caller has read them.
+    """
+    lines = []
+    for file, state in states if states is not None else ledger_states(path, codec, finished):
         done = sum(state.values())
         which = shard_of(file)
         of = f" of {part_size(which)}" if which is not None and part_size is not None else ""

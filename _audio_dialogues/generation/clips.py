@@ -140,7 +140,7 @@ def collect_clips(config: str, sources: Sequence[str], ids, notes: list[str]) ->
         notes.append(
             f"splits: a stable hash of the YouTube id puts {share:.1%} of the clips in test (the paper's share)"
         )
-    labels = {label for clip in clips.values() if clip.strong for label in clip.strong.labels}
+    labels = {event.label for clip in clips.values() if clip.strong for event in clip.strong.events}  # no sort
     unnamed = labels - set(shipped_label_names())
     if unnamed:
         notes.append(

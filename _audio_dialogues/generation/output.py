@@ -4,6 +4,7 @@ removal and failure listed (``filtered.tsv``, ``failed.tsv``)."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from ..core.audio_files import AudioIndex
 from ..core.release import Turn
 from ..core.subsets import SPLITS, subset
-from ..engine.files import replace_atomically
+from ..engine.files import replace_atomically, replacing
 from ..engine.ledger import Ledger
 from .filters import PAPER_MIN_SIMILARITY, Removal, SimilarityScorer, best_similarity, filter_dialogue, similarity_text
 from .summary import GenerateSummary
@@ -34,32 +35,40 @@ def write_output(
     config_dir.mkdir(parents=True, exist_ok=True)
     score, unscored = _scoring(config_dir, scorer, audio_index, multi, summary.notes, similarity_on)
     summary.notes.append(f"filters remove the unit --remove {remove}")
-    records: dict[str, list[dict]] = {split: [] for split in SPLITS}
     removals: list[Removal] = []
     failed = []
-    for entry in sorted(ledger, key=lambda e: e["key"]):
-        if entry.get("split") not in SPLITS:  # it names an output file: only a known split may
-            raise ValueError(
-                f"{ledger.path}: the entry {str(entry.get('key'))[:40]!r} has the split {entry.get('split')!r}, "
-                f"not one of {', '.join(SPLITS)}; correct that line (or move it out) and rerun."
+    entries = sorted(ledger, key=lambda e: e["key"])  # a slim ledger's rows: the whole ones are read one by one
+    whole = ledger.whole_rows(e["key"] for e in entries if e.get("split") in SPLITS and e["status"] == "ok")
+    with contextlib.ExitStack() as files:  # every split file written a record at a time, renamed when all are whole
+        out = {split: files.enter_context(replacing(config_dir / f"{split}.jsonl")) for split in SPLITS}
+        written = dict.fromkeys(SPLITS, 0)
+        for entry in entries:
+            if entry.get("split") not in SPLITS:  # it names an output file: only a known split may
+                raise ValueError(
+                    f"{ledger.path}: the entry {str(entry.get('key'))[:40]!r} has the split {entry.get('split')!r}, "
+                    f"not one of {', '.join(SPLITS)}; correct that line (or move it out) and rerun."
+                )
+            if entry["status"] != "ok":
+                failed.append(entry)
+                continue
+            entry = next(whole)
+            kept, removed = filter_dialogue(
+                entry["key"],
+                entry["dialogue"],
+                score=score and score(entry),
+                min_similarity=min_similarity,
+                remove=remove,
             )
-        if entry["status"] != "ok":
-            failed.append(entry)
-            continue
-        kept, removed = filter_dialogue(
-            entry["key"], entry["dialogue"], score=score and score(entry), min_similarity=min_similarity, remove=remove
-        )
-        removals += removed
-        if kept:
-            audio = {"audio_ids": entry["audio_ids"]} if multi else {"audio_id": entry["audio_ids"][0]}
-            if all(entry.get("events") or [None]):  # AudioSet: each clip's sound events (core/events.py)
-                audio["events"] = entry["events"] if multi else entry["events"][0]
-            records.setdefault(entry["split"], []).append({**audio, "dialogue": kept})
-            summary.turns[len(kept)] += 1
-            summary.clips_per_record[len(entry["audio_ids"])] += 1
-    for split, rows in records.items():
-        _write_atomic(config_dir / f"{split}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        summary.written[split] = len(rows)
+            removals += removed
+            if kept:
+                audio = {"audio_ids": entry["audio_ids"]} if multi else {"audio_id": entry["audio_ids"][0]}
+                if all(entry.get("events") or [None]):  # AudioSet: each clip's sound events (core/events.py)
+                    audio["events"] = entry["events"] if multi else entry["events"][0]
+                out[entry["split"]].write(json.dumps({**audio, "dialogue": kept}, ensure_ascii=False) + "\n")
+                written[entry["split"]] += 1
+                summary.turns[len(kept)] += 1
+                summary.clips_per_record[len(entry["audio_ids"])] += 1
+    summary.written.update(written)
     _write_atomic(
         config_dir / "filtered.tsv",
         "youtube_id\tturn\tfilter\tdetail\n"

@@ -44,7 +44,7 @@ from ..core.subsets import SPLITS, subset
 from ..engine.ledger import Ledger
 from ..engine.options import flags, options_from, shaping
 from ..engine.settings import check_settings
-from ..engine.shard import Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files, status_lines
+from ..engine.shard import FoldRecord, Shard, check_no_shard_running, fold, other_rows, run_lock, shard_files
 from ..engine.stop import StopPolicy
 from .chat import Answer, Budget, ChatBackend, Interrupted, Request, RetryPolicy, Run, ask_all, choose_api_key, mask_url
 from .clips import (
@@ -68,7 +68,7 @@ from .prompts import (
     parse_description_reply,
     parse_dialogue_reply,
 )
-from .summary import GenerateSummary, tally_ledger
+from .summary import GenerateSummary, slim_entry, tally_ledger, tally_status
 
 DESCRIPTIONS_FILE = "label_descriptions.jsonl"
 SETTINGS_FILE = "settings.json"  # what shapes the text of the ledger's dialogues; a resume must keep it
@@ -123,13 +123,41 @@ def generate(
     own = shard.path if shard else Path  # this run's own files: the folder's, or the shard's (engine/shard.py)
     if shard is None and not dry_run:
         check_no_shard_running(out, "generate run")
-    # The lock covers all OUT_DIR: the label descriptions there are shared by the AudioSet configs.
     looking = dry_run or chosen.status  # writes nothing, and may look while the shards run
+    show_progress = sys.stderr.isatty() if progress is None else progress
+
+    def jobs_of(to_ask: Callable[[str], bool]) -> tuple[list[Job], list[Job]]:  # this run's jobs, and those to ask
+        jobs = make_jobs(
+            config,
+            clips,
+            seed,
+            pending=to_ask,
+            scorer=neighbour_scorer or scorer,
+            audio_index=audio_index,
+            notes=summary.notes,
+            progress=show_progress,
+            comparisons=chosen.comparisons,
+        )
+        jobs = [job for job in jobs if shard.owns(job.key)] if shard is not None else jobs
+        summary.jobs = len(jobs)
+        pending = [job for job in jobs if to_ask(job.key)]
+        summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
+        return jobs, pending
+
+    if chosen.status:  # read only: each ledger once, a line at a time, and only a flag per key kept
+        tally_status(config_dir / "ledger.jsonl", shard, retry_failed, jobs_of, summary)
+        return summary
+    # The lock covers all OUT_DIR: the label descriptions there are shared by the AudioSet configs.
     lock = contextlib.nullcontext() if looking else run_lock(out, "generate run", shard, holder=config)
-    with lock, Ledger(own(config_dir / "ledger.jsonl")) as ledger:  # two runs on one folder would pay twice
-        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard)
+    # a slim ledger: a row's status and cost in memory, its dialogue read again only to write the release
+    with lock, Ledger(own(config_dir / "ledger.jsonl"), slim=slim_entry) as ledger:  # two runs would pay twice
+        merged = FoldRecord(ledger.path) if shard is None else None  # shard ledgers a merge already folded
+        recording = shard is None and not looking  # a merge that writes copies the other ledgers' lines
+        others = other_rows(config_dir / "ledger.jsonl", ledger.codec, shard, merged, slim_entry, lines=recording)
         # a shard folds in (memory only) what others finished of its part; the merge records every shard's rows
-        folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=shard is None and not looking)
+        folded = fold(ledger, others, _better, keep=shard.owns if shard else _any, record=recording)
+        if merged is not None and recording:
+            merged.save(ledger)
         if shard is not None:
             summary.notes.append(f"shard {shard}: ledger {ledger.path.name}; the release is written by the merge")
         elif shard_files(config_dir / "ledger.jsonl"):
@@ -146,32 +174,7 @@ def generate(
             entry = ledger.get(key)
             return entry is None or (retry_failed and entry["status"] != "ok")
 
-        show_progress = sys.stderr.isatty() if progress is None else progress
-        jobs = make_jobs(
-            config,
-            clips,
-            seed,
-            pending=to_ask,
-            scorer=neighbour_scorer or scorer,
-            audio_index=audio_index,
-            notes=summary.notes,
-            progress=show_progress,
-            comparisons=chosen.comparisons,
-        )
-        if shard is not None:
-            jobs = [job for job in jobs if shard.owns(job.key)]
-        summary.jobs = len(jobs)
-        pending = [job for job in jobs if to_ask(job.key)]
-        summary.finished_before, summary.pending = len(jobs) - len(pending), len(pending)
-        if chosen.status:
-            summary.status = status_lines(
-                config_dir / "ledger.jsonl",
-                ledger.codec,
-                lambda entry: entry["status"] == "ok",
-                lambda part: sum(part.owns(job.key) for job in jobs),
-                what="dialogues",
-            )
-            return summary
+        _, pending = jobs_of(to_ask)
 
         if config == "music_dialogues" and label_descriptions:
             summary.notes.append("--label-descriptions is not used by music_dialogues (its clips have captions)")

@@ -1,12 +1,16 @@
-"""The report of a generate run: what it did, what the ledger and the output hold, next to the paper's figures."""
+"""The report of a generate run: what it did, what the ledger and the output hold, next to the paper's figures;
+and ``--status``, how far each ledger got (:func:`tally_status`)."""
 
 from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from ..core.subsets import subset
-from ..engine.ledger import Ledger
+from ..engine.ledger import JSON_LINES, Ledger
+from ..engine.shard import Shard, ledger_states, status_lines
 
 # The paper's Table 1: mean turns per dialogue, and mean clips per comparison.
 PAPER_MEAN_TURNS: dict[str, float] = {"audioset_dialogues": 2.21, "music_dialogues": 1.67, "audioset_comparison": 1.0}
@@ -123,3 +127,61 @@ def tally_ledger(ledger: Ledger, summary: GenerateSummary) -> None:
         summary.ledger_requests += entry.get("requests", 1)
         summary.ledger_prompt_tokens += entry["usage"]["prompt_tokens"]
         summary.ledger_completion_tokens += entry["usage"]["completion_tokens"]
+
+
+def slim_entry(entry: dict) -> dict:
+    """What a run keeps in memory of a ledger row: a failure whole (it is small, and failed.tsv lists it); of a
+    dialogue its status, split and cost (summary.tally_ledger), its whole row read again by write_output."""
+    if entry["status"] != "ok":
+        return entry
+    return {
+        "key": entry["key"],
+        "status": "ok",
+        "split": entry.get("split"),
+        "requests": entry.get("requests", 1),
+        "usage": entry.get("usage"),
+    }
+
+
+def _finished(entry: dict) -> bool:
+    return entry["status"] == "ok"
+
+
+def tally_status(
+    path: Path, shard: Shard | None, retry_failed: bool, jobs_of: Callable, summary: GenerateSummary
+) -> None:
+    """``--status``: how far each ledger of ``path`` got, and what a run would ask (each ledger read once, only
+    a flag per key kept); ``jobs_of(to_ask)`` makes the run's jobs (generation/pipeline.py) and counts them."""
+    skipped: collections.Counter = collections.Counter()
+    states = ledger_states(path, JSON_LINES, _finished, skipped)
+    seen = {key for _, state in states for key in state}
+    done = {key for _, state in states for key, ok in state.items() if ok}
+    own = shard.path(path) if shard is not None else path
+    if shard is not None:
+        summary.notes.append(f"shard {shard}: ledger {own.name}; the release is written by the merge")
+    elif any(file != path for file, _ in states):  # what a merge would take, counted as fold counts it
+        merged = dict(next((state for file, state in states if file == path), {}))
+        taken = 0
+        for file, state in states:
+            for key, ok in state.items() if file != path else ():
+                if key not in merged or (ok and not merged[key]):
+                    merged[key], taken = ok, taken + 1
+        summary.notes.append(f"merged {sum(file != path for file, _ in states)} shard ledgers: {taken} rows")
+
+    def to_ask(key: str) -> bool:
+        return (shard is None or shard.owns(key)) and (key not in seen or (retry_failed and key not in done))
+
+    jobs, _ = jobs_of(to_ask)
+    summary.status = status_lines(
+        path,
+        JSON_LINES,
+        _finished,
+        lambda part: sum(part.owns(job.key) for job in jobs),
+        what="dialogues",
+        states=states,
+    )
+    for name, count in skipped.items():
+        summary.notes.append(
+            f"{name}: {count} lines are not ledger rows (a last line cut short is set aside by the next run; "
+            "another is named by it) and are not counted here"
+        )
