@@ -175,6 +175,21 @@ def test_a_window_is_cut_relative_to_where_the_archive_clip_starts(download_rele
     assert rows[MISSING_ID]["detail"] == "no archive holds this id (and --no-youtube)"
 
 
+def test_an_archive_clip_shorter_than_the_window_is_short_and_not_kept_as_a_youtube_clip_would_be(
+    download_release, tmp_path
+):
+    """The archive path ends in the same conversion as yt-dlp's: what ffmpeg decodes is the clip's length."""
+    root = tmp_path / "wds"
+    write_tar(root / "a.tar", {f"{OK_ID}_3_13.flac": flac_bytes(4.0)})  # named a 10 s segment, holds 4 s
+    out = tmp_path / "clips"
+    common = _common(download_release, tmp_path, only_missing=[_missing_tsv(tmp_path, OK_ID)])
+    download(out, "audioset_dialogues", archive=(str(root),), youtube=False, **common)
+    row = ledger(out)[OK_ID]
+    assert row["status"] == "short" and row["source"] == "archive a.tar"
+    assert row["detail"].startswith(f"{root / 'a.tar'} at 0 s: 4.00 s of the 10 s window 3-13 s")
+    assert not list(out.glob(f"{OK_ID}_*"))  # not kept: a rerun with another source may fetch it whole
+
+
 def test_archives_only_from_the_command_line_records_what_they_lack(download_release, archives, tmp_path, capsys):
     out = tmp_path / "clips"
     code = main(["download", str(out), "--config", "audioset_dialogues", "--data-dir", str(download_release),

@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import Iterator
 
 from ..core.audio_files import AUDIO_EXTENSIONS, AudioName, parse_audio_name
-from ..core.decoding import AudioDecodeError, audio_seconds
 from .fetch import TEMP_DIR, Fetcher, Outcome
 from .plan import CLIP_SECONDS, Clip
-from .ytdlp import AUDIO_FORMATS, _last_error, _Processes
+from .ytdlp import FetchOptions, _Processes, convert_clip
 
 INDEX_FILE = ".archive_index.jsonl"  # in OUT_DIR, beside the ledger
 ID_COLUMNS = ("video_id", "youtube_id", "ytid", "YTID", "id")  # the first one a Parquet shard has is its id
@@ -232,7 +231,10 @@ class ArchiveFetcher:
         fallback: Fetcher | None = None,
     ) -> None:
         self.index, self.fallback = index, fallback
-        self.audio_format, self.sampling_rate, self.ffmpeg, self.timeout = audio_format, sampling_rate, ffmpeg, timeout
+        self.audio_format = audio_format
+        self.options = FetchOptions(
+            audio_format=audio_format, sampling_rate=sampling_rate, timeout=timeout, ffmpeg=ffmpeg
+        )
         self.processes = _Processes()
         self.stopping = self.processes.stopping
         self.notes: list[str] = list(getattr(fallback, "notes", []))
@@ -281,38 +283,9 @@ class ArchiveFetcher:
             data, path = self._read(found)
             original = work / ("source" + (Path(path).suffix or ".audio"))
             original.write_bytes(data)
-            encoder, muxer = AUDIO_FORMATS[self.audio_format]
-            converted = work / "clip.partial"
-            command = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-            command += [
-                "-ss",
-                f"{offset:.3f}",
-                "-i",
-                str(original),
-                "-t",
-                f"{clip.time.seconds:.3f}",
-                "-vn",
-                "-ac",
-                "1",
-            ]
-            if self.sampling_rate:
-                command += ["-ar", str(self.sampling_rate)]
-            code, stderr = self.processes.run([*command, "-c:a", encoder, "-f", muxer, str(converted)], self.timeout)
-            if self.stopping.is_set():
-                return Outcome("stopped")
-            if code is None:
-                return Outcome("timeout", f"ffmpeg ran over {self.timeout:g} s", source=source)
-            if code != 0:
-                return Outcome("error", f"ffmpeg on {found.shard}: {_last_error(stderr)}", source=source)
-            try:
-                seconds: float | None = audio_seconds(converted)
-            except AudioDecodeError:
-                seconds = None
-            if seconds == 0:
-                return Outcome("empty", f"{found.shard} holds no audio at {offset:g} s", source=source)
-            name = clip.file_name(self.audio_format)
-            os.replace(converted, out_dir / name)
-            detail = f"{seconds:.2f} s" if seconds is not None else "duration not checked"
-            return replace(Outcome("ok", detail, name), source=source)
+            outcome = convert_clip(clip, original, work, out_dir, self.options, self.processes, offset=offset)
+            if outcome.status in ("error", "empty", "short"):  # the archive file is the one to look at
+                outcome = replace(outcome, detail=f"{found.shard} at {offset:g} s: {outcome.detail}")
+            return outcome if outcome.status == "stopped" else replace(outcome, source=source)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -297,30 +297,27 @@ def _after_ytdlp(
     sources = [p for p in work.iterdir() if p.name.startswith("source.") and not p.name.endswith(".part.part")]
     if not sources:
         return Outcome("error", f"yt-dlp exited 0 but wrote no file ({_last_error(stderr)})")
-    return _convert(clip, sources[0], work, out_dir, options, processes)
+    return convert_clip(clip, sources[0], work, out_dir, options, processes)
 
 
-def _convert(
-    clip: Clip, source: Path, work: Path, out_dir: Path, options: FetchOptions, processes: _Processes
+def convert_clip(
+    clip: Clip,
+    source: Path,
+    work: Path,
+    out_dir: Path,
+    options: FetchOptions,
+    processes: _Processes,
+    offset: float = 0.0,
 ) -> Outcome:
+    """``clip``'s window of ``source`` (starting ``offset`` seconds into it) as the output format and rate, under
+    the clip's file name, if it plays: its length is what ffmpeg decodes, and a window cut short is not kept.
+    Every source (yt-dlp's download, an archive's clip) ends here."""
     assert clip.time is not None
     encoder, muxer = AUDIO_FORMATS[options.audio_format]
     converted = work / "clip.partial"
-    command = [
-        options.ffmpeg,
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-i",
-        str(source),
-        "-t",
-        f"{clip.time.seconds:.3f}",
-        "-vn",
-        "-ac",
-        "1",
-    ]
+    command = [options.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    command += ["-ss", f"{offset:.3f}"] if offset else []
+    command += ["-i", str(source), "-t", f"{clip.time.seconds:.3f}", "-vn", "-ac", "1"]
     if options.sampling_rate:
         command += ["-ar", str(options.sampling_rate)]
     command += ["-c:a", encoder, "-f", muxer, str(converted)]
