@@ -38,6 +38,24 @@ class LedgerError(ValueError):
     pass
 
 
+def headers_of(codec: "RowCodec") -> tuple[str | None, ...]:
+    """The first lines a ledger of ``codec`` may begin with: its header, then the older ones it still reads."""
+    return (codec.header, *getattr(codec, "old_headers", ()))
+
+
+def not_a_header(path: Path, codec: "RowCodec") -> LedgerError:
+    return LedgerError(
+        f"{path}: line 1 is not the ledger header {codec.header!r}; move the file away to start a new ledger."
+    )
+
+
+def not_a_row(path: Path, number: int, err: Exception, line: bytes) -> LedgerError:
+    return LedgerError(
+        f"{path}, line {number}: not a ledger row ({err}): {line[:120]!r}. The ledger is written by audio-dialogues "
+        "only: restore it, or delete that line to do that item again."
+    )
+
+
 class RowCodec(Protocol[R]):
     """How one row is written as one line (without its newline) and read back."""
 
@@ -120,7 +138,7 @@ class Ledger(Generic[R]):
         if not self.path.is_file():
             return
         header = self.codec.header if self.start == 0 else None
-        headers = (header, *getattr(self.codec, "old_headers", ()))  # a codec may read older files
+        headers = headers_of(self.codec)  # a codec may read older files
         slim, offsets, rows, codec = self.slim, self.offsets, self.rows, self.codec
         offset = self.start
         with self.path.open("rb") as file:
@@ -131,10 +149,7 @@ class Ledger(Generic[R]):
                 line = line[:-1] if whole else line
                 if number == 1 and header is not None:
                     if line.decode("utf-8", "replace") not in headers:
-                        raise LedgerError(
-                            f"{self.path}: line 1 is not the ledger header {header!r}; move the file away "
-                            "to start a new ledger."
-                        )
+                        raise not_a_header(self.path, codec)
                     self._unterminated = not whole
                     continue
                 if not line.strip():
@@ -145,10 +160,7 @@ class Ledger(Generic[R]):
                     if not whole:  # a truly partial last line: set aside on the first write
                         self.torn, offset = line, at
                         break
-                    raise LedgerError(
-                        f"{self.path}, line {number}: not a ledger row ({err}): {line[:120]!r}. The ledger is "
-                        "written by audio-dialogues only: restore it, or delete that line to do that item again."
-                    ) from None
+                    raise not_a_row(self.path, number, err, line) from None
                 self._unterminated = not whole
                 key = codec.key(row)
                 if slim is None:

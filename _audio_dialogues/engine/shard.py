@@ -28,11 +28,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..core.audio_files import SHARD_PART
 from .files import refuse_link, replace_atomically
-from .ledger import Ledger, LedgerError, RowCodec
+from .ledger import Ledger, LedgerError, RowCodec, headers_of, not_a_header, not_a_row
 from .lock import FolderBusyError, FolderLock
 
 
@@ -90,10 +90,7 @@ def fold_others(
     last line is passed over: its shard sets it aside). Returns how many rows were taken (in memory only)."""
     codec = ledger.codec
     taken = 0
-    for file in [path, *shard_files(path)]:
-        which = shard_of(file)
-        if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
-            continue
+    for _, file in _others(path, shard):
         latest: dict[str, str] = {}  # the last line of each key that may be taken (the last line of a key wins)
         for key, line in _ledger_lines(file, codec):
             if keep(key):
@@ -108,12 +105,21 @@ def fold_others(
     return taken
 
 
+def _others(path: Path, shard: Shard | None) -> Iterator[tuple[Shard | None, Path]]:
+    """The ledgers of ``path`` a run of ``shard`` reads but never writes: the unsharded one and the other shards'
+    (an unsharded run's own is ``path``), with the shard each belongs to."""
+    for file in [path, *shard_files(path)]:
+        which = shard_of(file)
+        if file.is_file() and not ((which == shard and shard is not None) or (file == path and shard is None)):
+            yield which, file
+
+
 def _ledger_lines(file: Path, codec: RowCodec) -> Iterable[tuple[str, str]]:
     """The key and line of each row of another run's ledger ``file``, read one at a time, never written; its header is
     checked, blank lines and a truly partial last line (one without its newline that is not a row) are passed
     over, and any other line that is not a row raises the :class:`LedgerError` that :class:`Ledger` would."""
     refuse_link(file)
-    headers = (codec.header, *getattr(codec, "old_headers", ())) if codec.header is not None else None
+    headers = headers_of(codec) if codec.header is not None else None
     line_key = getattr(codec, "line_key", None) or (lambda line: codec.key(codec.decode(line)))
     with file.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -122,10 +128,7 @@ def _ledger_lines(file: Path, codec: RowCodec) -> Iterable[tuple[str, str]]:
                 text = (raw[:-1] if whole else raw).decode("utf-8")
                 if number == 1 and headers is not None:
                     if text not in headers:
-                        raise LedgerError(
-                            f"{file}: line 1 is not the ledger header {codec.header!r}; move the file away "
-                            "to start a new ledger."
-                        )
+                        raise not_a_header(file, codec)
                     continue
                 if not text.strip():
                     continue
@@ -135,10 +138,7 @@ def _ledger_lines(file: Path, codec: RowCodec) -> Iterable[tuple[str, str]]:
                     raise
                 if not whole:  # a truly partial last line
                     return
-                raise LedgerError(
-                    f"{file}, line {number}: not a ledger row ({err}): {raw[:120]!r}. The ledger is written "
-                    "by audio-dialogues only: restore it, or delete that line to do that item again."
-                ) from None
+                raise not_a_row(file, number, err, raw) from None
             yield key, text
 
 
@@ -202,10 +202,7 @@ def other_rows(
     each was read is noted in it (:meth:`FoldRecord.save` keeps that for the next run). ``slim``: the rows
     are ``slim(row)`` (see engine/ledger.py); with ``lines`` each comes as ``(shard, row, line)``, its line as the
     file holds it, for a merge to copy (:func:`fold`) rather than hold every whole row."""
-    for file in [path, *shard_files(path)]:
-        which = shard_of(file)
-        if (which == shard and shard is not None) or (file == path and shard is None) or not file.is_file():
-            continue
+    for which, file in _others(path, shard):
         start = folded.start(file) if folded is not None else 0
         if start is None:  # unchanged since the last merge
             continue
