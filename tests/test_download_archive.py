@@ -223,14 +223,21 @@ def test_an_archive_in_another_layout_is_named_with_its_columns_and_the_fix(down
         download(tmp_path / "clips", "audioset_dialogues", youtube=False, **_common(download_release, tmp_path))
 
 
-def test_a_ledger_written_before_the_source_column_is_still_read(download_release, archives, tmp_path):
+def _old_ledger(tmp_path: Path, *more_columns: tuple[str, str]) -> Path:
+    """OUT with OK_ID's clip and a ledger of an earlier version: its 7 first columns, then ``more_columns``."""
     out = tmp_path / "clips"
     out.mkdir()
     window = WINDOWS[OK_ID]
     name = f"{OK_ID}_{window.start:g}_{window.end:g}.flac"
     soundfile.write(out / name, np.zeros(16000 * 10, dtype="float32"), 16000)
-    old = "youtube_id\tstatus\tattempts\tfile\tstart\tend\tdetail\n" + f"{OK_ID}\tok\t1\t{name}\t3\t13\t10.00 s\n"
-    (out / LEDGER).write_text(old, encoding="utf-8")
+    header = ["youtube_id", "status", "attempts", "file", "start", "end", "detail", *(c for c, _ in more_columns)]
+    row = [OK_ID, "ok", "1", name, "3", "13", "10.00 s", *(v for _, v in more_columns)]
+    (out / LEDGER).write_text("\t".join(header) + "\n" + "\t".join(row) + "\n", encoding="utf-8")
+    return out
+
+
+def test_a_ledger_written_before_the_source_column_is_still_read(download_release, archives, tmp_path):
+    out = _old_ledger(tmp_path)
     common = _common(download_release, tmp_path, only_missing=[_missing_tsv(tmp_path, OK_ID)])
     result = download(out, "audioset_dialogues", archive=(str(archives),), youtube=False, **common)
     assert result.skipped_done == 1 and result.tried == 0
@@ -238,14 +245,7 @@ def test_a_ledger_written_before_the_source_column_is_still_read(download_releas
 
 
 def test_a_ledger_written_before_the_client_column_is_still_read(download_release, archives, tmp_path):
-    out = tmp_path / "clips"
-    out.mkdir()
-    window = WINDOWS[OK_ID]
-    name = f"{OK_ID}_{window.start:g}_{window.end:g}.flac"
-    soundfile.write(out / name, np.zeros(16000 * 10, dtype="float32"), 16000)
-    old = "youtube_id\tstatus\tattempts\tfile\tstart\tend\tdetail\tsource\n"
-    old += f"{OK_ID}\tok\t1\t{name}\t3\t13\t10.00 s\tyoutube yt-dlp 2025.01.01\n"
-    (out / LEDGER).write_text(old, encoding="utf-8")
+    out = _old_ledger(tmp_path, ("source", "youtube yt-dlp 2025.01.01"))
     only = [_missing_tsv(tmp_path, OK_ID, LIMITED_ID)]
     result = download(out, "audioset_dialogues", archive=(str(archives),), youtube=False,
                       **_common(download_release, tmp_path, only_missing=only))  # fmt: skip
