@@ -171,3 +171,26 @@ def test_a_resume_over_a_finished_folder_rewrites_nothing_and_still_checks_every
     fourth = CopyFetcher()
     download(out, "audioset_dialogues", ["train"], fetcher=fourth, audio_format="wav", **common)
     assert fourth.asked == [] and (out / LEDGER).read_text(encoding="utf-8") == finished  # one line per clip again
+
+
+def test_a_ledger_is_compact_only_when_compaction_would_write_the_same_file(tmp_path):
+    path = tmp_path / LEDGER
+    row = "aaaaaaaaaaa\tok\t1\taaaaaaaaaaa_0_10.flac\t0\t10\t10.00 s\t\t\n"
+    old_header = "\t".join(LEDGER_COLUMNS[:7]) + "\n"
+    cases = {
+        HEADER + row: True,
+        HEADER + row + row: False,  # an older row of the key
+        HEADER + row + "\n": False,  # a blank line
+        HEADER + row[:-1]: False,  # a complete last line without its newline
+        HEADER + row + "bbbbbbbbbbb\tok": False,  # a torn last line
+        old_header + "aaaaaaaaaaa\tok\t1\taaaaaaaaaaa_0_10.flac\t0\t10\t10.00 s\n": False,  # an older header
+        "": False,  # no header
+    }
+    for text, compact in cases.items():
+        path.write_text(text, encoding="utf-8")
+        assert Ledger(path, StatusTsv()).is_compact is compact, text
+    assert Ledger(tmp_path / "absent.tsv", StatusTsv()).is_compact is False
+    path.write_text(HEADER + row + row, encoding="utf-8")
+    ledger = Ledger(path, StatusTsv())
+    ledger.compact()
+    assert path.read_text(encoding="utf-8") == HEADER + row and Ledger(path, StatusTsv()).is_compact

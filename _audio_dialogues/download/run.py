@@ -229,7 +229,7 @@ def download(
         try:
             _run(todo, out, fetcher, ledger, result, jobs, retries, Backoff(backoff), chosen.progress)
         finally:
-            if folded or rewritten or result.adopted or result.tried or not _compact_on_disk(ledger):
+            if folded or rewritten or result.adopted or result.tried or not ledger.is_compact:
                 ledger.compact()
             else:  # nothing changed and the file is already one row per clip: not rewritten
                 ledger.close()
@@ -359,17 +359,6 @@ def archive_fetcher(chosen: DownloadOptions, index_file: Path, plan: Plan, fallb
         + ("" if fallback else "; --no-youtube: the others are recorded not-found")
     )
     return fetcher
-
-
-def _compact_on_disk(ledger: Ledger) -> bool:
-    """Whether the ledger's file is already what :meth:`~.engine.ledger.Ledger.compact` would write of its rows
-    read from it: today's header, then one whole line per row (no older row of a clip, no cut or blank line)."""
-    try:
-        raw = ledger.path.read_bytes()
-    except OSError:
-        return False
-    header = (ledger.codec.header + "\n").encode("utf-8")
-    return not ledger.torn and raw.startswith(header) and raw.endswith(b"\n") and raw.count(b"\n") == len(ledger) + 1
 
 
 def _triage(

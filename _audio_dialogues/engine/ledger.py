@@ -122,7 +122,21 @@ class Ledger(Generic[R]):
         self._file = None  # opened on the first record: reading a ledger writes nothing
         self._uncommitted = False
         self._torn_moved = False
+        self._lines_read: int | None = None  # lines after the header (blank ones too); None: no file was read
+        self._current_header = False  # the file began with the codec's header of today (not an older one)
         self._read()
+
+    @property
+    def is_compact(self) -> bool:
+        """Whether the file, as read, is what :meth:`compact` would write: today's header, then one whole line per
+        row (no older row of a key, no blank, cut or unterminated line). Such a ledger need not be rewritten."""
+        return (
+            self._lines_read == len(self.rows)
+            and self.start == 0
+            and (self._current_header or self.codec.header is None)
+            and not self.torn
+            and not self._unterminated
+        )
 
     @property
     def torn_path(self) -> Path:
@@ -140,7 +154,7 @@ class Ledger(Generic[R]):
         header = self.codec.header if self.start == 0 else None
         headers = headers_of(self.codec)  # a codec may read older files
         slim, offsets, rows, codec = self.slim, self.offsets, self.rows, self.codec
-        offset = self.start
+        offset, lines_read = self.start, 0
         with self.path.open("rb") as file:
             file.seek(self.start)
             for number, line in enumerate(file, start=1):
@@ -150,8 +164,9 @@ class Ledger(Generic[R]):
                 if number == 1 and header is not None:
                     if line.decode("utf-8", "replace") not in headers:
                         raise not_a_header(self.path, codec)
-                    self._unterminated = not whole
+                    self._current_header, self._unterminated = line.decode("utf-8", "replace") == header, not whole
                     continue
+                lines_read += 1
                 if not line.strip():
                     continue
                 try:
@@ -168,7 +183,7 @@ class Ledger(Generic[R]):
                 else:
                     rows[key] = slim(row)
                     offsets[key] = at
-        self.end = offset
+        self.end, self._lines_read = offset, lines_read
 
     def whole_rows(self, keys: Iterable[str]) -> Iterator[R]:
         """The whole row of each of ``keys`` (a slim ledger's, read again from its file, in the order given)."""
