@@ -175,7 +175,7 @@ def test_a_window_is_cut_relative_to_where_the_archive_clip_starts(download_rele
     assert rows[MISSING_ID]["detail"] == "no archive holds this id (and --no-youtube)"
 
 
-def test_an_archive_clip_shorter_than_the_window_is_short_and_not_kept_as_a_youtube_clip_would_be(
+def test_an_archive_clip_shorter_than_its_window_is_short_and_not_kept_or_else_asked_of_youtube(
     download_release, tmp_path
 ):
     """The archive path ends in the same conversion as yt-dlp's: what ffmpeg decodes is the clip's length."""
@@ -188,6 +188,16 @@ def test_an_archive_clip_shorter_than_the_window_is_short_and_not_kept_as_a_yout
     assert row["status"] == "short" and row["source"] == "archive a.tar"
     assert row["detail"].startswith(f"{root / 'a.tar'} at 0 s: 4.00 s of the 10 s window 3-13 s")
     assert not list(out.glob(f"{OK_ID}_*"))  # not kept: a rerun with another source may fetch it whole
+
+    server = ClipServer({OK_ID: tone_clip(WINDOWS[OK_ID])})  # with YouTube allowed, its clip is asked instead
+    try:
+        download(tmp_path / "both", "audioset_dialogues", archive=(str(root),), url_template=server.url_template,
+                 **common)  # fmt: skip
+    finally:
+        server.close()
+    row = ledger(tmp_path / "both")[OK_ID]
+    assert row["status"] == "ok" and row["source"].startswith("youtube") and set(server.requests) == {OK_ID}
+    _assert_window(tmp_path / "both" / row["file"])
 
 
 def test_archives_only_from_the_command_line_records_what_they_lack(download_release, archives, tmp_path, capsys):

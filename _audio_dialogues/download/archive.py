@@ -258,7 +258,13 @@ class ArchiveFetcher:
                 return self.fallback.fetch(clip, out_dir)
             why = "no archive holds this id" if found is None else f"{found.shard} holds another window of it"
             return Outcome("not-found", f"{why} (and --no-youtube)", source="archive")
-        return self._cut(clip, found, offset, out_dir)
+        cut = self._cut(clip, found, offset, out_dir)
+        if cut.status in ("short", "empty", "error") and self.fallback is not None:  # the archive's copy fails it
+            fetched = self.fallback.fetch(clip, out_dir)
+            return (
+                fetched if fetched.status == "ok" else replace(fetched, detail=f"{fetched.detail} (and {cut.detail})")
+            )
+        return cut
 
     def stop(self) -> None:
         self.processes.stop_all()
